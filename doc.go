@@ -1,0 +1,46 @@
+// Package identity gives a Go server user accounts and sessions: sign-up, login by login or
+// email and password, guest users, external identity providers (Firebase phone and email,
+// a Custom Identity Provider, OIDC ID tokens, or your own Provider), sliding session tokens,
+// profile updates, password change and account deletion, for one or many applications.
+//
+// An application holds one *Identity, built by New from a Config that names a Store (see
+// store/gormstore for SQLite and PostgreSQL), a PasswordHasher and the Providers to offer
+// (see provider/password and provider/guest). The root package imports only the standard
+// library; the HTTP adapter that speaks the ConnectyCube REST API lives in httpadapter.
+//
+// # Applications
+//
+// Every user and session belongs to an Application, identified by its id and auth key.
+// AppSettings carries ConnectyCube's permissions: DenyAutoCreate ("Session creation without
+// an existing user entity": Allow by default, as ConnectyCube documents; Deny is the
+// recommended hardening), the idle lifetime of sessions (2 h), the lifetime of guests
+// (24 h) and the password policy (8 to 128 characters).
+//
+// # Sessions
+//
+// A session token carries 256 bits from crypto/rand; only its SHA-256 is stored. A session
+// lives Idle (2 h) after its last request and at most Config.AbsoluteSessionLifetime (30
+// days) in all. Validate extends a session on every call but writes activity to the Store at
+// most once per Config.ActivityInterval (1 min): within one process expiry is exact; a second
+// process, or this one after a restart, sees activity up to ActivityInterval old and can
+// therefore expire an idle session up to ActivityInterval early. A validated session is
+// trusted from memory for Config.RecheckInterval (5 s), which bounds how long a session
+// revoked (or a user deleted) through another process still works here; changes made through
+// the same Identity apply at once.
+//
+// # Signed session requests
+//
+// Older SDKs sign session requests (HMAC-SHA1 of the sorted, unencoded key=value pairs, under
+// the application's auth secret). A request that carries a signature is verified, its
+// timestamp must lie within Config.SignatureWindow (60 min) of now, and a (timestamp, nonce)
+// pair is accepted once. HMAC-SHA256 signatures (64 hex digits, the JavaScript SDK 3.x
+// opt-in) are accepted too. Both sort orders used by the SDKs (by "key=value" string and by
+// key) are accepted. Unsigned requests with a valid auth key are accepted and their timestamp,
+// if any, is not checked: current SDKs send neither.
+//
+// # Errors
+//
+// Errors wrap the sentinels in errors.go (compare with errors.Is); validation failures come as
+// *Error with field-level messages. An unknown login and a wrong password are the same
+// ErrInvalidCredentials, and the password provider spends the same hashing work on both.
+package identity

@@ -1,0 +1,121 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Credentials are what a client presents to become a user: a login or email with a password,
+// a guest request, or a provider name with provider-specific parameters.
+type Credentials struct {
+	// Provider names the provider; "" means login/email + password (the provider named
+	// "password", or the application's Settings.PasswordProvider when set).
+	Provider string
+	Login    string
+	Email    string
+	Password string
+	// Guest asks for a new guest user (provider "guest").
+	Guest    bool
+	FullName string
+	// Params holds provider-specific parameters by their wire names without the provider
+	// prefix: for "firebase_phone" the keys "project_id" and "access_token"; for social
+	// providers "token" and "secret" (from keys[token], keys[secret]).
+	Params map[string]string
+}
+
+// providerName returns the provider that handles c for app.
+func (c *Credentials) providerName(app *Application) string {
+	switch {
+	case c.Provider != "":
+		return c.Provider
+	case c.Guest:
+		return "guest"
+	case app.Settings.PasswordProvider != "":
+		return app.Settings.PasswordProvider
+	default:
+		return "password"
+	}
+}
+
+// AuthRequest is what a Provider is asked to verify.
+type AuthRequest struct {
+	// Application the credentials are presented to; its Settings.Providers holds the
+	// provider's per-application configuration under the provider's name.
+	Application *Application
+	Credentials Credentials
+	// Users looks users up within Application.
+	Users UserFinder
+	// Now is the Identity's clock.
+	Now time.Time
+}
+
+// UserFinder looks users up within one application. Both methods return ErrUserNotFound when
+// there is no such user; matching is case-insensitive.
+type UserFinder interface {
+	UserByLogin(ctx context.Context, login string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+}
+
+// Claims is what a Provider proves. Exactly one of UserID, Subject, NewUser and Guest says
+// who the user is:
+//
+//   - UserID: an existing local user the provider identified (the password provider).
+//   - Subject: an external account id (a Firebase uid, a CIdP uid, an OIDC sub). Identity
+//     finds the user linked to (Provider, Subject) or, on first sight, creates one from
+//     Profile and links it. A collision of Profile's login or email with an existing user is
+//     never merged: it fails with ErrUserExists naming the field.
+//   - NewUser: create a local user from Profile with PasswordHash (auto sign-up on session
+//     creation), subject to the application's DenyAutoCreate setting.
+//   - Guest: create a guest user with Profile.FullName.
+type Claims struct {
+	// Provider is filled in by Identity with the provider's name.
+	Provider string
+	UserID   int64
+	Subject  string
+	NewUser  bool
+	Guest    bool
+	// Profile holds fields for a user to create, or to refresh on every login when
+	// RefreshProfile is set (nil fields are left alone).
+	Profile        UserInput
+	RefreshProfile bool
+	// PasswordHash is the hash for a NewUser.
+	PasswordHash string
+	// Rehash, when set with UserID, replaces the user's stored password hash (parameters
+	// upgraded on a successful login).
+	Rehash string
+}
+
+// Provider turns credentials into Claims. Implementations must be safe for concurrent use;
+// Authenticate must return an error wrapping ErrInvalidCredentials when the credentials do
+// not prove an identity, ErrInvalidInput (in an *Error naming the parameters) when required
+// parameters are missing or malformed, and ErrUnavailable when a remote dependency failed.
+// Error messages must not contain the credentials.
+type Provider interface {
+	// Name is the provider's wire name ("password", "guest", "firebase_phone", ...). Unique
+	// within a Config.
+	Name() string
+	Authenticate(ctx context.Context, req *AuthRequest) (*Claims, error)
+}
+
+// PasswordHasher hashes and verifies passwords. provider/password implements it with
+// argon2id and a bound on concurrent hashing (ErrBusy beyond it).
+type PasswordHasher interface {
+	// Hash returns an encoded hash of password.
+	Hash(ctx context.Context, password string) (string, error)
+	// Verify reports whether password matches encoded, and whether encoded should be
+	// replaced by a fresh Hash because its parameters differ from the current policy.
+	Verify(ctx context.Context, password, encoded string) (match, rehash bool, err error)
+}
+
+type appUsers struct {
+	store Store
+	appID int64
+}
+
+func (f appUsers) UserByLogin(ctx context.Context, login string) (*User, error) {
+	return f.store.UserByLogin(ctx, f.appID, login)
+}
+
+func (f appUsers) UserByEmail(ctx context.Context, email string) (*User, error) {
+	return f.store.UserByEmail(ctx, f.appID, email)
+}

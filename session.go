@@ -1,0 +1,755 @@
+package identity
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Session is an application session (UserID 0) or a user session.
+type Session struct {
+	ID            int64
+	ApplicationID int64
+	// UserID is 0 for an application session.
+	UserID int64
+	// Token is the secret the client presents. It is set on sessions returned by CreateSession
+	// and Validate (the token that was presented) and never stored: the Store keeps only
+	// TokenHash, its SHA-256.
+	Token     string
+	TokenHash []byte
+	// Nonce and Timestamp echo a signed request's nonce and timestamp ("ts" on the wire).
+	Nonce     string
+	Timestamp int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// LastActiveAt is the last request made with the session (as persisted, precise to
+	// Config.ActivityInterval; exact in a session returned by Validate).
+	LastActiveAt time.Time
+	// Idle is the session's idle lifetime, fixed at creation (the application's SessionIdle,
+	// or its GuestLifetime for a guest).
+	Idle time.Duration
+	// AbsoluteExpiresAt ends the session however active it is.
+	AbsoluteExpiresAt time.Time
+	// ExpiresAt is min(LastActiveAt+Idle, AbsoluteExpiresAt).
+	ExpiresAt time.Time
+	// User is the session's user for a user session returned by this package; nil otherwise.
+	// Stores neither read nor write it.
+	User *User
+}
+
+func (s *Session) expiry() time.Time {
+	e := s.LastActiveAt.Add(s.Idle)
+	if !s.AbsoluteExpiresAt.IsZero() && s.AbsoluteExpiresAt.Before(e) {
+		e = s.AbsoluteExpiresAt
+	}
+	return e
+}
+
+// HashToken returns the SHA-256 of a session token, the form a Store keeps.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// newToken returns a session token with 256 bits from crypto/rand, as 64 hex characters.
+func newToken() string { return randomHex(32) }
+
+// SessionRequest is a request to create a session.
+type SessionRequest struct {
+	ApplicationID int64
+	AuthKey       string
+	// Signature, when not empty, is verified (spec §3.2): HMAC-SHA1 (40 hex characters) or
+	// HMAC-SHA256 (64) with the application's AuthSecret over the sorted, unencoded
+	// "key=value" pairs of SignedParams. Timestamp must then be within
+	// Config.SignatureWindow of now and (Timestamp, Nonce) unused. Unsigned requests are
+	// accepted with a valid AuthKey and their timestamp is not checked (current SDKs send
+	// neither).
+	Signature string
+	Timestamp int64
+	Nonce     string
+	// SignedParams holds every request parameter except "signature", flattened with bracket
+	// keys ("user[login]") and raw, unencoded values.
+	SignedParams map[string]string
+	// Credentials selects a user session; nil asks for an application session.
+	Credentials *Credentials
+}
+
+// CreateSession authenticates the application (and, with Credentials, the user) and returns
+// a new session whose Token is set. Unknown application or wrong auth key:
+// ErrApplicationNotFound. Bad credentials: ErrInvalidCredentials.
+func (id *Identity) CreateSession(ctx context.Context, req SessionRequest) (*Session, error) {
+	app, err := id.application(ctx, req.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	if !constantTimeEqual(app.AuthKey, req.AuthKey) {
+		return nil, ErrApplicationNotFound
+	}
+	now := id.now()
+	if req.Signature != "" {
+		if err := id.checkSignature(ctx, app, &req, now); err != nil {
+			return nil, err
+		}
+	}
+	var u *User
+	if req.Credentials != nil {
+		if u, err = id.authenticate(ctx, app, req.Credentials); err != nil {
+			return nil, err
+		}
+	}
+	s := &Session{
+		ApplicationID: app.ID,
+		Token:         newToken(),
+		Nonce:         req.Nonce,
+		Timestamp:     req.Timestamp,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		LastActiveAt:  now,
+	}
+	if s.Timestamp == 0 {
+		s.Timestamp = now.Unix()
+	}
+	s.TokenHash = HashToken(s.Token)
+	id.bindUser(s, app, u, now)
+	if err := id.store.CreateSession(ctx, s); err != nil {
+		return nil, err
+	}
+	s.User = u
+	id.cache.put(s, u, now, now)
+	return s, nil
+}
+
+// bindUser sets the session's user and lifetimes for app and u (nil for an app session).
+func (id *Identity) bindUser(s *Session, app *Application, u *User, now time.Time) {
+	s.UserID = 0
+	s.Idle = app.Settings.idle()
+	s.AbsoluteExpiresAt = s.CreatedAt.Add(id.cfg.AbsoluteSessionLifetime)
+	if u != nil {
+		s.UserID = u.ID
+		if u.IsGuest {
+			s.Idle = app.Settings.guestLifetime()
+			if !u.GuestExpiresAt.IsZero() && u.GuestExpiresAt.Before(s.AbsoluteExpiresAt) {
+				s.AbsoluteExpiresAt = u.GuestExpiresAt
+			}
+		}
+	}
+	s.UpdatedAt = now
+	s.ExpiresAt = s.expiry()
+}
+
+func (id *Identity) checkSignature(ctx context.Context, app *Application, req *SessionRequest, now time.Time) error {
+	const op = "verify signature"
+	if req.Timestamp == 0 {
+		return FieldError(op, ErrInvalidSignature, "timestamp", "cannot be blank")
+	}
+	ts := time.Unix(req.Timestamp, 0)
+	if d := now.Sub(ts); d > id.cfg.SignatureWindow || -d > id.cfg.SignatureWindow {
+		return FieldError(op, ErrInvalidSignature, "timestamp", "is invalid")
+	}
+	if !VerifySignature(app.AuthSecret, req.SignedParams, req.Signature) {
+		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
+	}
+	if len(req.Nonce) > 64 {
+		return FieldError(op, ErrInvalidSignature, "nonce", "is invalid")
+	}
+	// A nonce must stay recorded for as long as its timestamp is acceptable.
+	exp := ts.Add(id.cfg.SignatureWindow).Add(time.Minute)
+	if err := id.store.UseNonce(ctx, app.ID, req.Timestamp, req.Nonce, exp); err != nil {
+		if errors.Is(err, ErrInvalidSignature) {
+			return FieldError(op, ErrInvalidSignature, "nonce", "has already been used")
+		}
+		return err
+	}
+	return nil
+}
+
+// SignatureBase returns the string the ConnectyCube SDKs sign: every "key=value" of params
+// (raw values), sorted, joined with "&". byKey sorts by key (Flutter) rather than by the
+// whole "key=value" string (JavaScript); the two differ only when one key is a prefix of
+// another.
+func SignatureBase(params map[string]string, byKey bool) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		if k != "signature" {
+			keys = append(keys, k)
+		}
+	}
+	pairs := make([]string, len(keys))
+	if byKey {
+		sort.Strings(keys)
+	}
+	for i, k := range keys {
+		pairs[i] = k + "=" + params[k]
+	}
+	if !byKey {
+		sort.Strings(pairs)
+	}
+	return strings.Join(pairs, "&")
+}
+
+// VerifySignature reports whether sig is the hex HMAC-SHA1 (or HMAC-SHA256, by length) of
+// SignatureBase(params) under secret, in either sort order. Comparison is constant-time.
+func VerifySignature(secret string, params map[string]string, sig string) bool {
+	want, err := hex.DecodeString(strings.ToLower(sig))
+	if err != nil {
+		return false
+	}
+	var mac func(msg string) []byte
+	switch len(want) {
+	case sha1.Size:
+		mac = func(msg string) []byte {
+			h := hmac.New(sha1.New, []byte(secret))
+			h.Write([]byte(msg))
+			return h.Sum(nil)
+		}
+	case sha256.Size:
+		mac = func(msg string) []byte {
+			h := hmac.New(sha256.New, []byte(secret))
+			h.Write([]byte(msg))
+			return h.Sum(nil)
+		}
+	default:
+		return false
+	}
+	a := hmac.Equal(mac(SignatureBase(params, false)), want)
+	b := hmac.Equal(mac(SignatureBase(params, true)), want)
+	return a || b
+}
+
+// Validate looks a token up, extends it (Idle after now) and returns the session with its
+// User. An unknown, revoked or expired token yields ErrSessionNotFound. On the common path
+// it does not touch the Store: sessions are cached for Config.RecheckInterval and activity
+// is written at most once per Config.ActivityInterval.
+func (id *Identity) Validate(ctx context.Context, token string) (*Session, error) {
+	if token == "" || len(token) > 256 {
+		return nil, ErrSessionNotFound
+	}
+	h := sha256.Sum256([]byte(token))
+	now := id.now()
+	e := id.cache.get(h)
+	if e == nil || e.stale(now, id.cfg.RecheckInterval) {
+		var err error
+		if e, err = id.loadEntry(ctx, h, e, now); err != nil {
+			return nil, err
+		}
+	}
+	s, persist, ok := e.touch(now, id.cfg.ActivityInterval)
+	if !ok {
+		id.cache.remove(h)
+		return nil, ErrSessionNotFound
+	}
+	if persist {
+		if err := id.store.TouchSession(ctx, s.ID, s.UserID, now, s.ExpiresAt); err != nil {
+			// Not fatal: the session is valid; the activity is written on a later request.
+			e.unpersist()
+			id.log.Warn("identity: recording session activity failed", "session_id", s.ID, "err", err)
+		}
+	}
+	s.Token = token
+	return s, nil
+}
+
+// loadEntry reads the session behind hash (and its user) from the Store into the cache,
+// keeping the newer in-memory activity of old when there is one.
+func (id *Identity) loadEntry(ctx context.Context, h [32]byte, old *cacheEntry, now time.Time) (*cacheEntry, error) {
+	s, err := id.store.SessionByTokenHash(ctx, h[:])
+	if err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			id.cache.remove(h)
+		}
+		return nil, err
+	}
+	var u *User
+	if s.UserID != 0 {
+		if u, err = id.store.User(ctx, s.ApplicationID, s.UserID); err != nil {
+			if errors.Is(err, ErrUserNotFound) {
+				id.cache.remove(h)
+				return nil, ErrSessionNotFound
+			}
+			return nil, err
+		}
+	}
+	persisted := s.LastActiveAt
+	if old != nil {
+		if la := old.lastActive(); la.After(s.LastActiveAt) {
+			s.LastActiveAt = la
+			s.ExpiresAt = s.expiry()
+		}
+	}
+	return id.cache.put(s, u, now, persisted), nil
+}
+
+// Login upgrades the application session of token to a user session for creds (POST
+// /login) and returns it; the token stays the same. A user session is switched to the user
+// the credentials prove.
+func (id *Identity) Login(ctx context.Context, token string, creds Credentials) (*Session, error) {
+	s, err := id.Validate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	app, err := id.application(ctx, s.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := id.authenticate(ctx, app, &creds)
+	if err != nil {
+		return nil, err
+	}
+	return id.setSessionUser(ctx, s, app, u)
+}
+
+// Logout turns the user session of token back into an application session (DELETE
+// /login). Logging out an application session is a no-op.
+func (id *Identity) Logout(ctx context.Context, token string) (*Session, error) {
+	s, err := id.Validate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if s.UserID == 0 {
+		return s, nil
+	}
+	app, err := id.application(ctx, s.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	return id.setSessionUser(ctx, s, app, nil)
+}
+
+func (id *Identity) setSessionUser(ctx context.Context, s *Session, app *Application, u *User) (*Session, error) {
+	now := id.now()
+	id.bindUser(s, app, u, now)
+	if err := id.store.SetSessionUser(ctx, s.ID, s.UserID, s.ExpiresAt); err != nil {
+		return nil, err
+	}
+	s.User = u
+	tok := s.Token
+	id.cache.remove(sha256.Sum256([]byte(tok)))
+	id.cache.put(s, u, now, s.LastActiveAt)
+	s.Token = tok
+	return s, nil
+}
+
+// refreshSessionUser re-reads the session's user and rebinds the session's lifetimes (used
+// when a guest becomes a regular user).
+func (id *Identity) refreshSessionUser(ctx context.Context, s *Session) error {
+	app, err := id.application(ctx, s.ApplicationID)
+	if err != nil {
+		return err
+	}
+	u, err := id.store.User(ctx, s.ApplicationID, s.UserID)
+	if err != nil {
+		return err
+	}
+	_, err = id.setSessionUser(ctx, s, app, u)
+	return err
+}
+
+// DestroySession deletes the session of token (DELETE /session).
+func (id *Identity) DestroySession(ctx context.Context, token string) error {
+	s, err := id.Validate(ctx, token)
+	if err != nil {
+		return err
+	}
+	if err := id.store.DeleteSession(ctx, s.ID); err != nil {
+		return err
+	}
+	id.cache.remove(sha256.Sum256([]byte(token)))
+	return nil
+}
+
+// Sessions lists the sessions of s's user that have not expired, newest first. Their Token
+// is empty. An application session yields ErrNeedUser.
+func (id *Identity) Sessions(ctx context.Context, s *Session) ([]*Session, error) {
+	if err := needUser(s); err != nil {
+		return nil, err
+	}
+	all, err := id.store.UserSessions(ctx, s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := id.now()
+	out := all[:0]
+	for _, x := range all {
+		if x.ID == s.ID {
+			x.LastActiveAt, x.ExpiresAt = s.LastActiveAt, s.ExpiresAt
+		}
+		if x.ExpiresAt.After(now) {
+			x.Token = ""
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// RevokeSession deletes session sessionID of s's user (DELETE /session/{id}). A session of
+// another user, or one that does not exist, yields ErrNotFound; an application session may
+// only revoke itself.
+func (id *Identity) RevokeSession(ctx context.Context, s *Session, sessionID int64) error {
+	if s == nil {
+		return ErrSessionNotFound
+	}
+	if sessionID == s.ID {
+		if err := id.store.DeleteSession(ctx, s.ID); err != nil {
+			return err
+		}
+		id.cache.removeSession(s.ID)
+		return nil
+	}
+	if s.UserID == 0 {
+		return &Error{Op: "revoke session", Err: ErrNotFound}
+	}
+	all, err := id.store.UserSessions(ctx, s.UserID)
+	if err != nil {
+		return err
+	}
+	for _, x := range all {
+		if x.ID == sessionID {
+			if err := id.store.DeleteSession(ctx, x.ID); err != nil {
+				return err
+			}
+			id.cache.removeSession(x.ID)
+			return nil
+		}
+	}
+	return &Error{Op: "revoke session", Err: ErrNotFound}
+}
+
+// RevokeOtherSessions deletes every session of s's user except s (DELETE /session/list) and
+// returns how many it deleted. An application session yields ErrNeedUser.
+func (id *Identity) RevokeOtherSessions(ctx context.Context, s *Session) (int, error) {
+	if err := needUser(s); err != nil {
+		return 0, err
+	}
+	n, err := id.store.DeleteUserSessions(ctx, s.UserID, s.ID)
+	if err != nil {
+		return 0, err
+	}
+	id.cache.dropUser(s.UserID, s.ID)
+	return n, nil
+}
+
+// AuthenticateUserToken checks that token is a live session of user userID and returns the
+// user. It is the check a chat server or websocket gateway makes when a user without a
+// password (CIdP, Firebase, guest) connects with its user id and its session token as the
+// password ("Connect to Chat with CIdP"). Any mismatch yields ErrInvalidCredentials. Like any
+// request, it extends the session.
+func (id *Identity) AuthenticateUserToken(ctx context.Context, userID int64, token string) (*User, error) {
+	s, err := id.Validate(ctx, token)
+	if err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return nil, ErrInvalidCredentials
+		}
+		return nil, err
+	}
+	if s.UserID == 0 || s.UserID != userID || s.User == nil {
+		return nil, ErrInvalidCredentials
+	}
+	return s.User, nil
+}
+
+// authenticate runs the provider for creds and resolves its claims to a user.
+func (id *Identity) authenticate(ctx context.Context, app *Application, creds *Credentials) (*User, error) {
+	name := creds.providerName(app)
+	p := id.providers[name]
+	if p == nil {
+		return nil, FieldError("authenticate", ErrUnknownProvider, "provider", "is not supported")
+	}
+	for attempt := 0; ; attempt++ {
+		req := &AuthRequest{Application: app, Credentials: *creds, Users: appUsers{id.store, app.ID}, Now: id.now()}
+		c, err := p.Authenticate(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return nil, ErrInvalidCredentials
+		}
+		c.Provider = name
+		u, err := id.resolveClaims(ctx, app, c, creds)
+		// Two first logins of the same new user race on the unique indexes: the loser asks the
+		// provider again and now finds the winner's user.
+		if err != nil && attempt == 0 && errors.Is(err, errRaced) {
+			continue
+		}
+		return u, err
+	}
+}
+
+var errRaced = errors.New("identity: concurrent creation")
+
+func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Claims, creds *Credentials) (*User, error) {
+	now := id.now()
+	switch {
+	case c.UserID != 0:
+		u, err := id.store.User(ctx, app.ID, c.UserID)
+		if err != nil {
+			if errors.Is(err, ErrUserNotFound) {
+				return nil, ErrInvalidCredentials
+			}
+			return nil, err
+		}
+		if c.Rehash != "" {
+			u.PasswordHash = c.Rehash
+			if err := id.store.UpdateUser(ctx, u); err != nil {
+				id.log.Warn("identity: storing upgraded password hash failed", "user_id", u.ID, "err", err)
+			}
+		}
+		return u, nil
+
+	case c.Subject != "":
+		u, err := id.store.UserByExternalAccount(ctx, app.ID, c.Provider, c.Subject)
+		if err == nil {
+			if c.RefreshProfile {
+				v := *u
+				if err := applyInput(&v, &c.Profile, false, app.Settings.PasswordPolicy); err != nil {
+					return nil, err
+				}
+				v.UpdatedAt = now
+				if err := id.store.UpdateUser(ctx, &v); err != nil {
+					return nil, err
+				}
+				id.cache.setUser(&v)
+				u = &v
+			}
+			return u, nil
+		}
+		if !errors.Is(err, ErrUserNotFound) {
+			return nil, err
+		}
+		u = &User{ApplicationID: app.ID, UID: newUID(), CreatedAt: now, UpdatedAt: now}
+		if err := applyInput(u, &c.Profile, false, app.Settings.PasswordPolicy); err != nil {
+			return nil, err
+		}
+		acct := &ExternalAccount{ApplicationID: app.ID, Provider: c.Provider, Subject: c.Subject, CreatedAt: now}
+		if err := id.store.CreateUser(ctx, u, acct); err != nil {
+			var e *Error
+			if errors.As(err, &e) && errors.Is(err, ErrUserExists) && e.Fields["base"] != nil {
+				return nil, errRaced
+			}
+			return nil, err
+		}
+		return u, nil
+
+	case c.NewUser:
+		if app.Settings.DenyAutoCreate {
+			return nil, ErrInvalidCredentials
+		}
+		u := &User{ApplicationID: app.ID, UID: newUID(), CreatedAt: now, UpdatedAt: now, PasswordHash: c.PasswordHash}
+		if err := applyInput(u, &c.Profile, false, app.Settings.PasswordPolicy); err != nil {
+			return nil, err
+		}
+		if u.Login == "" && u.Email == "" {
+			return nil, ErrInvalidCredentials
+		}
+		if err := id.store.CreateUser(ctx, u, nil); err != nil {
+			if errors.Is(err, ErrUserExists) {
+				return nil, errRaced
+			}
+			return nil, err
+		}
+		return u, nil
+
+	case c.Guest:
+		u := &User{
+			ApplicationID:  app.ID,
+			UID:            newUID(),
+			Login:          "guest_login_" + strings.ToUpper(randomHex(16)),
+			IsGuest:        true,
+			GuestExpiresAt: now.Add(app.Settings.guestLifetime()),
+			CreatedAt:      now,
+			UpdatedAt:      now,
+		}
+		if err := applyInput(u, &UserInput{FullName: c.Profile.FullName}, false, app.Settings.PasswordPolicy); err != nil {
+			return nil, err
+		}
+		if err := id.store.CreateUser(ctx, u, nil); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
+	return nil, ErrInvalidCredentials
+}
+
+// sessionCache holds validated sessions by token hash, with an index by user for revocation.
+type sessionCache struct {
+	mu     sync.Mutex
+	max    int
+	byHash map[[32]byte]*cacheEntry
+	byUser map[int64]map[[32]byte]struct{}
+}
+
+type cacheEntry struct {
+	hash [32]byte
+
+	mu        sync.Mutex
+	s         Session
+	u         *User
+	checked   time.Time // when the entry was read from the Store
+	persisted time.Time // LastActiveAt as last written to the Store
+}
+
+func newSessionCache(max int) *sessionCache {
+	return &sessionCache{max: max, byHash: map[[32]byte]*cacheEntry{}, byUser: map[int64]map[[32]byte]struct{}{}}
+}
+
+func (c *sessionCache) get(h [32]byte) *cacheEntry {
+	c.mu.Lock()
+	e := c.byHash[h]
+	c.mu.Unlock()
+	return e
+}
+
+func (c *sessionCache) put(s *Session, u *User, checked, persisted time.Time) *cacheEntry {
+	e := &cacheEntry{s: *s, checked: checked, persisted: persisted}
+	e.s.User, e.s.Token = nil, ""
+	copy(e.hash[:], s.TokenHash)
+	if u != nil {
+		uc := *u
+		e.u = &uc
+	}
+	if c.max == 0 {
+		return e
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.byHash) >= c.max {
+		// Evict an arbitrary tenth; evicted sessions are simply read again from the Store.
+		n := c.max/10 + 1
+		for h, old := range c.byHash {
+			c.unlinkLocked(h, old)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	if old := c.byHash[e.hash]; old != nil {
+		c.unlinkLocked(e.hash, old)
+	}
+	c.byHash[e.hash] = e
+	if s.UserID != 0 {
+		m := c.byUser[s.UserID]
+		if m == nil {
+			m = map[[32]byte]struct{}{}
+			c.byUser[s.UserID] = m
+		}
+		m[e.hash] = struct{}{}
+	}
+	return e
+}
+
+func (c *sessionCache) unlinkLocked(h [32]byte, e *cacheEntry) {
+	delete(c.byHash, h)
+	if uid := e.s.UserID; uid != 0 {
+		if m := c.byUser[uid]; m != nil {
+			delete(m, h)
+			if len(m) == 0 {
+				delete(c.byUser, uid)
+			}
+		}
+	}
+}
+
+func (c *sessionCache) remove(h [32]byte) {
+	c.mu.Lock()
+	if e := c.byHash[h]; e != nil {
+		c.unlinkLocked(h, e)
+	}
+	c.mu.Unlock()
+}
+
+func (c *sessionCache) removeSession(sessionID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, e := range c.byHash {
+		if e.s.ID == sessionID {
+			c.unlinkLocked(h, e)
+		}
+	}
+}
+
+// dropUser removes every cached session of userID except sessionID keep.
+func (c *sessionCache) dropUser(userID, keep int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h := range c.byUser[userID] {
+		if e := c.byHash[h]; e != nil && e.s.ID != keep {
+			c.unlinkLocked(h, e)
+		}
+	}
+}
+
+// setUser replaces the cached copy of u in every session of u.
+func (c *sessionCache) setUser(u *User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h := range c.byUser[u.ID] {
+		if e := c.byHash[h]; e != nil {
+			uc := *u
+			e.mu.Lock()
+			e.u = &uc
+			e.mu.Unlock()
+		}
+	}
+}
+
+func (c *sessionCache) clear() {
+	c.mu.Lock()
+	c.byHash = map[[32]byte]*cacheEntry{}
+	c.byUser = map[int64]map[[32]byte]struct{}{}
+	c.mu.Unlock()
+}
+
+func (e *cacheEntry) stale(now time.Time, recheck time.Duration) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return now.Sub(e.checked) >= recheck || now.Before(e.checked)
+}
+
+func (e *cacheEntry) lastActive() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.s.LastActiveAt
+}
+
+// touch checks expiry, records activity at now and returns a copy of the session with a
+// copy of its user. persist reports that the activity should be written to the Store.
+func (e *cacheEntry) touch(now time.Time, interval time.Duration) (s *Session, persist, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.s.expiry().After(now) {
+		return nil, false, false
+	}
+	if e.u != nil && e.u.IsGuest && !e.u.GuestExpiresAt.IsZero() && !e.u.GuestExpiresAt.After(now) {
+		return nil, false, false
+	}
+	if now.After(e.s.LastActiveAt) {
+		e.s.LastActiveAt = now
+	}
+	e.s.ExpiresAt = e.s.expiry()
+	if now.Sub(e.persisted) >= interval {
+		e.persisted = now
+		persist = true
+	}
+	cp := e.s
+	if e.u != nil {
+		uc := *e.u
+		if persist || now.After(uc.LastRequestAt) {
+			uc.LastRequestAt = now
+		}
+		cp.User = &uc
+	}
+	return &cp, persist, true
+}
+
+// unpersist forgets that the last activity was written, so a later request writes it.
+func (e *cacheEntry) unpersist() {
+	e.mu.Lock()
+	e.persisted = time.Time{}
+	e.mu.Unlock()
+}

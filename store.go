@@ -1,0 +1,114 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists applications, users, sessions and the records that support them. All
+// methods are safe for concurrent use. Lookups scoped by application never return a record
+// of another application. Errors other than the sentinels named below are internal failures
+// (the HTTP adapter answers them with 503 when they wrap ErrUnavailable, else 500).
+//
+// Uniqueness (login and email per application, case-insensitively; external accounts per
+// application and provider; nonces) must be enforced by the storage itself (unique indexes),
+// not by reading before writing, so that concurrent writers cannot both succeed.
+type Store interface {
+	ApplicationStore
+	UserStore
+	SessionStore
+}
+
+// ApplicationStore keeps applications.
+type ApplicationStore interface {
+	// CreateApplication inserts app and sets app.ID. app.AuthKey must be unique
+	// (ErrUserExists-style conflicts are reported as an *Error wrapping ErrInvalidInput).
+	CreateApplication(ctx context.Context, app *Application) error
+	// Application returns the application with id, or ErrApplicationNotFound.
+	Application(ctx context.Context, id int64) (*Application, error)
+	// ApplicationByAuthKey returns the application whose AuthKey equals key, or
+	// ErrApplicationNotFound.
+	ApplicationByAuthKey(ctx context.Context, key string) (*Application, error)
+	// UpdateApplication replaces the stored name and settings of app.ID; ErrApplicationNotFound
+	// if it does not exist.
+	UpdateApplication(ctx context.Context, app *Application) error
+	// Applications lists every application ordered by id.
+	Applications(ctx context.Context) ([]*Application, error)
+}
+
+// UserStore keeps users and their external accounts.
+type UserStore interface {
+	// CreateUser inserts u (ID assigned) and, when acct is not nil, links acct to it in the same
+	// transaction (acct.UserID is set). A taken login or email (case-insensitive, per
+	// application) returns an *Error wrapping ErrUserExists whose Fields name the field
+	// ("login" or "email") with "has already been taken"; a taken external account names
+	// "base". Nothing is written on error.
+	CreateUser(ctx context.Context, u *User, acct *ExternalAccount) error
+	// User returns the user with id in application appID, or ErrUserNotFound.
+	User(ctx context.Context, appID, id int64) (*User, error)
+	// UserByLogin returns the user whose login equals login case-insensitively, or
+	// ErrUserNotFound.
+	UserByLogin(ctx context.Context, appID int64, login string) (*User, error)
+	// UserByEmail returns the user whose email equals email case-insensitively, or
+	// ErrUserNotFound.
+	UserByEmail(ctx context.Context, appID int64, email string) (*User, error)
+	// UserByExternalUserID returns the user with the deprecated numeric external user id, or
+	// ErrUserNotFound.
+	UserByExternalUserID(ctx context.Context, appID, externalUserID int64) (*User, error)
+	// UserByExternalAccount returns the user linked to (provider, subject) in appID, or
+	// ErrUserNotFound.
+	UserByExternalAccount(ctx context.Context, appID int64, provider, subject string) (*User, error)
+	// UpdateUser replaces every stored field of u (matched by u.ApplicationID and u.ID) except
+	// CreatedAt and UID. Conflicts are reported as by CreateUser; ErrUserNotFound if the user is
+	// gone.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser deletes the user, its sessions and its external accounts in one transaction.
+	// ErrUserNotFound if there is no such user.
+	DeleteUser(ctx context.Context, appID, id int64) error
+}
+
+// SessionStore keeps sessions and the nonces of signed session requests.
+type SessionStore interface {
+	// CreateSession inserts s (ID assigned). s.TokenHash is unique.
+	CreateSession(ctx context.Context, s *Session) error
+	// SessionByTokenHash returns the session whose TokenHash equals hash, whether or not it
+	// has expired (the caller decides), or ErrSessionNotFound.
+	SessionByTokenHash(ctx context.Context, hash []byte) (*Session, error)
+	// SetSessionUser sets the session's UserID (0 for an application session) and
+	// ExpiresAt. ErrSessionNotFound if it is gone.
+	SetSessionUser(ctx context.Context, sessionID, userID int64, expiresAt time.Time) error
+	// TouchSession records activity: it sets LastActiveAt to at and ExpiresAt to expiresAt
+	// unless the stored LastActiveAt is already later, and sets LastRequestAt of user userID
+	// (when not 0) to at unless it is already later. A missing session is not an error.
+	TouchSession(ctx context.Context, sessionID, userID int64, at, expiresAt time.Time) error
+	// DeleteSession deletes the session with id. Deleting a missing session is not an error.
+	DeleteSession(ctx context.Context, id int64) error
+	// DeleteUserSessions deletes every session of userID except exceptID (0 for none) and
+	// returns how many it deleted.
+	DeleteUserSessions(ctx context.Context, userID, exceptID int64) (int, error)
+	// UserSessions lists the sessions of userID, newest first, expired ones included.
+	UserSessions(ctx context.Context, userID int64) ([]*Session, error)
+	// UseNonce records that (appID, timestamp, nonce) was used, until expiresAt. It returns
+	// ErrInvalidSignature if the triple was already recorded (and has not been purged).
+	UseNonce(ctx context.Context, appID, timestamp int64, nonce string, expiresAt time.Time) error
+	// DeleteExpired deletes sessions with ExpiresAt before now, guest users (with their
+	// sessions and accounts) whose GuestExpiresAt is before now, and nonces past their expiry.
+	DeleteExpired(ctx context.Context, now time.Time) (Purged, error)
+}
+
+// Purged counts what DeleteExpired removed.
+type Purged struct {
+	Sessions int
+	Guests   int
+	Nonces   int
+}
+
+// ExternalAccount links a user to an identity at a provider: a Firebase uid, a CIdP uid, an
+// OIDC subject. (ApplicationID, Provider, Subject) is unique.
+type ExternalAccount struct {
+	ApplicationID int64
+	UserID        int64
+	Provider      string
+	Subject       string
+	CreatedAt     time.Time
+}

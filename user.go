@@ -1,0 +1,447 @@
+package identity
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// User is an account of one application. Empty strings and zero numbers mean "not set"
+// (they are written as null on the ConnectyCube wire).
+type User struct {
+	ID            int64
+	ApplicationID int64
+	// UID is a random 24-hex-character identifier, the ConnectyCube "_id".
+	UID        string
+	Login      string
+	Email      string
+	FullName   string
+	Phone      string
+	Website    string
+	ExternalID string
+	// ExternalUserID is the deprecated numeric external id; 0 means unset.
+	ExternalUserID int64
+	FacebookID     string
+	TwitterID      string
+	CustomData     string
+	Avatar         string
+	// BlobID is the deprecated numeric avatar blob id; 0 means unset.
+	BlobID int64
+	// Timezone is the UTC offset in minutes; nil means unset.
+	Timezone *int
+	Tags     []string
+	IsGuest  bool
+	// PasswordHash is the encoded password hash ("" for users without a password: guests and
+	// users of external providers). Never sent to clients.
+	PasswordHash string
+	// GuestExpiresAt is when a guest user and its sessions expire; zero for other users.
+	GuestExpiresAt time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// LastRequestAt is kept current within Config.ActivityInterval.
+	LastRequestAt time.Time
+}
+
+// UserInput is a sign-up or a profile update. A nil field is left as it is; a pointer to ""
+// clears the field on update. Password and OldPassword are only used, never stored.
+type UserInput struct {
+	Login          *string
+	Email          *string
+	Password       *string
+	OldPassword    *string
+	FullName       *string
+	Phone          *string
+	Website        *string
+	ExternalID     *string
+	ExternalUserID *int64
+	FacebookID     *string
+	TwitterID      *string
+	CustomData     *string
+	Avatar         *string
+	BlobID         *int64
+	Timezone       *int
+	Tags           *[]string
+}
+
+// Field size bounds enforced on every user. They are not documented by ConnectyCube; these
+// are this project's limits (in characters, except CustomData which is in bytes).
+const (
+	MinLoginLength      = 3
+	MaxLoginLength      = 70
+	MaxEmailLength      = 254
+	MaxFullNameLength   = 200
+	MaxPhoneLength      = 32
+	MaxWebsiteLength    = 2048
+	MaxExternalIDLength = 255
+	MaxSocialIDLength   = 64
+	MaxCustomDataBytes  = 64 << 10
+	MaxAvatarLength     = 2048
+	MaxTags             = 5
+	MaxTagLength        = 64
+	MinTimezone         = -14 * 60
+	MaxTimezone         = 14 * 60
+)
+
+// PasswordPolicy bounds passwords. The zero value means the defaults.
+type PasswordPolicy struct {
+	// MinLength in characters; default 8.
+	MinLength int
+	// MaxLength in characters; default 128 (also bounds hashing work).
+	MaxLength int
+}
+
+func (p PasswordPolicy) withDefaults() PasswordPolicy {
+	if p.MinLength <= 0 {
+		p.MinLength = 8
+	}
+	if p.MaxLength <= 0 {
+		p.MaxLength = 128
+	}
+	return p
+}
+
+func (p PasswordPolicy) check(f fieldErrors, field, pw string) {
+	p = p.withDefaults()
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case pw == "":
+		f.add(field, "cannot be blank")
+	case !utf8.ValidString(pw):
+		f.add(field, "is invalid")
+	case n < p.MinLength:
+		f.add(field, fmt.Sprintf("is too short (minimum is %d characters)", p.MinLength))
+	case n > p.MaxLength:
+		f.add(field, fmt.Sprintf("is too long (maximum is %d characters)", p.MaxLength))
+	}
+}
+
+// NormalizeLogin returns the form used for case-insensitive uniqueness of logins.
+func NormalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// NormalizeEmail returns the stored form of an email address: trimmed and lower-cased, so
+// that uniqueness is case-insensitive.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func checkText(f fieldErrors, field, v string, max int) {
+	if !utf8.ValidString(v) {
+		f.add(field, "is invalid")
+		return
+	}
+	if strings.ContainsRune(v, 0) {
+		f.add(field, "is invalid")
+		return
+	}
+	if utf8.RuneCountInString(v) > max {
+		f.add(field, fmt.Sprintf("is too long (maximum is %d characters)", max))
+	}
+}
+
+// applyInput validates in and copies it onto u. signup selects the sign-up rules (login or
+// email required, password required). Password handling is left to the caller.
+func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) error {
+	f := fieldErrors{}
+	if in.Login != nil {
+		l := strings.TrimSpace(*in.Login)
+		n := utf8.RuneCountInString(l)
+		switch {
+		case !utf8.ValidString(l) || strings.ContainsAny(l, "\x00\r\n\t"):
+			f.add("login", "is invalid")
+		case l == "" && !signup:
+			f.add("login", "cannot be blank")
+		case l != "" && n < MinLoginLength:
+			f.add("login", fmt.Sprintf("is too short (minimum is %d characters)", MinLoginLength))
+		case n > MaxLoginLength:
+			f.add("login", fmt.Sprintf("is too long (maximum is %d characters)", MaxLoginLength))
+		case strings.HasPrefix(strings.ToLower(l), "guest_login_") && !u.IsGuest:
+			f.add("login", "is reserved")
+		}
+		u.Login = l
+	}
+	if in.Email != nil {
+		e := NormalizeEmail(*in.Email)
+		if e != "" {
+			if len(e) > MaxEmailLength {
+				f.add("email", fmt.Sprintf("is too long (maximum is %d characters)", MaxEmailLength))
+			} else if !validEmail(e) {
+				f.add("email", "is invalid")
+			}
+		}
+		u.Email = e
+	}
+	if signup && u.Login == "" && u.Email == "" {
+		f.add("base", "login or email is required")
+	}
+	if !signup && in.Login == nil && in.Email != nil && u.Email == "" && u.Login == "" {
+		f.add("email", "cannot be blank")
+	}
+	if signup {
+		if in.Password == nil {
+			f.add("password", "cannot be blank")
+		} else {
+			policy.check(f, "password", *in.Password)
+		}
+	} else if in.Password != nil {
+		policy.check(f, "password", *in.Password)
+	}
+	str := func(dst *string, p *string, field string, max int) {
+		if p == nil {
+			return
+		}
+		v := strings.TrimSpace(*p)
+		checkText(f, field, v, max)
+		*dst = v
+	}
+	str(&u.FullName, in.FullName, "full_name", MaxFullNameLength)
+	str(&u.Phone, in.Phone, "phone", MaxPhoneLength)
+	str(&u.ExternalID, in.ExternalID, "external_id", MaxExternalIDLength)
+	str(&u.FacebookID, in.FacebookID, "facebook_id", MaxSocialIDLength)
+	str(&u.TwitterID, in.TwitterID, "twitter_id", MaxSocialIDLength)
+	str(&u.Avatar, in.Avatar, "avatar", MaxAvatarLength)
+	if in.Website != nil {
+		w := strings.TrimSpace(*in.Website)
+		checkText(f, "website", w, MaxWebsiteLength)
+		// ConnectyCube returns "http://pavalli.com.au" for the input "pavalli.com.au".
+		if w != "" && !strings.Contains(w, "://") {
+			w = "http://" + w
+		}
+		u.Website = w
+	}
+	if in.CustomData != nil {
+		v := *in.CustomData
+		if !utf8.ValidString(v) {
+			f.add("custom_data", "is invalid")
+		} else if len(v) > MaxCustomDataBytes {
+			f.add("custom_data", fmt.Sprintf("is too long (maximum is %d bytes)", MaxCustomDataBytes))
+		}
+		u.CustomData = v
+	}
+	if in.ExternalUserID != nil {
+		if *in.ExternalUserID < 0 {
+			f.add("external_user_id", "must be greater than or equal to 0")
+		}
+		u.ExternalUserID = *in.ExternalUserID
+	}
+	if in.BlobID != nil {
+		if *in.BlobID < 0 {
+			f.add("blob_id", "must be greater than or equal to 0")
+		}
+		u.BlobID = *in.BlobID
+	}
+	if in.Timezone != nil {
+		tz := *in.Timezone
+		if tz < MinTimezone || tz > MaxTimezone {
+			f.add("timezone", "is out of range")
+		}
+		u.Timezone = &tz
+	}
+	if in.Tags != nil {
+		tags, ok := normalizeTags(*in.Tags)
+		if !ok {
+			f.add("tag_list", "is invalid")
+		} else if len(tags) > MaxTags {
+			f.add("tag_list", fmt.Sprintf("is too long (maximum is %d tags)", MaxTags))
+		}
+		u.Tags = tags
+	}
+	return f.err("validate user")
+}
+
+// normalizeTags splits comma lists, trims, drops empties and duplicates (case-insensitive,
+// keeping the first spelling). It reports false for a tag that is too long or malformed.
+func normalizeTags(in []string) ([]string, bool) {
+	var out []string
+	seen := map[string]bool{}
+	for _, raw := range in {
+		for _, t := range strings.Split(raw, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			if !utf8.ValidString(t) || utf8.RuneCountInString(t) > MaxTagLength || strings.ContainsRune(t, 0) {
+				return nil, false
+			}
+			k := strings.ToLower(t)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, t)
+			if len(out) > 64 {
+				return out, true // already over the limit; stop work on huge input
+			}
+		}
+	}
+	return out, true
+}
+
+func validEmail(e string) bool {
+	if strings.ContainsAny(e, " \t\r\n<>\"(),;") {
+		return false
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e {
+		return false
+	}
+	at := strings.LastIndexByte(e, '@')
+	return at > 0 && strings.Contains(e[at+1:], ".") && !strings.HasSuffix(e, ".")
+}
+
+// SignUp creates a user with login and/or email and a password in application appID. The
+// application's password policy applies. A taken login or email yields an *Error wrapping
+// ErrUserExists whose Fields name the field ("has already been taken").
+func (id *Identity) SignUp(ctx context.Context, appID int64, in UserInput) (*User, error) {
+	app, err := id.application(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	now := id.now()
+	u := &User{ApplicationID: appID}
+	if err := applyInput(u, &in, true, app.Settings.PasswordPolicy); err != nil {
+		return nil, err
+	}
+	hash, err := id.hasher.Hash(ctx, *in.Password)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash = hash
+	u.UID = newUID()
+	u.CreatedAt, u.UpdatedAt = now, now
+	if err := id.store.CreateUser(ctx, u, nil); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// User returns user userID of the session's application. ErrUserNotFound if there is none.
+func (id *Identity) User(ctx context.Context, s *Session, userID int64) (*User, error) {
+	if s == nil {
+		return nil, ErrSessionNotFound
+	}
+	return id.store.User(ctx, s.ApplicationID, userID)
+}
+
+// UserByExternalUserID returns the user of the session's application with the deprecated
+// numeric external user id. ErrUserNotFound if there is none.
+func (id *Identity) UserByExternalUserID(ctx context.Context, s *Session, externalUserID int64) (*User, error) {
+	if s == nil {
+		return nil, ErrSessionNotFound
+	}
+	return id.store.UserByExternalUserID(ctx, s.ApplicationID, externalUserID)
+}
+
+// UpdateUser changes the session user's own profile; userID must be the session's user
+// (ErrForbidden otherwise, ErrNeedUser for an application session). A new password needs the
+// correct OldPassword (a field error on "old_password" otherwise) and revokes every other
+// session of the user. A guest becomes a regular user, keeping its id, when the update gives
+// it a login or email and a password; no old password is asked of a guest.
+func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in UserInput) (*User, error) {
+	if err := needUser(s); err != nil {
+		return nil, err
+	}
+	if userID != s.UserID {
+		return nil, &Error{Op: "update user", Err: ErrForbidden}
+	}
+	app, err := id.application(ctx, s.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := id.store.User(ctx, s.ApplicationID, userID)
+	if err != nil {
+		return nil, err
+	}
+	u := *cur
+	u.Tags = append([]string(nil), cur.Tags...)
+	if err := applyInput(&u, &in, false, app.Settings.PasswordPolicy); err != nil {
+		return nil, err
+	}
+	passwordChanged := false
+	if in.Password != nil {
+		switch {
+		case cur.IsGuest:
+			// a guest sets its first password when it becomes a regular account
+		case cur.PasswordHash == "":
+			// users of external providers have no password to check against
+			return nil, FieldError("update user", ErrInvalidInput, "password", "cannot be set for this account")
+		default:
+			if in.OldPassword == nil || *in.OldPassword == "" {
+				return nil, FieldError("update user", ErrInvalidInput, "old_password", "cannot be blank")
+			}
+			ok, _, err := id.hasher.Verify(ctx, *in.OldPassword, cur.PasswordHash)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, FieldError("update user", ErrInvalidInput, "old_password", "is incorrect")
+			}
+		}
+		hash, err := id.hasher.Hash(ctx, *in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = hash
+		passwordChanged = true
+	}
+	if cur.IsGuest {
+		loginSet := in.Login != nil && u.Login != cur.Login
+		if (loginSet || u.Email != "") && u.PasswordHash != "" {
+			u.IsGuest = false
+			u.GuestExpiresAt = time.Time{}
+			if !loginSet && strings.HasPrefix(u.Login, "guest_login_") {
+				u.Login = ""
+			}
+		}
+	}
+	u.UpdatedAt = id.now()
+	if err := id.store.UpdateUser(ctx, &u); err != nil {
+		return nil, err
+	}
+	if passwordChanged || cur.IsGuest != u.IsGuest {
+		if _, err := id.store.DeleteUserSessions(ctx, u.ID, s.ID); err != nil {
+			return nil, err
+		}
+		id.cache.dropUser(u.ID, s.ID)
+	}
+	if cur.IsGuest && !u.IsGuest {
+		// the current session now follows the ordinary idle rule
+		if err := id.refreshSessionUser(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	id.cache.setUser(&u)
+	return &u, nil
+}
+
+// DeleteUser deletes the session's own user, its sessions and its external accounts.
+// Deleting another user yields ErrForbidden.
+func (id *Identity) DeleteUser(ctx context.Context, s *Session, userID int64) error {
+	if err := needUser(s); err != nil {
+		return err
+	}
+	if userID != s.UserID {
+		return &Error{Op: "delete user", Err: ErrForbidden}
+	}
+	if err := id.store.DeleteUser(ctx, s.ApplicationID, userID); err != nil {
+		return err
+	}
+	id.cache.dropUser(userID, 0)
+	return nil
+}
+
+func needUser(s *Session) error {
+	if s == nil {
+		return ErrSessionNotFound
+	}
+	if s.UserID == 0 {
+		return ErrNeedUser
+	}
+	return nil
+}
+
+// constantTimeEqual compares two secrets without leaking where they differ.
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
