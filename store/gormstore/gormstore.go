@@ -1,0 +1,276 @@
+// Package gormstore implements identity.Store with GORM on SQLite (the embedded default) and
+// PostgreSQL.
+//
+// Open a store, create its tables once, and hand it to identity.New:
+//
+//	st, err := gormstore.OpenSQLite("identity.db", gormstore.Config{})
+//	if err != nil { ... }
+//	defer st.Close()
+//	if err := st.Migrate(ctx); err != nil { ... }
+//	id, err := identity.New(identity.Config{Store: st, ...})
+//
+// Every table and index name starts with Config.TablePrefix ("identity_"), so the tables can
+// live in an application's own database. Uniqueness (auth keys, logins and emails per
+// application case-insensitively, external accounts, session token hashes, nonces) is
+// enforced by unique indexes, never by reading before writing; a violated index is reported
+// with the sentinel the identity.Store contract names. Failures that mean the database cannot
+// be reached (refused or dropped connections, a closed pool, SQLite busy beyond its timeout,
+// PostgreSQL connection and resource errors) wrap identity.ErrUnavailable.
+//
+// Times are stored in UTC with microsecond precision.
+package gormstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/identitykit/identity"
+)
+
+// DefaultTablePrefix is the table prefix used when Config.TablePrefix is empty.
+const DefaultTablePrefix = "identity_"
+
+// Config configures a Store.
+type Config struct {
+	// TablePrefix starts the name of every table and index the store creates and uses.
+	// Lowercase ASCII letters, digits and underscores, starting with a letter, at most 32
+	// characters. Default "identity_".
+	TablePrefix string
+	// Logger receives every SQL statement at slog.LevelDebug (without its parameter values,
+	// which may be secrets) and statements slower than 200 ms at slog.LevelWarn. Default: for
+	// the Open functions, nothing is logged; for New, the *gorm.DB's own logger is kept.
+	Logger *slog.Logger
+}
+
+// Store is an identity.Store backed by GORM. It is safe for concurrent use.
+type Store struct {
+	db *gorm.DB
+	t  tables
+}
+
+var _ identity.Store = (*Store)(nil)
+
+// tables holds the table names for one prefix.
+type tables struct {
+	prefix, apps, users, userTags, accounts, sessions, nonces string
+}
+
+func newTables(prefix string) tables {
+	return tables{
+		prefix:   prefix,
+		apps:     prefix + "applications",
+		users:    prefix + "users",
+		userTags: prefix + "user_tags",
+		accounts: prefix + "external_accounts",
+		sessions: prefix + "sessions",
+		nonces:   prefix + "nonces",
+	}
+}
+
+var validPrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// New returns a Store that uses db (which must be a SQLite or PostgreSQL connection). The
+// store runs on its own GORM session of db (default transactions off, cfg.Logger when set),
+// so db's settings are not changed. New does not touch the database; call Migrate to create
+// the tables.
+func New(db *gorm.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("gormstore: nil *gorm.DB")
+	}
+	if cfg.TablePrefix == "" {
+		cfg.TablePrefix = DefaultTablePrefix
+	}
+	if !validPrefix.MatchString(cfg.TablePrefix) {
+		return nil, fmt.Errorf("gormstore: invalid TablePrefix %q: want lowercase letters, digits and underscores, starting with a letter, at most 32 characters", cfg.TablePrefix)
+	}
+	switch name := db.Dialector.Name(); name {
+	case "sqlite", "postgres":
+	default:
+		return nil, fmt.Errorf("gormstore: unsupported database %q (want sqlite or postgres)", name)
+	}
+	sess := &gorm.Session{SkipDefaultTransaction: true}
+	if cfg.Logger != nil {
+		sess.Logger = newLogger(cfg.Logger)
+	}
+	return &Store{db: db.Session(sess), t: newTables(cfg.TablePrefix)}, nil
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and returns a Store on
+// it. File databases use WAL journaling, synchronous=NORMAL, a 5 s busy timeout, foreign keys
+// and immediate transactions (a writing transaction takes the write lock when it begins, so
+// concurrent writers wait instead of failing). path may also be ":memory:" or a "file:" URI;
+// an in-memory database ("mode=memory" or ":memory:") is private to the Store and served by
+// a single connection, so every query sees the same database. Existing "_"-parameters in a
+// "file:" URI are kept.
+func OpenSQLite(path string, cfg Config) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("gormstore: empty SQLite path")
+	}
+	memory := path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory")
+	dsn := path
+	if path == ":memory:" {
+		dsn = "file::memory:"
+	}
+	params := []string{"_busy_timeout=5000", "_foreign_keys=1", "_txlock=immediate"}
+	if !memory {
+		params = append(params, "_journal_mode=WAL", "_synchronous=NORMAL")
+	}
+	for _, p := range params {
+		key := p[:strings.IndexByte(p, '=')+1]
+		if strings.Contains(dsn, "?"+key) || strings.Contains(dsn, "&"+key) {
+			continue
+		}
+		if strings.Contains(dsn, "?") {
+			dsn += "&" + p
+		} else {
+			dsn += "?" + p
+		}
+	}
+	db, err := gorm.Open(sqlite.Open(dsn), openConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: open sqlite: %w", classify(err))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
+	}
+	if memory {
+		// Every connection to a private memory database is a new, empty database.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	}
+	st, err := New(db, cfg)
+	if err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// OpenMemory opens a new, private, empty in-memory SQLite database and migrates it: the
+// store for tests and examples. Each call returns an independent database, gone on Close.
+func OpenMemory(cfg Config) (*Store, error) {
+	st, err := OpenSQLite(":memory:", cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// OpenPostgres connects to the PostgreSQL database named by dsn (a URL or a key=value
+// string as pgx accepts) and returns a Store on it. The connection is checked with a ping;
+// an unreachable server yields an error wrapping identity.ErrUnavailable. Pool sizes are
+// database/sql's defaults; adjust them through DB().
+func OpenPostgres(dsn string, cfg Config) (*Store, error) {
+	db, err := gorm.Open(postgres.Open(dsn), openConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: open postgres: %w", classify(err))
+	}
+	st, err := New(db, cfg)
+	if err != nil {
+		if sqlDB, e := db.DB(); e == nil {
+			sqlDB.Close()
+		}
+		return nil, err
+	}
+	return st, nil
+}
+
+func openConfig(cfg Config) *gorm.Config {
+	c := &gorm.Config{SkipDefaultTransaction: true, Logger: logger.Discard}
+	if cfg.Logger != nil {
+		c.Logger = newLogger(cfg.Logger)
+	}
+	return c
+}
+
+// DB returns the *gorm.DB the store uses (for pool settings, health checks or the
+// application's own tables). Use Table names with the store's prefix.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Close closes the underlying database connection pool. A Store made by New closes the pool
+// of the *gorm.DB it was given.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("gormstore: close: %w", err)
+	}
+	if err := sqlDB.Close(); err != nil {
+		return fmt.Errorf("gormstore: close: %w", err)
+	}
+	return nil
+}
+
+// Migrate creates the store's tables, columns and indexes that are missing. It is idempotent
+// and never drops anything. Run it once at start-up (from one process at a time).
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	models := []struct {
+		table string
+		model any
+	}{
+		{s.t.apps, &applicationRow{}},
+		{s.t.users, &userRow{}},
+		{s.t.userTags, &userTagRow{}},
+		{s.t.accounts, &externalAccountRow{}},
+		{s.t.sessions, &sessionRow{}},
+		{s.t.nonces, &nonceRow{}},
+	}
+	for _, m := range models {
+		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
+			return s.fail("migrate "+m.table, err)
+		}
+	}
+	for _, ddl := range s.indexDDL() {
+		if err := db.Exec(ddl).Error; err != nil {
+			return s.fail("migrate", err)
+		}
+	}
+	return nil
+}
+
+// Index names, without the table prefix. errors.go maps unique ones to fields.
+const (
+	idxAppAuthKey     = "applications_auth_key"
+	idxUserUID        = "users_uid"
+	idxUserLogin      = "users_login_key"
+	idxUserEmail      = "users_email_key"
+	idxAccountSubject = "external_accounts_subject"
+	idxSessionToken   = "sessions_token_hash"
+)
+
+// indexDDL returns the CREATE INDEX statements, valid on SQLite and PostgreSQL. Unique
+// indexes on nullable columns (login_key, email_key) ignore NULLs on both databases.
+func (s *Store) indexDDL() []string {
+	p, t := s.t.prefix, s.t
+	return []string{
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxAppAuthKey + " ON " + t.apps + " (auth_key)",
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserUID + " ON " + t.users + " (uid)",
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserLogin + " ON " + t.users + " (application_id, login_key)",
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserEmail + " ON " + t.users + " (application_id, email_key)",
+		"CREATE INDEX IF NOT EXISTS " + p + "users_external_user_id ON " + t.users + " (application_id, external_user_id)",
+		"CREATE INDEX IF NOT EXISTS " + p + "users_guest_expires_at ON " + t.users + " (guest_expires_at) WHERE guest_expires_at IS NOT NULL",
+		"CREATE INDEX IF NOT EXISTS " + p + "user_tags_search ON " + t.userTags + " (application_id, tag_key, user_id)",
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxAccountSubject + " ON " + t.accounts + " (application_id, provider, subject)",
+		"CREATE INDEX IF NOT EXISTS " + p + "external_accounts_user_id ON " + t.accounts + " (user_id)",
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxSessionToken + " ON " + t.sessions + " (token_hash)",
+		"CREATE INDEX IF NOT EXISTS " + p + "sessions_user_id ON " + t.sessions + " (user_id, created_at)",
+		"CREATE INDEX IF NOT EXISTS " + p + "sessions_expires_at ON " + t.sessions + " (expires_at)",
+		"CREATE INDEX IF NOT EXISTS " + p + "nonces_expires_at ON " + t.nonces + " (expires_at)",
+	}
+}

@@ -1,0 +1,232 @@
+package gormstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/identitykit/identity"
+)
+
+// CreateUser inserts u (setting u.ID) and, when acct is not nil, links acct to it in the same
+// transaction (setting acct.UserID, and acct.ApplicationID when it is 0). A taken login or
+// email (case-insensitive, per application) yields an *identity.Error wrapping
+// identity.ErrUserExists naming "login" or "email"; a taken external account names "base".
+// Nothing is written, and u and acct are left unchanged, on error.
+func (s *Store) CreateUser(ctx context.Context, u *identity.User, acct *identity.ExternalAccount) error {
+	const op = "create user"
+	if u == nil {
+		return identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
+	}
+	row, err := toUserRow(u)
+	if err != nil {
+		return fmt.Errorf("gormstore: %s: encode tags: %w", op, err)
+	}
+	row.ID = 0
+	var acctRow *externalAccountRow
+	if acct != nil {
+		if acct.ApplicationID != 0 && acct.ApplicationID != u.ApplicationID {
+			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account belongs to another application")
+		}
+		if acct.Provider == "" || acct.Subject == "" {
+			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account needs a provider and a subject")
+		}
+		created := acct.CreatedAt
+		if created.IsZero() {
+			created = u.CreatedAt
+		}
+		acctRow = &externalAccountRow{
+			ApplicationID: u.ApplicationID,
+			Provider:      acct.Provider,
+			Subject:       acct.Subject,
+			CreatedAt:     dbTime(created),
+		}
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Table(s.t.users).Create(row).Error; err != nil {
+			return err
+		}
+		if err := s.insertTags(tx, row); err != nil {
+			return err
+		}
+		if acctRow != nil {
+			acctRow.UserID = row.ID
+			if err := tx.Table(s.t.accounts).Create(acctRow).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.userErr(op, err)
+	}
+	u.ID = row.ID
+	if acct != nil {
+		acct.UserID = row.ID
+		acct.ApplicationID = u.ApplicationID
+	}
+	return nil
+}
+
+// insertTags writes the user_tags rows of row.
+func (s *Store) insertTags(tx *gorm.DB, row *userRow) error {
+	tags, err := row.tagRows()
+	if err != nil || len(tags) == 0 {
+		return err
+	}
+	return tx.Table(s.t.userTags).Create(&tags).Error
+}
+
+// User returns the user with id in application appID, or identity.ErrUserNotFound.
+func (s *Store) User(ctx context.Context, appID, id int64) (*identity.User, error) {
+	return s.findUser(ctx, "user", "application_id = ? AND id = ?", appID, id)
+}
+
+// UserByLogin returns the user of appID whose login equals login case-insensitively
+// (identity.NormalizeLogin), or identity.ErrUserNotFound.
+func (s *Store) UserByLogin(ctx context.Context, appID int64, login string) (*identity.User, error) {
+	key := identity.NormalizeLogin(login)
+	if key == "" {
+		return nil, identity.ErrUserNotFound
+	}
+	return s.findUser(ctx, "user by login", "application_id = ? AND login_key = ?", appID, key)
+}
+
+// UserByEmail returns the user of appID whose email equals email case-insensitively
+// (identity.NormalizeEmail), or identity.ErrUserNotFound.
+func (s *Store) UserByEmail(ctx context.Context, appID int64, email string) (*identity.User, error) {
+	key := identity.NormalizeEmail(email)
+	if key == "" {
+		return nil, identity.ErrUserNotFound
+	}
+	return s.findUser(ctx, "user by email", "application_id = ? AND email_key = ?", appID, key)
+}
+
+// UserByExternalUserID returns the user of appID with the deprecated numeric external user
+// id (the one with the lowest id if several share it), or identity.ErrUserNotFound.
+func (s *Store) UserByExternalUserID(ctx context.Context, appID, externalUserID int64) (*identity.User, error) {
+	if externalUserID == 0 {
+		return nil, identity.ErrUserNotFound
+	}
+	return s.findUser(ctx, "user by external user id", "application_id = ? AND external_user_id = ?", appID, externalUserID)
+}
+
+// UserByExternalAccount returns the user linked to (provider, subject) in appID, or
+// identity.ErrUserNotFound.
+func (s *Store) UserByExternalAccount(ctx context.Context, appID int64, provider, subject string) (*identity.User, error) {
+	if provider == "" || subject == "" {
+		return nil, identity.ErrUserNotFound
+	}
+	return s.findUser(ctx, "user by external account",
+		"application_id = ? AND id = (SELECT user_id FROM "+s.t.accounts+" WHERE application_id = ? AND provider = ? AND subject = ?)",
+		appID, appID, provider, subject)
+}
+
+func (s *Store) findUser(ctx context.Context, op, where string, args ...any) (*identity.User, error) {
+	var row userRow
+	err := s.db.WithContext(ctx).Table(s.t.users).Where(where, args...).Order("id").Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, identity.ErrUserNotFound
+	}
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	u, err := row.user()
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %s: decode tags of user %d: %w", op, row.ID, err)
+	}
+	return u, nil
+}
+
+// UpdateUser replaces every stored field of u (matched by u.ApplicationID and u.ID) except
+// CreatedAt and UID, tags included, in one transaction. Conflicts are reported as by
+// CreateUser; identity.ErrUserNotFound if the user is gone.
+func (s *Store) UpdateUser(ctx context.Context, u *identity.User) error {
+	const op = "update user"
+	if u == nil {
+		return identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
+	}
+	row, err := toUserRow(u)
+	if err != nil {
+		return fmt.Errorf("gormstore: %s: encode tags: %w", op, err)
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec("UPDATE "+s.t.users+" SET login = ?, login_key = ?, email = ?, email_key = ?,"+
+			" full_name = ?, phone = ?, website = ?, external_id = ?, external_user_id = ?,"+
+			" facebook_id = ?, twitter_id = ?, custom_data = ?, avatar = ?, blob_id = ?, timezone = ?,"+
+			" tags = ?, is_guest = ?, password_hash = ?, guest_expires_at = ?, updated_at = ?, last_request_at = ?"+
+			" WHERE application_id = ? AND id = ?",
+			nullable(row.Login), nullable(row.LoginKey), nullable(row.Email), nullable(row.EmailKey),
+			row.FullName, row.Phone, row.Website, row.ExternalID, nullable(row.ExternalUserID),
+			row.FacebookID, row.TwitterID, row.CustomData, row.Avatar, row.BlobID, nullable(row.Timezone),
+			row.Tags, row.IsGuest, row.PasswordHash, nullable(row.GuestExpiresAt), row.UpdatedAt, nullable(row.LastRequestAt),
+			row.ApplicationID, row.ID)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return identity.ErrUserNotFound
+		}
+		if err := tx.Exec("DELETE FROM "+s.t.userTags+" WHERE user_id = ?", row.ID).Error; err != nil {
+			return err
+		}
+		return s.insertTags(tx, row)
+	})
+	if errors.Is(err, identity.ErrUserNotFound) {
+		return identity.ErrUserNotFound
+	}
+	if err != nil {
+		return s.userErr(op, err)
+	}
+	return nil
+}
+
+// nullable turns a nil pointer into an untyped nil and a non-nil one into its value.
+func nullable[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// DeleteUser deletes the user, its sessions, tags and external accounts in one transaction,
+// or returns identity.ErrUserNotFound.
+func (s *Store) DeleteUser(ctx context.Context, appID, id int64) error {
+	const op = "delete user"
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec("DELETE FROM "+s.t.users+" WHERE application_id = ? AND id = ?", appID, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return identity.ErrUserNotFound
+		}
+		_, err := s.deleteUserRecords(tx, []int64{id})
+		return err
+	})
+	if errors.Is(err, identity.ErrUserNotFound) {
+		return identity.ErrUserNotFound
+	}
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// deleteUserRecords deletes the sessions, tags and external accounts of users ids and
+// returns how many sessions it deleted.
+func (s *Store) deleteUserRecords(tx *gorm.DB, ids []int64) (int, error) {
+	res := tx.Exec("DELETE FROM "+s.t.sessions+" WHERE user_id IN ?", ids)
+	if res.Error != nil {
+		return 0, res.Error
+	}
+	if err := tx.Exec("DELETE FROM "+s.t.accounts+" WHERE user_id IN ?", ids).Error; err != nil {
+		return 0, err
+	}
+	if err := tx.Exec("DELETE FROM "+s.t.userTags+" WHERE user_id IN ?", ids).Error; err != nil {
+		return 0, err
+	}
+	return int(res.RowsAffected), nil
+}
