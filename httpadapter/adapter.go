@@ -1,0 +1,311 @@
+package httpadapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/identitykit/identity"
+)
+
+// Config configures the handler returned by New and the Middleware. The zero value means
+// every default.
+type Config struct {
+	// MaxBodyBytes bounds request bodies; a larger body is answered 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// AllowedOrigins lists the origins browsers may call the API from (CORS). "*" allows any
+	// origin. Default ["*"]: the ConnectyCube API is called from any web page, and it is
+	// authenticated by a header token, never by cookies.
+	AllowedOrigins []string
+	// Logger receives internal errors (500s, recovered panics). Default slog.Default().
+	Logger *slog.Logger
+}
+
+const defaultMaxBodyBytes = 1 << 20
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if len(c.AllowedOrigins) == 0 {
+		c.AllowedOrigins = []string{"*"}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// CORS header values.
+const (
+	corsAllowMethods  = "GET, POST, PUT, DELETE, OPTIONS"
+	corsAllowHeaders  = "CB-Token, CB-SDK, CB-AuthKey, CB-OS, Content-Type, ConnectyCube-REST-API-Version, Authorization"
+	corsExposeHeaders = "CB-Token-ExpirationDate, Date"
+	corsMaxAge        = "86400"
+)
+
+// handler is the http.Handler returned by New.
+type handler struct {
+	id       *identity.Identity
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	anyOrig  bool
+	origins  map[string]bool
+	maxBody  int64
+	patterns []string
+}
+
+// New returns the handler of the ConnectyCube REST endpoints over id (see the package
+// documentation for the list). Paths are rooted at "/": mount it under a prefix with
+// http.StripPrefix("/auth", New(id, cfg)) registered for "/auth/", or with chi's Mount.
+// Every path also answers with a ".json" suffix.
+func New(id *identity.Identity, cfg Config) http.Handler {
+	if id == nil {
+		panic("httpadapter: New called with a nil *identity.Identity")
+	}
+	cfg = cfg.withDefaults()
+	h := &handler{
+		id:      id,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		origins: map[string]bool{},
+		maxBody: cfg.MaxBodyBytes,
+	}
+	for _, o := range cfg.AllowedOrigins {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "*" {
+			h.anyOrig = true
+		}
+		h.origins[strings.ToLower(o)] = true
+	}
+	h.routes()
+	return h
+}
+
+// auth says how an endpoint treats the session token.
+type auth int
+
+const (
+	// authRequired: a valid CB-Token (or Authorization: Bearer) is required.
+	authRequired auth = iota
+	// authIgnored: any token is ignored (POST /session; SDKs send stale ones).
+	authIgnored
+	// authOptional: a token, when present, must be valid; without one the endpoint
+	// authenticates otherwise (POST /users with CB-AuthKey).
+	authOptional
+)
+
+// call is one request to an endpoint.
+type call struct {
+	w http.ResponseWriter
+	r *http.Request
+	// p holds the decoded query string and body.
+	p params
+	// s is the validated session (nil for authIgnored, and for authOptional without a token).
+	s *identity.Session
+	// token is the token the session was validated with.
+	token string
+}
+
+type endpointFunc func(ctx context.Context, c *call) error
+
+// routes registers every endpoint. Later features add theirs here with h.handle.
+func (h *handler) routes() {
+	h.handle("POST /session", authIgnored, h.createSession)
+	h.handle("GET /session", authRequired, h.getSession)
+	h.handle("DELETE /session", authRequired, h.destroySession)
+	h.handle("DELETE /session/list", authRequired, h.revokeOtherSessions)
+	h.handle("DELETE /session/{id}", authRequired, h.revokeSession)
+	h.handle("POST /login", authRequired, h.login)
+	h.handle("DELETE /login", authRequired, h.logout)
+	h.handle("POST /users", authOptional, h.signUp)
+	h.handle("GET /users/{id}", authRequired, h.getUser)
+	h.handle("PUT /users/{id}", authRequired, h.updateUser)
+	h.handle("DELETE /users/{id}", authRequired, h.deleteUser)
+	h.handle("DELETE /users/external/{id}", authRequired, h.deleteUserByExternalID)
+}
+
+// handle registers fn for pattern ("METHOD /path") and for its ".json" twin. A pattern
+// ending in a wildcard ("/users/{id}") serves "/users/5.json" itself: read wildcards with
+// pathValue, which drops the suffix.
+func (h *handler) handle(pattern string, a auth, fn endpointFunc) {
+	ep := &endpoint{h: h, auth: a, fn: fn}
+	h.mux.Handle(pattern, ep)
+	h.patterns = append(h.patterns, pattern)
+	if !strings.HasSuffix(pattern, "}") {
+		h.mux.Handle(pattern+".json", ep)
+	}
+}
+
+// pathValue returns the wildcard name of the request path without a ".json" suffix.
+func pathValue(r *http.Request, name string) string {
+	return strings.TrimSuffix(r.PathValue(name), ".json")
+}
+
+type endpoint struct {
+	h    *handler
+	auth auth
+	fn   endpointFunc
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rw, ok := w.(*respWriter); ok {
+		rw.routed = true
+	}
+	h := e.h
+	c := &call{w: w, r: r}
+	ctx := r.Context()
+	if e.auth != authIgnored {
+		c.token = requestToken(r)
+		if c.token != "" || e.auth == authRequired {
+			s, err := h.id.Validate(ctx, c.token)
+			if err != nil {
+				writeError(w, r, h.log, err)
+				return
+			}
+			c.s = s
+			setExpiration(w, s)
+		}
+	}
+	p, err := decodeParams(w, r, h.maxBody)
+	if err != nil {
+		writeError(w, r, h.log, err)
+		return
+	}
+	c.p = p
+	if err := e.fn(ctx, c); err != nil {
+		writeError(w, r, h.log, err)
+	}
+}
+
+// requestToken returns the session token of r: the CB-Token header or, when that is empty,
+// an "Authorization: Bearer" token. Surrounding spaces are ignored; "" means none.
+func requestToken(r *http.Request) string {
+	if t := strings.TrimSpace(r.Header.Get("CB-Token")); t != "" {
+		return t
+	}
+	a := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+// ServeHTTP answers CORS, recovers panics, routes, and turns the router's own 404 and 405
+// answers into ConnectyCube error bodies.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rw := &respWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "httpadapter: panic serving request",
+				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !rw.wroteHeader {
+				rw.routed = true
+				rw.Header().Del(headerExpiration)
+				rw.Header().Set("Content-Type", contentTypeJSON)
+				rw.WriteHeader(http.StatusInternalServerError)
+				rw.Write(internalErrorBody)
+			}
+		}
+	}()
+	if h.cors(rw, r) {
+		return
+	}
+	h.mux.ServeHTTP(rw, r)
+	if rw.routed {
+		return
+	}
+	// The router answered itself: no such path (404), wrong method (405, with Allow) or a
+	// redirect to a cleaned path.
+	rw.routed = true
+	switch st := rw.fallback; {
+	case st == http.StatusMethodNotAllowed:
+		writeError(rw, r, h.log, errMethodNotAllowed)
+	case st >= 300 && st < 400:
+		rw.Header().Del("Content-Type")
+		rw.WriteHeader(st)
+	default:
+		writeError(rw, r, h.log, errRouteNotFound)
+	}
+}
+
+// cors sets the CORS headers for r and answers preflight (and any other OPTIONS) requests.
+// It reports whether it answered.
+func (h *handler) cors(w http.ResponseWriter, r *http.Request) bool {
+	hd := w.Header()
+	origin := r.Header.Get("Origin")
+	allowed := false
+	switch {
+	case h.anyOrig:
+		allowed = true
+		hd.Set("Access-Control-Allow-Origin", "*")
+	case origin != "":
+		hd.Add("Vary", "Origin")
+		if h.origins[strings.ToLower(strings.TrimRight(origin, "/"))] {
+			allowed = true
+			hd.Set("Access-Control-Allow-Origin", origin)
+		}
+	}
+	if allowed {
+		hd.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+	}
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	if allowed && r.Header.Get("Access-Control-Request-Method") != "" {
+		hd.Set("Access-Control-Allow-Methods", corsAllowMethods)
+		hd.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		hd.Set("Access-Control-Max-Age", corsMaxAge)
+	}
+	hd.Set("Allow", corsAllowMethods)
+	if rw, ok := w.(*respWriter); ok {
+		rw.routed = true
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// respWriter records whether the response was started, and swallows the router's own
+// plain-text 404/405 answers (routed false) so that ServeHTTP can send JSON instead.
+type respWriter struct {
+	http.ResponseWriter
+	routed      bool
+	wroteHeader bool
+	fallback    int
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	if !w.routed {
+		if w.fallback == 0 {
+			w.fallback = code
+		}
+		return
+	}
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *respWriter) Write(b []byte) (int, error) {
+	if !w.routed {
+		return len(b), nil
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+

@@ -1,0 +1,156 @@
+package httpadapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/identitykit/identity"
+)
+
+// Error body shapes (spec §1.6).
+const (
+	// shapeBase is {"errors":{"base":["msg"]}}.
+	shapeBase = iota
+	// shapeFlat is {"errors":["msg"]}.
+	shapeFlat
+	// shapeFields is {"errors":{"field":["msg",...]}} from an *identity.Error's Fields (key ""
+	// becomes the flat shape); without fields the rule's message is sent flat.
+	shapeFields
+)
+
+// errorRule maps errors matching target (errors.Is) to a status and a body.
+type errorRule struct {
+	target error
+	status int
+	shape  int
+	msg    string
+	// retryAfter, in seconds, is sent as Retry-After when not 0.
+	retryAfter int
+	// flatBase sends a lone "base" field message in the flat shape ({"errors":["msg"]}), as
+	// ConnectyCube does for "Unexpected signature".
+	flatBase bool
+}
+
+// errorTable is the one place where errors become HTTP statuses and ConnectyCube error
+// bodies (DESIGN.md rule 6). The first matching rule wins, so children precede parents
+// (ErrNeedUser before ErrForbidden). Anything unmatched is a 500 whose cause is logged and
+// never sent.
+var errorTable = []errorRule{
+	{target: identity.ErrSessionNotFound, status: http.StatusUnauthorized, shape: shapeBase, msg: msgSessionNotFound},
+	{target: identity.ErrNeedUser, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Need user."},
+	{target: identity.ErrForbidden, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Users may only act on their own account."},
+	// Unknown user and wrong password are one error with one body.
+	{target: identity.ErrInvalidCredentials, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unauthorized"},
+	{target: identity.ErrApplicationNotFound, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unknown application or invalid auth key"},
+	{target: identity.ErrInvalidSignature, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Unexpected signature", flatBase: true},
+	{target: identity.ErrUserExists, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "User already exists"},
+	{target: identity.ErrInvalidInput, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Invalid input parameters"},
+	{target: identity.ErrUnknownProvider, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Unsupported provider"},
+	{target: identity.ErrUserNotFound, status: http.StatusNotFound, shape: shapeFlat, msg: "User not found"},
+	{target: identity.ErrNotFound, status: http.StatusNotFound, shape: shapeFlat, msg: "Not found"},
+	{target: identity.ErrDisabled, status: http.StatusForbidden, shape: shapeFields, msg: "Disabled by application settings"},
+	{target: identity.ErrBusy, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Server busy, retry later", retryAfter: 1},
+	{target: identity.ErrUnavailable, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Service temporarily unavailable, retry later", retryAfter: 5},
+	{target: context.DeadlineExceeded, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Service temporarily unavailable, retry later", retryAfter: 5},
+	{target: context.Canceled, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Request canceled"},
+	{target: errTooLarge, status: http.StatusRequestEntityTooLarge, shape: shapeFlat, msg: "Request entity too large"},
+	{target: errBadRequest, status: http.StatusBadRequest, shape: shapeFlat, msg: "Bad request"},
+	{target: errRouteNotFound, status: http.StatusNotFound, shape: shapeFlat, msg: "Not found"},
+	{target: errMethodNotAllowed, status: http.StatusMethodNotAllowed, shape: shapeFlat, msg: "Method not allowed"},
+}
+
+const msgSessionNotFound = "Required session does not exist"
+
+var (
+	errRouteNotFound    = errors.New("httpadapter: no such endpoint")
+	errMethodNotAllowed = errors.New("httpadapter: method not allowed")
+)
+
+var internalErrorBody = []byte(`{"errors":{"base":["Internal Server Error"]}}`)
+
+// writeError answers err through errorTable. A 500 logs err (with the method and path) and
+// sends only "Internal Server Error".
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, body, retry := renderError(err)
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	if retry > 0 {
+		h.Set("Retry-After", strconv.Itoa(retry))
+	}
+	if status == http.StatusInternalServerError {
+		log.ErrorContext(r.Context(), "httpadapter: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// renderError returns the status, the JSON body and the Retry-After seconds (0: none) for err.
+func renderError(err error) (status int, body []byte, retryAfter int) {
+	for i := range errorTable {
+		rule := &errorTable[i]
+		if !errors.Is(err, rule.target) {
+			continue
+		}
+		var v any
+		switch rule.shape {
+		case shapeBase:
+			v = keyedErrors{"base": {rule.msg}}
+		case shapeFlat:
+			msg := rule.msg
+			var br *badRequest
+			if errors.As(err, &br) {
+				msg = "Bad request: " + br.Msg
+			}
+			v = flatErrors{msg}
+		case shapeFields:
+			v = fieldsBody(err, rule)
+		}
+		b, mErr := json.Marshal(errorsBody{Errors: v})
+		if mErr != nil {
+			break
+		}
+		return rule.status, b, rule.retryAfter
+	}
+	return http.StatusInternalServerError, internalErrorBody, 0
+}
+
+type (
+	errorsBody  struct{ Errors any `json:"errors"` }
+	flatErrors  []string
+	keyedErrors map[string][]string
+)
+
+// fieldsBody renders an *identity.Error's Fields: messages under the key "" (and, with
+// flatBase, a lone "base") in the flat shape, others keyed by field. Messages under "" mixed
+// with field messages go under "base".
+func fieldsBody(err error, rule *errorRule) any {
+	var ie *identity.Error
+	if !errors.As(err, &ie) || len(ie.Fields) == 0 {
+		return flatErrors{rule.msg}
+	}
+	flat := append([]string(nil), ie.Fields[""]...)
+	keyed := keyedErrors{}
+	for k, msgs := range ie.Fields {
+		if k != "" && len(msgs) > 0 {
+			keyed[k] = msgs
+		}
+	}
+	if rule.flatBase && len(keyed) == 1 && len(keyed["base"]) > 0 {
+		flat = append(flat, keyed["base"]...)
+		delete(keyed, "base")
+	}
+	switch {
+	case len(keyed) == 0 && len(flat) > 0:
+		return flatErrors(flat)
+	case len(keyed) == 0:
+		return flatErrors{rule.msg}
+	}
+	if len(flat) > 0 {
+		keyed["base"] = append(flat, keyed["base"]...) // flat is our own copy
+	}
+	return keyed
+}

@@ -1,0 +1,200 @@
+package httpadapter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/provider/guest"
+	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/store/gormstore"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type env struct {
+	t     testing.TB
+	id    *identity.Identity
+	app   *identity.Application
+	clock *clock
+	h     http.Handler
+	store identity.Store
+	logs  *logBuffer
+}
+
+type envOpt struct {
+	settings identity.AppSettings
+	cfg      httpadapter.Config
+	store    func(identity.Store) identity.Store
+	hasher   identity.PasswordHasher
+}
+
+func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
+	t.Helper()
+	o := &envOpt{}
+	for _, f := range opts {
+		f(o)
+	}
+	st, err := gormstore.OpenMemory(gormstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var store identity.Store = st
+	if o.store != nil {
+		store = o.store(st)
+	}
+	var hasher identity.PasswordHasher = pw
+	if o.hasher != nil {
+		hasher = o.hasher
+	}
+	e := &env{t: t, clock: &clock{t: time.Date(2026, 3, 4, 10, 11, 12, 345e6, time.UTC)}, store: store, logs: &logBuffer{}}
+	log := slog.New(slog.NewTextHandler(e.logs, nil))
+	e.id, err = identity.New(identity.Config{
+		Store:     store,
+		Hasher:    hasher,
+		Providers: []identity.Provider{pw, guest.New()},
+		Now:       e.clock.Now,
+		Logger:    log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app, err = e.id.CreateApplication(context.Background(), "test", o.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.cfg
+	if cfg.Logger == nil {
+		cfg.Logger = log
+	}
+	e.h = httpadapter.New(e.id, cfg)
+	return e
+}
+
+// resp is a recorded response.
+type resp struct {
+	Code   int
+	Header http.Header
+	Body   string
+}
+
+func (r *resp) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.Body, err)
+	}
+	return m
+}
+
+// do sends a request through the handler. body is sent as is; a body starting with '{' gets
+// Content-Type application/json unless headers set one, any other body
+// application/x-www-form-urlencoded. headers are "Name: value" strings.
+func (e *env) do(method, target, body string, headers ...string) *resp {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, rd)
+	if body != "" {
+		if strings.HasPrefix(body, "{") {
+			req.Header.Set("Content-Type", "application/json;charset=utf-8")
+		} else {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+		}
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return &resp{Code: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+}
+
+// appSession creates an application session through the API and returns its token.
+func (e *env) appSession() string {
+	e.t.Helper()
+	r := e.do("POST", "/session.json", e.sessionBody(""))
+	if r.Code != 201 {
+		e.t.Fatalf("app session: %d %s", r.Code, r.Body)
+	}
+	return r.json(e.t)["session"].(map[string]any)["token"].(string)
+}
+
+// userSession creates (or, with auto-create, signs up) a user session and returns the token
+// and the user id.
+func (e *env) userSession(login, pw string) (string, int64) {
+	e.t.Helper()
+	r := e.do("POST", "/session.json", e.sessionBody(`,"user":{"login":`+jsonStr(login)+`,"password":`+jsonStr(pw)+`}`))
+	if r.Code != 201 {
+		e.t.Fatalf("user session: %d %s", r.Code, r.Body)
+	}
+	s := r.json(e.t)["session"].(map[string]any)
+	return s["token"].(string), int64(s["user_id"].(float64))
+}
+
+// sessionBody returns a JSON session request for the env's application with extra members.
+func (e *env) sessionBody(extra string) string {
+	return `{"application_id":` + itoa(e.app.ID) + `,"auth_key":` + jsonStr(e.app.AuthKey) + extra + `}`
+}
+
+func jsonStr(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
