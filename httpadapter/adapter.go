@@ -308,4 +308,3 @@ func (w *respWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-

@@ -119,7 +119,9 @@ func renderError(err error) (status int, body []byte, retryAfter int) {
 }
 
 type (
-	errorsBody  struct{ Errors any `json:"errors"` }
+	errorsBody struct {
+		Errors any `json:"errors"`
+	}
 	flatErrors  []string
 	keyedErrors map[string][]string
 )

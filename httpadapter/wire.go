@@ -62,7 +62,9 @@ type wireSession struct {
 }
 
 type (
-	userBody    struct{ User *wireUser `json:"user"` }
+	userBody struct {
+		User *wireUser `json:"user"`
+	}
 	sessionBody struct {
 		Session *wireSession `json:"session"`
 	}
