@@ -1,0 +1,59 @@
+// Package cidp authenticates users against identities kept outside this module: a Custom
+// Identity Provider (an HTTP verification service of your own, configured per application
+// the way the ConnectyCube dashboard configures it) and OpenID Connect ID tokens from a
+// configured issuer (Auth0, Keycloak, Cognito, Google, ...), checked locally against the
+// issuer's keys.
+//
+// # Custom Identity Provider
+//
+// New returns the provider named "cidp". An application enables it by storing an AppConfig
+// as JSON in AppSettings.Providers["cidp"] and routes login/password credentials to it by
+// setting AppSettings.PasswordProvider to "cidp", as ConnectyCube does when CIdP is enabled.
+// Clients then log in exactly as the ConnectyCube documentation says:
+//
+//	POST /login    {"login": "<external token>", "password": "<any value>"}
+//	POST /session  {..., "user": {"login": "<external token>"}}
+//
+// or name the provider: POST /session with provider=cidp and keys[token]=<external token>.
+//
+// For each login the provider calls the application's endpoint with the configured headers
+// and parameters, #{login} (and #{token}) replaced by the external token and #{password} by
+// the password. A 2xx JSON answer is mapped to user fields by the application's
+// response_params; "uid" is required. The first successful login creates a user without a
+// password, linked to (provider, uid); later logins find that user by the uid and refresh the
+// mapped fields. A mapped login or email that another user already has is never merged: the
+// login fails with ErrUserExists naming the field.
+//
+// Failures follow ConnectyCube: a non-2xx answer is ErrInvalidCredentials with the flat
+// message "Bad Authentication data. Unauthorized on remote side. Status: 401.Response
+// \"...\"" (or "...Status: 404.With empty response"), which the HTTP adapter sends as 422
+// {"errors":["..."]}; an answer without uid is ErrInvalidCredentials with
+// {"errors":{"base":["Custom Identity Provider uid is required"]}}. A timeout (Config.Timeout,
+// 5 s), an unreachable service, an answer larger than Config.MaxResponseBytes (1 MiB) or
+// one that is not JSON wrap ErrUnavailable (503). Redirects are followed only to the same
+// scheme and host. The token and the password never appear in an error message or a log
+// line: the request URL, which holds the token for GET, is never repeated, and an answer
+// body quoted in an error has them replaced by "[FILTERED]".
+//
+// The endpoint is trusted configuration: whoever may edit an application's settings may make
+// the server send requests to any URL. Restrict that to operators, or give Config.Client a
+// Transport that only dials the hosts you allow.
+//
+// # OIDC ID tokens
+//
+// NewOIDC returns the provider named "oidc". An application stores an OIDCAppConfig in
+// AppSettings.Providers["oidc"]: the issuer, the client ids the token's audience must name,
+// the allowed signing algorithms and where the keys come from (discovery of the issuer's
+// /.well-known/openid-configuration, a JWKS URL, or PEM public keys). A client sends the ID
+// token as keys[token] with provider=oidc, or as the login when the application's
+// PasswordProvider is "oidc". The token's signature, issuer, audience, expiry and algorithm
+// are checked locally; uid is the "sub" claim and other user fields come from the claims the
+// configuration maps (by default email, when not marked unverified, and name).
+//
+// # Connect to chat
+//
+// Users of these providers have no password. A chat server or websocket gateway that
+// accepts ConnectyCube-style chat logins (user id + the session token as the password)
+// checks them with identity.Identity.AuthenticateUserToken; examples/chat shows a gateway
+// doing so.
+package cidp

@@ -1,0 +1,172 @@
+package cidp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// template is a string with #{...} placeholders, parsed once. A request template names
+// request variables (#{login}); a response template names a path into a JSON document
+// (#{user.id}).
+type template struct {
+	// parts holds literal text and placeholders in order.
+	parts []part
+}
+
+type part struct {
+	lit  string
+	name string // placeholder name or path; "" for literal text
+}
+
+// parseTemplate splits s into literal text and #{name} placeholders. An unterminated or
+// empty placeholder is an error.
+func parseTemplate(s string) (template, error) {
+	var t template
+	for {
+		i := strings.Index(s, "#{")
+		if i < 0 {
+			if s != "" {
+				t.parts = append(t.parts, part{lit: s})
+			}
+			return t, nil
+		}
+		if i > 0 {
+			t.parts = append(t.parts, part{lit: s[:i]})
+		}
+		j := strings.IndexByte(s[i+2:], '}')
+		if j < 0 {
+			return template{}, errors.New("unterminated #{ placeholder")
+		}
+		name := strings.TrimSpace(s[i+2 : i+2+j])
+		if name == "" {
+			return template{}, errors.New("empty #{} placeholder")
+		}
+		t.parts = append(t.parts, part{name: name})
+		s = s[i+2+j+1:]
+	}
+}
+
+// placeholders returns the names used in t.
+func (t template) placeholders() []string {
+	var out []string
+	for _, p := range t.parts {
+		if p.name != "" {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+// single reports the path of a template that is exactly one placeholder.
+func (t template) single() (string, bool) {
+	if len(t.parts) == 1 && t.parts[0].name != "" {
+		return t.parts[0].name, true
+	}
+	return "", false
+}
+
+// expand substitutes request variables, raw (the caller encodes for the destination).
+func (t template) expand(vars map[string]string) string {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.name == "" {
+			b.WriteString(p.lit)
+		} else {
+			b.WriteString(vars[p.name])
+		}
+	}
+	return b.String()
+}
+
+// lookup walks path ("user.id", "items.0.name") through a JSON value decoded with
+// UseNumber. Object keys are matched exactly; a numeric segment indexes an array. The
+// second result is false when the path does not exist or ends at null.
+func lookup(doc any, path string) (any, bool) {
+	cur := doc
+	for _, seg := range strings.Split(path, ".") {
+		switch v := cur.(type) {
+		case map[string]any:
+			next, ok := v[seg]
+			if !ok {
+				return nil, false
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil, false
+			}
+			cur = v[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, cur != nil
+}
+
+// errNotScalar reports a mapped value that is an object or an array where a string was
+// expected.
+var errNotScalar = errors.New("is not a string or a number")
+
+// scalarString renders a JSON scalar as text: strings as they are, numbers exactly as
+// written, booleans as "true"/"false".
+func scalarString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	default:
+		return "", errNotScalar
+	}
+}
+
+// render evaluates a response template against doc. A template that is exactly one
+// placeholder yields the value at its path (ok false when absent); a template mixing text
+// and placeholders yields text with absent placeholders as "", and ok false only when every
+// placeholder is absent.
+func (t template) render(doc any) (v any, ok bool, err error) {
+	if path, one := t.single(); one {
+		v, ok := lookup(doc, path)
+		return v, ok, nil
+	}
+	var b strings.Builder
+	found := len(t.placeholders()) == 0
+	for _, p := range t.parts {
+		if p.name == "" {
+			b.WriteString(p.lit)
+			continue
+		}
+		v, ok := lookup(doc, p.name)
+		if !ok {
+			continue
+		}
+		s, err := scalarString(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("#{%s} %w", p.name, err)
+		}
+		found = true
+		b.WriteString(s)
+	}
+	if !found {
+		return nil, false, nil
+	}
+	return b.String(), true, nil
+}
+
+// compactJSON renders any decoded JSON value as compact JSON text.
+func compactJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
