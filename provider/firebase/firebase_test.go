@@ -241,7 +241,7 @@ func TestEmulator(t *testing.T) {
 	app := testApp(t, false)
 	tok := unsigned(t, claimsFor("proj-a", clk.Now()))
 
-	var logs strings.Builder
+	var logs syncBuffer
 	phone, _, err := New(Config{KeySetURL: "http://127.0.0.1:1/unused", Now: clk.Now, InsecureEmulator: true,
 		Logger: textLogger(&logs)})
 	if err != nil {
@@ -289,7 +289,7 @@ func TestEmulator(t *testing.T) {
 func TestRejectionLogsNoToken(t *testing.T) {
 	ks := newKeyServer(t, "k1")
 	clk := newClock()
-	var logs strings.Builder
+	var logs syncBuffer
 	phone, _, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Logger: debugLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)

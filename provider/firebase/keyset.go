@@ -114,12 +114,12 @@ func (k *keySet) fetch(ctx context.Context, done chan struct{}) {
 	}
 	k.inflight = nil
 	k.mu.Unlock()
-	close(done)
 	if err != nil {
 		k.log.Warn("firebase: fetching signing keys failed", "err", err)
 	} else {
 		k.log.Debug("firebase: fetched signing keys", "keys", len(keys), "lifetime", lifetime)
 	}
+	close(done)
 }
 
 func (k *keySet) download(ctx context.Context) (map[string]*rsa.PublicKey, time.Duration, error) {
