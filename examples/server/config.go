@@ -1,0 +1,144 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/identitykit/identity"
+)
+
+// config is every setting of the server. Each is a flag with an IDENTITY_* environment
+// variable (see parseConfig); add new settings in parseConfig.
+type config struct {
+	Addr            string
+	PublicURL       string
+	DB              string
+	AppName         string
+	DenyAutoCreate  bool
+	SessionIdle     time.Duration
+	GuestLifetime   time.Duration
+	CORSOrigins     []string
+	MaxBodyBytes    int64
+	JanitorInterval time.Duration
+	ShutdownTimeout time.Duration
+	ShowSecret      bool
+	AccessLog       bool
+	LogLevel        slog.Level
+	LogFormat       string
+}
+
+// applySettings returns s with the application settings this server's flags govern.
+func (c *config) applySettings(s identity.AppSettings) identity.AppSettings {
+	s.DenyAutoCreate = c.DenyAutoCreate
+	s.SessionIdle = c.SessionIdle
+	s.GuestLifetime = c.GuestLifetime
+	return s
+}
+
+// parseConfig reads settings from args and the environment (getenv); a flag wins over its
+// variable, which wins over the default. --help prints the list to usage and returns
+// flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var envErrs []string
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	str := func(p *string, name, envName, def, help string) {
+		fs.StringVar(p, name, env(envName, def), help+" (env "+envName+")")
+	}
+	boolean := func(p *bool, name, envName string, def bool, help string) {
+		v := def
+		if s := env(envName, ""); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Sprintf("%s=%q: not a boolean", envName, s))
+			}
+			v = b
+		}
+		fs.BoolVar(p, name, v, help+" (env "+envName+")")
+	}
+	duration := func(p *time.Duration, name, envName string, def time.Duration, help string) {
+		v := def
+		if s := env(envName, ""); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Sprintf("%s=%q: not a duration", envName, s))
+			}
+			v = d
+		}
+		fs.DurationVar(p, name, v, help+" (env "+envName+")")
+	}
+	var origins, level string
+	var maxBody int64
+
+	str(&c.Addr, "addr", "IDENTITY_ADDR", ":8080", "listen address")
+	str(&c.PublicURL, "public-url", "IDENTITY_PUBLIC_URL", "", "URL clients use to reach this server, shown in the startup banner (default derived from -addr)")
+	str(&c.DB, "db", "IDENTITY_DB", "identity.db", "SQLite database file, or a postgres:// DSN")
+	str(&c.AppName, "app-name", "IDENTITY_APP_NAME", "default", "name of the application created on first start")
+	boolean(&c.DenyAutoCreate, "deny-auto-create", "IDENTITY_DENY_AUTO_CREATE", false,
+		"deny session creation for an unknown login/email (ConnectyCube's \"Session creation without an existing user entity\" = Deny)")
+	duration(&c.SessionIdle, "session-idle", "IDENTITY_SESSION_IDLE", 2*time.Hour, "session lifetime after the last request")
+	duration(&c.GuestLifetime, "guest-lifetime", "IDENTITY_GUEST_LIFETIME", 24*time.Hour, "lifetime of guest users and their sessions")
+	str(&origins, "cors-origins", "IDENTITY_CORS_ORIGINS", "*", "comma-separated origins browsers may call from, or *")
+	fs.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest accepted request body in bytes (env IDENTITY_MAX_BODY_BYTES)")
+	if s := env("IDENTITY_MAX_BODY_BYTES", ""); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			envErrs = append(envErrs, fmt.Sprintf("IDENTITY_MAX_BODY_BYTES=%q: not a positive integer", s))
+		}
+		maxBody = n
+	}
+	duration(&c.JanitorInterval, "janitor-interval", "IDENTITY_JANITOR_INTERVAL", 10*time.Minute, "how often expired sessions, guests and nonces are deleted")
+	duration(&c.ShutdownTimeout, "shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long shutdown waits for requests in flight")
+	boolean(&c.ShowSecret, "show-secret", "IDENTITY_SHOW_SECRET", false, "print the application's auth secret at every start, not only when it is created")
+	boolean(&c.AccessLog, "access-log", "IDENTITY_ACCESS_LOG", true, "log every request (method, path, status, duration)")
+	str(&level, "log-level", "IDENTITY_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "IDENTITY_LOG_FORMAT", "text", "log format: text or json")
+
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: server [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if len(envErrs) > 0 {
+		return nil, fmt.Errorf("bad environment: %s", strings.Join(envErrs, "; "))
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, fmt.Errorf("-log-format %q: want text or json", c.LogFormat)
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	if maxBody <= 0 {
+		return nil, fmt.Errorf("-max-body-bytes must be positive")
+	}
+	c.MaxBodyBytes = maxBody
+	if c.SessionIdle <= 0 || c.GuestLifetime <= 0 || c.JanitorInterval <= 0 || c.ShutdownTimeout <= 0 {
+		return nil, fmt.Errorf("durations must be positive")
+	}
+	if c.DB == "" {
+		return nil, fmt.Errorf("-db must not be empty")
+	}
+	return c, nil
+}

@@ -1,0 +1,242 @@
+// Command server runs the identity HTTP adapter as a standalone ConnectyCube-compatible
+// auth and users API:
+//
+//	go run ./examples/server
+//
+// It listens on :8080 with SQLite in ./identity.db, creates the tables, and on first start
+// creates an application whose id, auth key and auth secret it prints; later starts reuse the
+// first application of the database (and print its id and auth key). Every setting is a flag
+// with an IDENTITY_* environment variable; flags win over the environment. Run with --help
+// for the list. SIGINT or SIGTERM shuts it down gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/provider/guest"
+	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/store/gormstore"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log, os.Stdout, nil); err != nil {
+		log.Error("server: stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done, then shuts down gracefully. out receives the credentials
+// banner; ready, when not nil, is called with the listening address once the server accepts
+// connections.
+func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, ready func(addr string)) error {
+	st, err := openStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("server: creating tables: %w", err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		return err
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	app, created, err := ensureApplication(ctx, id, st, cfg)
+	if err != nil {
+		return err
+	}
+	printBanner(out, cfg, app, created)
+
+	stopJanitor := id.StartJanitor(cfg.JanitorInterval)
+	defer stopJanitor()
+
+	api := httpadapter.New(id, httpadapter.Config{
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		AllowedOrigins: cfg.CORSOrigins,
+		Logger:         log,
+	})
+	var h http.Handler = api
+	if cfg.AccessLog {
+		h = accessLog(log, h)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	log.Info("server: listening", "addr", ln.Addr().String(), "db", cfg.dbKind(), "application_id", app.ID)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("server: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// openStore opens SQLite at cfg.DB, or PostgreSQL when cfg.DB is a postgres:// URL.
+func openStore(cfg *config, log *slog.Logger) (*gormstore.Store, error) {
+	scfg := gormstore.Config{Logger: log}
+	if cfg.isPostgres() {
+		return gormstore.OpenPostgres(cfg.DB, scfg)
+	}
+	return gormstore.OpenSQLite(cfg.DB, scfg)
+}
+
+// ensureApplication returns the first application of the database, creating one on first
+// start, with the application settings of cfg applied (settings not governed by flags are
+// kept).
+func ensureApplication(ctx context.Context, id *identity.Identity, st identity.Store, cfg *config) (*identity.Application, bool, error) {
+	apps, err := st.Applications(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("server: listing applications: %w", err)
+	}
+	if len(apps) == 0 {
+		app, err := id.CreateApplication(ctx, cfg.AppName, cfg.applySettings(identity.AppSettings{}))
+		if err != nil {
+			return nil, false, fmt.Errorf("server: creating the application: %w", err)
+		}
+		return app, true, nil
+	}
+	app := apps[0]
+	want := cfg.applySettings(app.Settings)
+	if !sameFlagSettings(app.Settings, want) {
+		if app, err = id.UpdateApplicationSettings(ctx, app.ID, want); err != nil {
+			return nil, false, fmt.Errorf("server: updating application settings: %w", err)
+		}
+	}
+	return app, false, nil
+}
+
+func sameFlagSettings(a, b identity.AppSettings) bool {
+	return a.DenyAutoCreate == b.DenyAutoCreate && a.SessionIdle == b.SessionIdle && a.GuestLifetime == b.GuestLifetime
+}
+
+// printBanner tells the operator how to reach the application. The auth secret, which only
+// signing SDKs need, is printed when the application is created or with -show-secret.
+func printBanner(out io.Writer, cfg *config, app *identity.Application, created bool) {
+	verb := "Using"
+	if created {
+		verb = "Created"
+	}
+	fmt.Fprintf(out, "%s application %d (%s)\n", verb, app.ID, app.Name)
+	fmt.Fprintf(out, "  application id: %d\n  auth key:       %s\n", app.ID, app.AuthKey)
+	if created || cfg.ShowSecret {
+		fmt.Fprintf(out, "  auth secret:    %s\n", app.AuthSecret)
+	} else {
+		fmt.Fprintf(out, "  auth secret:    (printed when created; run with -show-secret to print it again)\n")
+	}
+	fmt.Fprintf(out, "JavaScript SDK:\n  ConnectyCube.init({ appId: %d, authKey: %q }, { endpoints: { api_url: %q } });\n",
+		app.ID, app.AuthKey, cfg.publicURL())
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// accessLog logs one line per request: method, path (never the query, which may carry
+// search terms), status and duration.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (c *config) isPostgres() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
+}
+
+// dbKind names the database without its credentials.
+func (c *config) dbKind() string {
+	if c.isPostgres() {
+		return "postgres"
+	}
+	return "sqlite:" + c.DB
+}
+
+// publicURL is the URL to give SDKs for a local server.
+func (c *config) publicURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return "http://localhost:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
