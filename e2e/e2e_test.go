@@ -1,0 +1,464 @@
+// Package e2e runs the official ConnectyCube JavaScript SDK (npm connectycube 6.1.2, pinned in
+// package-lock.json) against the HTTP adapter over real loopback HTTP, and the SDK's browser
+// build in headless Chromium from a page on another origin.
+//
+// It runs only with IDENTITY_E2E=1 (.ci/run sets it) and needs Node 20 with npm, and Debian's
+// chromium at /usr/bin/chromium for the browser test:
+//
+//	IDENTITY_E2E=1 go test ./e2e/ -v
+//
+// The harness starts, on 127.0.0.1:
+//   - the API: identity.New over gormstore (SQLite in a temporary directory; PostgreSQL too
+//     when IDENTITY_TEST_POSTGRES_DSN is set), with the password and guest providers and a
+//     fake clock, served by httpadapter.New;
+//   - a control server the Node tests use to move that clock forward (POST /advance) and to
+//     create a fresh application per test file (POST /apps);
+//   - a page server, a second origin, for the browser test.
+//
+// Then it runs each tests/*.test.mjs file with `node --test`, one file at a time (the clock
+// is shared), streaming the output, and fails if node fails. Afterwards it checks the
+// server's log for secrets and the responses for any 5xx.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/provider/guest"
+	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/store/gormstore"
+)
+
+// sdkVersion is the connectycube npm version the suite pins (package.json, package-lock.json).
+const sdkVersion = "6.1.2"
+
+func TestSDK(t *testing.T) {
+	if os.Getenv("IDENTITY_E2E") != "1" {
+		t.Skip("e2e: set IDENTITY_E2E=1 to run the ConnectyCube SDK end-to-end suite " +
+			"(needs node, npm and /usr/bin/chromium; .ci/run sets it up)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatalf("e2e: node not found in PATH: %v", err)
+	}
+	ensureNodeModules(t)
+
+	files, err := filepath.Glob(filepath.Join("tests", "*.test.mjs"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("e2e: no tests/*.test.mjs files (err %v)", err)
+	}
+	sort.Strings(files)
+
+	backends := []string{"sqlite"}
+	if os.Getenv("IDENTITY_TEST_POSTGRES_DSN") != "" {
+		backends = append(backends, "postgres")
+	}
+	for i, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			srv := startServer(t, backend)
+			for _, f := range files {
+				name := strings.TrimSuffix(filepath.Base(f), ".test.mjs")
+				// The browser test exercises CORS, not the store: once is enough.
+				if name == "browser" && i > 0 {
+					continue
+				}
+				t.Run(name, func(t *testing.T) { runNode(t, srv, f) })
+			}
+			srv.check(t)
+		})
+	}
+}
+
+// ensureNodeModules runs `npm ci` when the pinned SDK is not installed in e2e/node_modules.
+func ensureNodeModules(t *testing.T) {
+	t.Helper()
+	var pkg struct{ Version string }
+	b, err := os.ReadFile(filepath.Join("node_modules", "connectycube", "package.json"))
+	if err == nil && json.Unmarshal(b, &pkg) == nil && pkg.Version == sdkVersion {
+		if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err == nil {
+			return
+		}
+	}
+	t.Logf("e2e: node_modules missing or stale: running npm ci")
+	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("e2e: npm ci: %v", err)
+	}
+}
+
+// runNode runs one test file with node's test runner against srv.
+func runNode(t *testing.T, srv *server, file string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", file)
+	cmd.Env = append(os.Environ(), srv.env()...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Run(); err != nil {
+		t.Errorf("e2e: node --test %s: %v (the end of the server log and requests follow)", file, err)
+		t.Log(srv.logs.Tail(64 << 10))
+	}
+}
+
+// server is one running instance of the API and its helpers.
+type server struct {
+	backend string
+	api     *httptest.Server
+	control *httptest.Server
+	page    *httptest.Server
+	app     *identity.Application
+	clock   *fakeClock
+	logs    *lockedBuffer
+	rec     *recorder
+}
+
+func (s *server) env() []string {
+	return []string{
+		"IDENTITY_E2E_API_URL=" + s.api.URL,
+		"IDENTITY_E2E_CONTROL_URL=" + s.control.URL,
+		"IDENTITY_E2E_PAGE_URL=" + s.page.URL,
+		"IDENTITY_E2E_APP_ID=" + strconv.FormatInt(s.app.ID, 10),
+		"IDENTITY_E2E_AUTH_KEY=" + s.app.AuthKey,
+		"IDENTITY_E2E_AUTH_SECRET=" + s.app.AuthSecret,
+		"IDENTITY_E2E_BACKEND=" + s.backend,
+	}
+}
+
+// testPasswords are the passwords the Node tests send; none may appear in a log line.
+var testPasswords = []string{
+	"awesomepwd", "supersecurepwd", "newsecurepwd", "notmypassword", "wrongpassword",
+	"heartofgold", "towelday42", "knownpassword", "latecomerpwd", "browserpwd123",
+}
+
+// check fails t if the server answered any request with a 5xx, or if its log contains a
+// password, an auth secret or a session token that a client sent.
+func (s *server) check(t *testing.T) {
+	t.Helper()
+	if bad := s.rec.serverErrors(); len(bad) > 0 {
+		t.Errorf("e2e: the server answered 5xx to: %s", strings.Join(bad, "; "))
+	}
+	logs := s.logs.String()
+	secrets := append([]string(nil), testPasswords...)
+	secrets = append(secrets, s.rec.secrets()...)
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(logs, sec) {
+			t.Errorf("e2e: the server log contains a secret (%d characters, starting %q)", len(sec), sec[:3])
+		}
+	}
+	if t.Failed() {
+		t.Log(s.logs.Tail(64 << 10))
+	}
+	t.Logf("e2e: %s: %d requests served", s.backend, s.rec.count())
+}
+
+func startServer(t *testing.T, backend string) *server {
+	t.Helper()
+	ctx := context.Background()
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The store logs every statement at Debug; keep its warnings (slow queries) only.
+	storeLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	clock := &fakeClock{}
+
+	st := openStore(t, backend, storeLogger)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("e2e: migrate: %v", err)
+	}
+	// Small argon2id parameters: the suite tests the wire, not the hashing cost.
+	pw, err := password.New(password.Config{Memory: 1024, Iterations: 1, Parallelism: 1})
+	if err != nil {
+		t.Fatalf("e2e: password provider: %v", err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+		Now:       clock.Now,
+		Logger:    logger,
+		// Later issues add their providers here (firebase_phone, firebase_email, cidp) with
+		// their key servers and identity services as httptest servers.
+	})
+	if err != nil {
+		t.Fatalf("e2e: identity.New: %v", err)
+	}
+	app, err := id.CreateApplication(ctx, "e2e", identity.AppSettings{})
+	if err != nil {
+		t.Fatalf("e2e: create application: %v", err)
+	}
+
+	s := &server{backend: backend, app: app, clock: clock, logs: logs, rec: &recorder{log: logs}}
+	s.rec.addSecret(app.AuthSecret)
+
+	// The page server is a second origin: the browser test loads the SDK's browser build
+	// from it and calls the API cross-origin.
+	s.page = httptest.NewServer(pageHandler())
+	t.Cleanup(s.page.Close)
+
+	api := httpadapter.New(id, httpadapter.Config{
+		AllowedOrigins: []string{s.page.URL},
+		Logger:         logger,
+	})
+	s.api = httptest.NewServer(s.rec.wrap(api))
+	t.Cleanup(s.api.Close)
+
+	s.control = httptest.NewServer(controlHandler(id, clock, s.rec))
+	t.Cleanup(s.control.Close)
+	return s
+}
+
+// openStore opens a gormstore on backend (not yet migrated). The PostgreSQL store uses a table
+// prefix of its own, so it never meets the tables of other test packages in the shared
+// database, and drops its tables at the end.
+func openStore(t *testing.T, backend string, logger *slog.Logger) *gormstore.Store {
+	t.Helper()
+	switch backend {
+	case "sqlite":
+		st, err := gormstore.OpenSQLite(filepath.Join(t.TempDir(), "identity.db"), gormstore.Config{Logger: logger})
+		if err != nil {
+			t.Fatalf("e2e: open sqlite: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	case "postgres":
+		prefix := "e2e" + randomHex(4) + "_"
+		st, err := gormstore.OpenPostgres(os.Getenv("IDENTITY_TEST_POSTGRES_DSN"), gormstore.Config{TablePrefix: prefix, Logger: logger})
+		if err != nil {
+			t.Fatalf("e2e: open postgres: %v", err)
+		}
+		t.Cleanup(func() {
+			var tables []string
+			db := st.DB()
+			if err := db.Raw("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE ?",
+				prefix+"%").Scan(&tables).Error; err != nil {
+				t.Errorf("e2e: list postgres tables: %v", err)
+			}
+			for _, tbl := range tables {
+				if !strings.HasPrefix(tbl, prefix) {
+					continue
+				}
+				if err := db.Exec(`DROP TABLE IF EXISTS "` + tbl + `" CASCADE`).Error; err != nil {
+					t.Errorf("e2e: drop %s: %v", tbl, err)
+				}
+			}
+			st.Close()
+		})
+		return st
+	}
+	t.Fatalf("e2e: unknown backend %q", backend)
+	return nil
+}
+
+// pageHandler serves browser/ and the SDK's browser build.
+func pageHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServer(http.Dir("browser")))
+	mux.HandleFunc("GET /connectycube.min.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeFile(w, r, filepath.Join("node_modules", "connectycube", "dist", "connectycube.min.js"))
+	})
+	return mux
+}
+
+// controlHandler is the test-only control API:
+//
+//	POST /advance?seconds=N  moves the server clock forward by N seconds; {"now": RFC 3339}
+//	GET  /now                the server clock; {"now": RFC 3339}
+//	POST /apps               creates an application; the optional JSON body is an
+//	                         identity.AppSettings; {"id","auth_key","auth_secret"}
+func controlHandler(id *identity.Identity, clock *fakeClock, rec *recorder) http.Handler {
+	mux := http.NewServeMux()
+	nowJSON := func(w http.ResponseWriter) {
+		writeJSON(w, http.StatusOK, map[string]string{"now": clock.Now().UTC().Format(time.RFC3339Nano)})
+	}
+	mux.HandleFunc("POST /advance", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.ParseInt(r.URL.Query().Get("seconds"), 10, 64)
+		if err != nil || n <= 0 || n > 10*365*24*3600 {
+			http.Error(w, "seconds: want a positive number of seconds", http.StatusBadRequest)
+			return
+		}
+		clock.Advance(time.Duration(n) * time.Second)
+		nowJSON(w)
+	})
+	mux.HandleFunc("GET /now", func(w http.ResponseWriter, r *http.Request) { nowJSON(w) })
+	mux.HandleFunc("POST /apps", func(w http.ResponseWriter, r *http.Request) {
+		var settings identity.AppSettings
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil && len(bytes.TrimSpace(body)) > 0 {
+			err = json.Unmarshal(body, &settings)
+		}
+		if err != nil {
+			http.Error(w, "settings: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		app, err := id.CreateApplication(r.Context(), "e2e", settings)
+		if err != nil {
+			http.Error(w, "create application: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rec.addSecret(app.AuthSecret)
+		writeJSON(w, http.StatusCreated, map[string]any{"id": app.ID, "auth_key": app.AuthKey, "auth_secret": app.AuthSecret})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// fakeClock is the wall clock plus an offset that the control server moves forward.
+type fakeClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// recorder wraps the API handler: it counts responses by status and collects the session
+// tokens clients sent, so that check can look for them in the log.
+type recorder struct {
+	log   io.Writer // one line per request: method, path, status
+	mu    sync.Mutex
+	n     int
+	errs  []string
+	known map[string]bool
+}
+
+func (rc *recorder) addSecret(s string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.known == nil {
+		rc.known = map[string]bool{}
+	}
+	rc.known[s] = true
+}
+
+func (rc *recorder) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.Header.Get("CB-Token"); len(tok) >= 16 {
+			rc.addSecret(tok)
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		rc.n++
+		fmt.Fprintf(rc.log, "e2e request: %s %s -> %d\n", r.Method, r.URL.Path, sw.status)
+		if sw.status >= 500 {
+			rc.errs = append(rc.errs, fmt.Sprintf("%s %s -> %d", r.Method, r.URL.Path, sw.status))
+		}
+	})
+}
+
+func (rc *recorder) serverErrors() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]string(nil), rc.errs...)
+}
+
+func (rc *recorder) secrets() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make([]string, 0, len(rc.known))
+	for s := range rc.known {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (rc *recorder) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.n
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// lockedBuffer is an io.Writer safe for concurrent use.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Tail returns the last n bytes written, from a line start.
+func (b *lockedBuffer) Tail(n int) string {
+	s := b.String()
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "...\n" + s
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(errors.New("e2e: crypto/rand: " + err.Error()))
+	}
+	return hex.EncodeToString(b)
+}
