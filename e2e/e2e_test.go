@@ -61,6 +61,7 @@ func TestSDK(t *testing.T) {
 		t.Fatalf("e2e: node not found in PATH: %v", err)
 	}
 	ensureNodeModules(t)
+	readSuite(t)
 
 	files, err := filepath.Glob(filepath.Join("tests", "*.test.mjs"))
 	if err != nil || len(files) == 0 {
@@ -103,6 +104,31 @@ func ensureNodeModules(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("e2e: npm ci: %v", err)
+	}
+}
+
+// readSuite reads every file of the Node suite. go test caches a passing result keyed on
+// the files the test opened; node reads these in a child process, so reading them here makes
+// a change to any of them rerun the suite instead of reporting a stale (cached) pass.
+func readSuite(t *testing.T) {
+	t.Helper()
+	for _, dir := range []string{"tests", "lib", "browser"} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("e2e: %v", err)
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				if _, err := os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+					t.Fatalf("e2e: %v", err)
+				}
+			}
+		}
+	}
+	for _, f := range []string{"package.json", "package-lock.json"} {
+		if _, err := os.ReadFile(f); err != nil {
+			t.Fatalf("e2e: %v", err)
+		}
 	}
 }
 
