@@ -608,17 +608,29 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 		return nil, identity.FieldError(op, identity.ErrInvalidCredentials, "base",
 			fmt.Sprintf("Custom Identity Provider uid is too long (maximum is %d characters)", identity.MaxExternalIDLength))
 	}
-	c := &identity.Claims{Subject: uid, RefreshProfile: true}
-	in := &c.Profile
-	fields := make([]string, 0, len(cc.fields))
-	for f := range cc.fields {
+	in, err := mapProfile(cc.fields, doc, "Custom Identity Provider response param")
+	if err != nil {
+		return nil, err
+	}
+	return &identity.Claims{Subject: uid, Profile: in, RefreshProfile: true}, nil
+}
+
+// mapProfile renders the field templates over doc. what names the mapping in error
+// messages.
+func mapProfile(templates map[string]template, doc any, what string) (identity.UserInput, error) {
+	var in identity.UserInput
+	fields := make([]string, 0, len(templates))
+	for f := range templates {
 		fields = append(fields, f)
 	}
 	sort.Strings(fields)
+	mappingError := func(field string, err error) error {
+		return identity.FieldError(op, identity.ErrInvalidCredentials, "base", fmt.Sprintf("%s %s %v", what, field, err))
+	}
 	for _, f := range fields {
-		v, ok, err := cc.fields[f].render(doc)
+		v, ok, err := templates[f].render(doc)
 		if err != nil {
-			return nil, mappingError(f, err)
+			return in, mappingError(f, err)
 		}
 		if !ok {
 			continue
@@ -628,7 +640,7 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 			s, ok := v.(string)
 			if !ok {
 				if s, err = compactJSON(v); err != nil {
-					return nil, mappingError(f, err)
+					return in, mappingError(f, err)
 				}
 			}
 			in.CustomData = &s
@@ -639,14 +651,14 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 				for _, e := range x {
 					s, err := scalarString(e)
 					if err != nil {
-						return nil, mappingError(f, errors.New("is not an array of strings"))
+						return in, mappingError(f, errors.New("is not an array of strings"))
 					}
 					tags = append(tags, s)
 				}
 			default:
 				s, err := scalarString(x)
 				if err != nil {
-					return nil, mappingError(f, err)
+					return in, mappingError(f, err)
 				}
 				tags = []string{s}
 			}
@@ -654,7 +666,7 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 		default:
 			s, err := scalarString(v)
 			if err != nil {
-				return nil, mappingError(f, err)
+				return in, mappingError(f, err)
 			}
 			switch f {
 			case "login":
@@ -676,10 +688,5 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 			}
 		}
 	}
-	return c, nil
-}
-
-func mappingError(field string, err error) error {
-	return identity.FieldError(op, identity.ErrInvalidCredentials, "base",
-		fmt.Sprintf("Custom Identity Provider response param %s %v", field, err))
+	return in, nil
 }

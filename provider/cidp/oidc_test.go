@@ -1,0 +1,604 @@
+package cidp
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/coreos/go-oidc/v3/oidc/oidctest"
+
+	"github.com/identitykit/identity"
+)
+
+var (
+	rsaKey1, rsaKey2 *rsa.PrivateKey
+	ecKey            *ecdsa.PrivateKey
+	testNow          = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if rsaKey1, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		panic(err)
+	}
+	if rsaKey2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		panic(err)
+	}
+	if ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
+
+// issuer is a local OpenID provider serving discovery and a JWKS, counting requests.
+type issuer struct {
+	mu         sync.Mutex
+	srv        *oidctest.Server
+	url        string
+	discovery  int
+	jwks       int
+	status     int    // when not 0, every answer has this status
+	keysStatus int    // when not 0, the key set answers this status
+	keysBody   string // when not "", the key set answers this body
+}
+
+func newIssuer(t *testing.T, keys ...oidctest.PublicKey) *issuer {
+	t.Helper()
+	is := &issuer{srv: &oidctest.Server{PublicKeys: keys}}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			is.discovery++
+		case "/keys":
+			is.jwks++
+			if is.keysStatus != 0 {
+				w.WriteHeader(is.keysStatus)
+				return
+			}
+			if is.keysBody != "" {
+				io.WriteString(w, is.keysBody)
+				return
+			}
+		}
+		if is.status != 0 {
+			w.WriteHeader(is.status)
+			return
+		}
+		is.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	is.srv.SetIssuer(hs.URL)
+	is.url = hs.URL
+	return is
+}
+
+func (is *issuer) counts() (discovery, jwks int) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.discovery, is.jwks
+}
+
+func (is *issuer) set(f func(is *issuer)) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	f(is)
+}
+
+func rsaPub(kid string, k *rsa.PrivateKey) oidctest.PublicKey {
+	return oidctest.PublicKey{PublicKey: k.Public(), KeyID: kid, Algorithm: oidc.RS256}
+}
+
+// idToken signs claims, starting from a valid token of iss for client-a at testNow.
+func idToken(t testing.TB, priv crypto.PrivateKey, kid, alg, iss string, edit func(c map[string]any)) string {
+	t.Helper()
+	c := map[string]any{
+		"iss":            iss,
+		"aud":            "client-a",
+		"sub":            "user-42",
+		"iat":            testNow.Add(-time.Minute).Unix(),
+		"exp":            testNow.Add(time.Hour).Unix(),
+		"email":          "Ann@Example.com",
+		"email_verified": true,
+		"name":           "Ann Lee",
+		"nickname":       "ann",
+		"groups":         []string{"staff", "beta"},
+	}
+	if edit != nil {
+		edit(c)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oidctest.SignIDToken(priv, kid, alg, string(b))
+}
+
+// testClock is the key caches' clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestOIDC(t *testing.T, cfg OIDCConfig) (*OIDCProvider, *testClock, *logBuffer) {
+	t.Helper()
+	lb := &logBuffer{}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	p, err := NewOIDC(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &testClock{t: testNow}
+	p.now = clk.Now
+	return p, clk, lb
+}
+
+func oidcReq(app *identity.Application, token string) *identity.AuthRequest {
+	return &identity.AuthRequest{Application: app, Credentials: identity.Credentials{Login: token, Password: "x"}, Now: testNow}
+}
+
+func TestOIDCDiscovery(t *testing.T) {
+	is := newIssuer(t, rsaPub("k1", rsaKey1))
+	p, _, logs := newTestOIDC(t, OIDCConfig{})
+	app := appWith(t, "oidc", OIDCAppConfig{
+		Issuer:    is.url,
+		ClientIDs: []string{"client-a", "client-b"},
+		Claims: map[string]string{
+			"email": "#{email}", "full_name": "#{name}", "login": "#{nickname}", "tags": "#{groups}",
+		},
+	})
+	sign := func(edit func(c map[string]any)) string { return idToken(t, rsaKey1, "k1", oidc.RS256, is.url, edit) }
+	tests := []struct {
+		name       string
+		token      string
+		wantErr    error
+		wantReason error
+		wantFields map[string][]string
+		want       *identity.Claims
+	}{
+		{
+			name:  "valid",
+			token: sign(nil),
+			want: &identity.Claims{Subject: "user-42", RefreshProfile: true, Profile: identity.UserInput{
+				Email: ptr("Ann@Example.com"), FullName: ptr("Ann Lee"), Login: ptr("ann"), Tags: ptr([]string{"staff", "beta"}),
+			}},
+		},
+		{
+			name:  "second client id, several audiences, unverified email dropped",
+			token: sign(func(c map[string]any) { c["aud"] = []string{"other", "client-b"}; c["email_verified"] = "false" }),
+			want: &identity.Claims{Subject: "user-42", RefreshProfile: true, Profile: identity.UserInput{
+				FullName: ptr("Ann Lee"), Login: ptr("ann"), Tags: ptr([]string{"staff", "beta"}),
+			}},
+		},
+		{
+			name:       "wrong audience",
+			token:      sign(func(c map[string]any) { c["aud"] = "client-z" }),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenAudience,
+			wantFields: map[string][]string{"": {"Bad Authentication data. ID token is invalid"}},
+		},
+		{
+			name:       "wrong issuer",
+			token:      sign(func(c map[string]any) { c["iss"] = "https://evil.example.com" }),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenIssuer,
+		},
+		{
+			name:       "expired",
+			token:      sign(func(c map[string]any) { c["exp"] = testNow.Add(-time.Second).Unix() }),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenExpired,
+			wantFields: map[string][]string{"": {"Bad Authentication data. ID token has expired"}},
+		},
+		{
+			name:       "not yet valid",
+			token:      sign(func(c map[string]any) { c["nbf"] = testNow.Add(time.Hour).Unix() }),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenClaims,
+		},
+		{
+			name:       "unknown key",
+			token:      idToken(t, rsaKey2, "k2", oidc.RS256, is.url, nil),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenUnknownKey,
+		},
+		{
+			name:       "known kid, other key",
+			token:      idToken(t, rsaKey2, "k1", oidc.RS256, is.url, nil),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenSignature,
+		},
+		{
+			name:       "algorithm not advertised",
+			token:      idToken(t, ecKey, "k1", oidc.ES256, is.url, nil),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenAlgorithm,
+		},
+		{
+			name:       "HS256 with the public key as secret",
+			token:      hs256Token(t, "k1", is.url),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenAlgorithm,
+		},
+		{
+			name:       "alg none",
+			token:      unsignedToken(is.url),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenAlgorithm,
+		},
+		{
+			name:       "tampered payload",
+			token:      tamper(sign(nil)),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenSignature,
+		},
+		{
+			name:       "no subject",
+			token:      sign(func(c map[string]any) { delete(c, "sub") }),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenSubject,
+		},
+		{
+			name:       "not a JWT",
+			token:      "not-a-jwt",
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenMalformed,
+		},
+		{
+			name:       "oversized",
+			token:      strings.Repeat("a", MaxTokenBytes+1),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenMalformed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := p.Authenticate(context.Background(), oidcReq(app, tt.token))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantReason != nil && !errors.Is(err, tt.wantReason) {
+				t.Errorf("err = %v, want reason %v", err, tt.wantReason)
+			}
+			if tt.wantFields != nil && !reflect.DeepEqual(errorFields(err), tt.wantFields) {
+				t.Errorf("fields %q, want %q", errorFields(err), tt.wantFields)
+			}
+			if tt.want != nil && !reflect.DeepEqual(c, tt.want) {
+				t.Errorf("claims:\n got %+v\nwant %+v", c, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error contains the token")
+			}
+		})
+	}
+	d, k := is.counts()
+	if d != 1 || k > 2 {
+		t.Errorf("discovery fetched %d times, keys %d times; want 1 and at most 2 (first use, unknown key)", d, k)
+	}
+	for _, tt := range tests {
+		if len(tt.token) > 20 && strings.Contains(logs.String(), tt.token[len(tt.token)-20:]) {
+			t.Errorf("log contains token %q", tt.name)
+		}
+	}
+}
+
+// hs256Token is the classic key-confusion attack: HS256 keyed with the RSA public key.
+func hs256Token(t *testing.T, kid, iss string) string {
+	der, err := x509.MarshalPKIXPublicKey(rsaKey1.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idToken(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), kid, "HS256", iss, nil)
+}
+
+func unsignedToken(iss string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none","kid":"k1"}`)) + "." +
+		enc([]byte(`{"iss":"`+iss+`","aud":"client-a","sub":"x","exp":4102444800}`)) + "."
+}
+
+// tamper changes the subject in the payload and keeps the signature.
+func tamper(token string) string {
+	parts := strings.Split(token, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	b = []byte(strings.Replace(string(b), "user-42", "admin-1", 1))
+	parts[1] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
+
+func TestOIDCAllowedAlgorithms(t *testing.T) {
+	is := newIssuer(t, rsaPub("k1", rsaKey1), oidctest.PublicKey{PublicKey: ecKey.Public(), KeyID: "e1", Algorithm: oidc.ES256})
+	is.srv.Algorithms = []string{oidc.RS256, oidc.ES256}
+	p, _, _ := newTestOIDC(t, OIDCConfig{})
+	es := idToken(t, ecKey, "e1", oidc.ES256, is.url, nil)
+	rs := idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)
+	tests := []struct {
+		name    string
+		algs    []string
+		token   string
+		wantErr error
+	}{
+		{"advertised ES256", nil, es, nil},
+		{"advertised RS256", nil, rs, nil},
+		{"configured ES256 only, RS256 token", []string{"ES256"}, rs, errTokenAlgorithm},
+		{"configured ES256 only, ES256 token", []string{"ES256"}, es, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := appWith(t, "oidc", OIDCAppConfig{Issuer: is.url, ClientID: "client-a", Algorithms: tt.algs})
+			_, err := p.Authenticate(context.Background(), oidcReq(app, tt.token))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestOIDCKeyFetchesAreThrottled(t *testing.T) {
+	is := newIssuer(t, rsaPub("k1", rsaKey1))
+	p, clk, _ := newTestOIDC(t, OIDCConfig{MinRefresh: time.Minute})
+	app := appWith(t, "oidc", OIDCAppConfig{Issuer: is.url, ClientID: "client-a"})
+	auth := func(tok string) error {
+		_, err := p.Authenticate(context.Background(), oidcReq(app, tok))
+		return err
+	}
+	if err := auth(idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		kid := "forged-" + string(rune('a'+i))
+		if err := auth(idToken(t, rsaKey2, kid, oidc.RS256, is.url, nil)); !errors.Is(err, errTokenUnknownKey) {
+			t.Fatalf("forged token: err = %v, want unknown key", err)
+		}
+	}
+	if _, k := is.counts(); k != 1 {
+		t.Fatalf("key set fetched %d times for 20 forged tokens within MinRefresh, want 1", k)
+	}
+
+	// The issuer rotates to k2: a k2 token works once MinRefresh has passed.
+	is.set(func(is *issuer) { is.srv.PublicKeys = []oidctest.PublicKey{rsaPub("k2", rsaKey2)} })
+	k2 := idToken(t, rsaKey2, "k2", oidc.RS256, is.url, nil)
+	if err := auth(k2); !errors.Is(err, errTokenUnknownKey) {
+		t.Fatalf("k2 within MinRefresh: err = %v, want unknown key", err)
+	}
+	clk.Advance(time.Minute)
+	if err := auth(k2); err != nil {
+		t.Fatalf("k2 after MinRefresh: %v", err)
+	}
+	if _, k := is.counts(); k != 2 {
+		t.Errorf("key set fetched %d times, want 2", k)
+	}
+
+	// Stale keys are refreshed after their lifetime (1 h without Cache-Control); k1 is gone.
+	if err := auth(idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)); !errors.Is(err, errTokenUnknownKey) {
+		t.Fatalf("k1 after rotation: err = %v, want unknown key", err)
+	}
+	clk.Advance(2 * time.Hour)
+	is.set(func(is *issuer) { is.status = http.StatusInternalServerError })
+	if err := auth(k2); err != nil {
+		t.Fatalf("stale key kept while the refresh fails: %v", err)
+	}
+	if _, k := is.counts(); k != 3 {
+		t.Errorf("key set fetched %d times, want 3", k)
+	}
+}
+
+func TestOIDCUnavailable(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(is *issuer)
+		cfg  OIDCConfig
+	}{
+		{"discovery fails", func(is *issuer) { is.status = http.StatusBadGateway }, OIDCConfig{}},
+		{"key set fails", func(is *issuer) { is.keysStatus = http.StatusServiceUnavailable }, OIDCConfig{}},
+		{"key set not JSON", func(is *issuer) { is.keysBody = "<html>" }, OIDCConfig{}},
+		{"key set without usable key", func(is *issuer) { is.keysBody = `{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}` }, OIDCConfig{}},
+		{"key set too large", func(is *issuer) { is.keysBody = `{"keys":[],"pad":"` + strings.Repeat("x", 4096) + `"}` }, OIDCConfig{MaxResponseBytes: 2048}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := newIssuer(t, rsaPub("k1", rsaKey1))
+			is.set(tt.set)
+			p, clk, _ := newTestOIDC(t, tt.cfg)
+			app := appWith(t, "oidc", OIDCAppConfig{Issuer: is.url, ClientID: "client-a"})
+			tok := idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)
+			_, err := p.Authenticate(context.Background(), oidcReq(app, tok))
+			if !errors.Is(err, identity.ErrUnavailable) {
+				t.Fatalf("err = %v, want ErrUnavailable", err)
+			}
+			d1, k1 := is.counts()
+			if _, err := p.Authenticate(context.Background(), oidcReq(app, tok)); !errors.Is(err, identity.ErrUnavailable) {
+				t.Fatalf("second try: err = %v, want ErrUnavailable", err)
+			}
+			if d2, k2 := is.counts(); d2 != d1 || k2 != k1 {
+				t.Errorf("retried within MinRefresh: discovery %d→%d, keys %d→%d", d1, d2, k1, k2)
+			}
+			// Once the issuer recovers and MinRefresh has passed, logins work again.
+			is.set(func(is *issuer) {
+				is.status, is.keysStatus, is.keysBody = 0, 0, ""
+			})
+			clk.Advance(time.Minute)
+			if _, err := p.Authenticate(context.Background(), oidcReq(app, tok)); err != nil {
+				t.Fatalf("after recovery: %v", err)
+			}
+		})
+	}
+}
+
+func TestOIDCStaticKeys(t *testing.T) {
+	is := newIssuer(t, rsaPub("k1", rsaKey1))
+	der, err := x509.MarshalPKIXPublicKey(rsaKey1.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	const iss = "https://issuer.example.com"
+	tests := []struct {
+		name    string
+		cfg     OIDCAppConfig
+		token   string
+		wantErr error
+	}{
+		{"PEM key", OIDCAppConfig{PublicKeys: []string{pemKey}}, idToken(t, rsaKey1, "any", oidc.RS256, iss, nil), nil},
+		{"PEM key, other signer", OIDCAppConfig{PublicKeys: []string{pemKey}}, idToken(t, rsaKey2, "any", oidc.RS256, iss, nil), errTokenSignature},
+		{"PEM key, RS256 by default", OIDCAppConfig{PublicKeys: []string{pemKey}}, idToken(t, ecKey, "any", oidc.ES256, iss, nil), errTokenAlgorithm},
+		{"JWKS URL", OIDCAppConfig{JWKSURL: is.url + "/keys"}, idToken(t, rsaKey1, "k1", oidc.RS256, iss, nil), nil},
+		{"JWKS URL, unknown key", OIDCAppConfig{JWKSURL: is.url + "/keys"}, idToken(t, rsaKey2, "k9", oidc.RS256, iss, nil), errTokenUnknownKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _, _ := newTestOIDC(t, OIDCConfig{})
+			tt.cfg.Issuer, tt.cfg.ClientID = iss, "client-a"
+			c, err := p.Authenticate(context.Background(), oidcReq(appWith(t, "oidc", tt.cfg), tt.token))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && c.Subject != "user-42" {
+				t.Errorf("subject %q", c.Subject)
+			}
+		})
+	}
+	if d, _ := is.counts(); d != 0 {
+		t.Errorf("discovery called %d times with configured keys", d)
+	}
+}
+
+func TestOIDCTokenParam(t *testing.T) {
+	is := newIssuer(t, rsaPub("k1", rsaKey1))
+	p, _, _ := newTestOIDC(t, OIDCConfig{Name: "keycloak"})
+	app := appWith(t, "keycloak", OIDCAppConfig{Issuer: is.url, ClientID: "client-a"})
+	tok := idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)
+	req := &identity.AuthRequest{Application: app, Now: testNow,
+		Credentials: identity.Credentials{Provider: "keycloak", Params: map[string]string{"token": tok}}}
+	c, err := p.Authenticate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := identity.UserInput{Email: ptr("Ann@Example.com"), FullName: ptr("Ann Lee")} // the default claims
+	if c.Subject != "user-42" || !reflect.DeepEqual(c.Profile, want) {
+		t.Errorf("claims %+v", c)
+	}
+	req.Credentials.Params = nil
+	if _, err := p.Authenticate(context.Background(), req); !errors.Is(err, identity.ErrInvalidInput) || errorFields(err)["token"] == nil {
+		t.Errorf("blank token: err = %v, want ErrInvalidInput naming token", err)
+	}
+}
+
+func TestOIDCNotEnabledAndBadConfig(t *testing.T) {
+	p, _, _ := newTestOIDC(t, OIDCConfig{})
+	app := &identity.Application{ID: 3}
+	if _, err := p.Authenticate(context.Background(), oidcReq(app, "t.t.t")); !errors.Is(err, identity.ErrDisabled) {
+		t.Errorf("no config: err = %v, want ErrDisabled", err)
+	}
+	for _, raw := range []string{`{"issuer":"https://x","client_id":"a","unknown":1}`, `{"issuer":"http://x.example.com","client_id":"a"}`, `[]`} {
+		app.Settings.Providers = map[string]json.RawMessage{"oidc": json.RawMessage(raw)}
+		_, err := p.Authenticate(context.Background(), oidcReq(app, "t.t.t"))
+		if err == nil || errors.Is(err, identity.ErrInvalidCredentials) || errors.Is(err, identity.ErrUnavailable) {
+			t.Errorf("config %s: err = %v, want an internal error", raw, err)
+		}
+	}
+}
+
+func TestOIDCAppConfigValidate(t *testing.T) {
+	ok := func() OIDCAppConfig { return OIDCAppConfig{Issuer: "https://issuer.example.com", ClientID: "a"} }
+	tests := []struct {
+		name    string
+		mutate  func(c *OIDCAppConfig)
+		wantErr bool
+	}{
+		{"minimal", func(c *OIDCAppConfig) {}, false},
+		{"loopback http", func(c *OIDCAppConfig) { c.Issuer = "http://127.0.0.1:8080/realms/x" }, false},
+		{"localhost http", func(c *OIDCAppConfig) { c.Issuer = "http://localhost:8080" }, false},
+		{"client ids only", func(c *OIDCAppConfig) { c.ClientID, c.ClientIDs = "", []string{"a", "b"} }, false},
+		{"all algorithms", func(c *OIDCAppConfig) {
+			for _, a := range signingAlgs {
+				c.Algorithms = append(c.Algorithms, string(a))
+			}
+		}, false},
+		{"claims", func(c *OIDCAppConfig) {
+			c.Claims = map[string]string{"login": "#{preferred_username}", "tags": "#{realm_access.roles}"}
+		}, false},
+		{"public http issuer", func(c *OIDCAppConfig) { c.Issuer = "http://issuer.example.com" }, true},
+		{"no issuer", func(c *OIDCAppConfig) { c.Issuer = "" }, true},
+		{"no client id", func(c *OIDCAppConfig) { c.ClientID = " " }, true},
+		{"HS256", func(c *OIDCAppConfig) { c.Algorithms = []string{"HS256"} }, true},
+		{"none", func(c *OIDCAppConfig) { c.Algorithms = []string{"none"} }, true},
+		{"public http jwks", func(c *OIDCAppConfig) { c.JWKSURL = "http://keys.example.com" }, true},
+		{"jwks and pem", func(c *OIDCAppConfig) { c.JWKSURL, c.PublicKeys = "https://k.example.com", []string{"x"} }, true},
+		{"not PEM", func(c *OIDCAppConfig) { c.PublicKeys = []string{"hello"} }, true},
+		{"private key PEM", func(c *OIDCAppConfig) {
+			c.PublicKeys = []string{string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey1)}))}
+		}, true},
+		{"uid claim", func(c *OIDCAppConfig) { c.Claims = map[string]string{"uid": "#{email}"} }, true},
+		{"claim without placeholder", func(c *OIDCAppConfig) { c.Claims = map[string]string{"login": "email"} }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok()
+			tt.mutate(&c)
+			err := c.Validate()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate() = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "cidp: ") {
+				t.Errorf("message %q does not start with the package name", err)
+			}
+		})
+	}
+}
+
+func TestLimitedBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		max     int64
+		wantErr error
+	}{{100, nil}, {101, nil}, {99, errBodyTooLarge}} {
+		c := &http.Client{Transport: limitTransport{rt: http.DefaultTransport, max: tt.max}}
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("max %d: read %d bytes, err = %v, want %v", tt.max, len(b), err, tt.wantErr)
+		}
+	}
+}
