@@ -440,7 +440,7 @@ func (p *Provider) call(ctx context.Context, appID int64, cc *compiledConfig, hr
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Only a short prefix of a failure body is reported.
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		level := slog.LevelInfo
+		level := slog.LevelDebug
 		if resp.StatusCode >= 500 || (resp.StatusCode >= 300 && resp.StatusCode < 400) {
 			level = slog.LevelWarn
 		}
