@@ -1,0 +1,164 @@
+package identity_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/provider/guest"
+	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/store/gormstore"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// countingStore counts the Store calls a hot path must avoid.
+type countingStore struct {
+	identity.Store
+	sessionReads, userReads, touches atomic.Int64
+}
+
+func (c *countingStore) SessionByTokenHash(ctx context.Context, h []byte) (*identity.Session, error) {
+	c.sessionReads.Add(1)
+	return c.Store.SessionByTokenHash(ctx, h)
+}
+
+func (c *countingStore) User(ctx context.Context, appID, id int64) (*identity.User, error) {
+	c.userReads.Add(1)
+	return c.Store.User(ctx, appID, id)
+}
+
+func (c *countingStore) TouchSession(ctx context.Context, sid, uid int64, at, exp time.Time) error {
+	c.touches.Add(1)
+	return c.Store.TouchSession(ctx, sid, uid, at, exp)
+}
+
+func (c *countingStore) calls() int64 {
+	return c.sessionReads.Load() + c.userReads.Load() + c.touches.Load()
+}
+
+// openStore returns a migrated store: SQLite in a temp dir, or PostgreSQL when pg is true
+// (skipped without IDENTITY_TEST_POSTGRES_DSN).
+func openStore(tb testing.TB, pg bool) identity.Store {
+	tb.Helper()
+	var (
+		st     *gormstore.Store
+		err    error
+		prefix string
+	)
+	if pg {
+		dsn := os.Getenv("IDENTITY_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			tb.Skip("IDENTITY_TEST_POSTGRES_DSN not set")
+		}
+		prefix = "idroot" + randomSuffix() + "_"
+		st, err = gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
+	} else {
+		st, err = gormstore.OpenSQLite(filepath.Join(tb.TempDir(), "identity.db"), gormstore.Config{})
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if pg {
+		tb.Cleanup(func() {
+			for _, t := range []string{"sessions", "nonces", "external_accounts", "user_tags", "users", "applications"} {
+				st.DB().Exec("DROP TABLE IF EXISTS " + prefix + t + " CASCADE")
+			}
+		})
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+var suffix atomic.Int64
+
+func randomSuffix() string {
+	return strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + strconv.FormatInt(suffix.Add(1), 36)
+}
+
+type env struct {
+	id    *identity.Identity
+	app   *identity.Application
+	clock *clock
+	store *countingStore
+	pw    *password.Provider
+}
+
+// cheapPasswords uses small argon2id parameters so that tests run fast.
+func cheapPasswords(tb testing.TB) *password.Provider {
+	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pw
+}
+
+func newEnv(tb testing.TB, settings identity.AppSettings, mod ...func(*identity.Config)) *env {
+	tb.Helper()
+	return newEnvWith(tb, openStore(tb, false), cheapPasswords(tb), settings, mod...)
+}
+
+func newEnvWith(tb testing.TB, st identity.Store, pw *password.Provider, settings identity.AppSettings, mod ...func(*identity.Config)) *env {
+	tb.Helper()
+	e := &env{clock: newClock(), store: &countingStore{Store: st}, pw: pw}
+	cfg := identity.Config{
+		Store:     e.store,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+		Now:       e.clock.Now,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	id, err := identity.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.id = id
+	e.app, err = id.CreateApplication(context.Background(), "test", settings)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) userSession(tb testing.TB, login, pw string) *identity.Session {
+	tb.Helper()
+	s, err := e.id.CreateSession(context.Background(), identity.SessionRequest{
+		ApplicationID: e.app.ID, AuthKey: e.app.AuthKey,
+		Credentials: &identity.Credentials{Login: login, Password: pw},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
