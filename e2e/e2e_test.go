@@ -180,8 +180,10 @@ var testPasswords = []string{
 // password, an auth secret or a session token that a client sent.
 func (s *server) check(t *testing.T) {
 	t.Helper()
+	failed := false
 	if bad := s.rec.serverErrors(); len(bad) > 0 {
 		t.Errorf("e2e: the server answered 5xx to: %s", strings.Join(bad, "; "))
+		failed = true
 	}
 	logs := s.logs.String()
 	secrets := append([]string(nil), testPasswords...)
@@ -189,9 +191,10 @@ func (s *server) check(t *testing.T) {
 	for _, sec := range secrets {
 		if sec != "" && strings.Contains(logs, sec) {
 			t.Errorf("e2e: the server log contains a secret (%d characters, starting %q)", len(sec), sec[:3])
+			failed = true
 		}
 	}
-	if t.Failed() {
+	if failed {
 		t.Log(s.logs.Tail(64 << 10))
 	}
 	t.Logf("e2e: %s: %d requests served", s.backend, s.rec.count())
