@@ -69,13 +69,16 @@ func TestSDK(t *testing.T) {
 	}
 	sort.Strings(files)
 
-	backends := []string{"sqlite"}
+	// The adapter at the root of its own server on SQLite; on PostgreSQL, mounted under a
+	// prefix next to an application route, as an application embeds it (the SDK's api_url
+	// then carries the prefix).
+	setups := []setup{{name: "sqlite", backend: "sqlite"}}
 	if os.Getenv("IDENTITY_TEST_POSTGRES_DSN") != "" {
-		backends = append(backends, "postgres")
+		setups = append(setups, setup{name: "postgres_under_prefix", backend: "postgres", prefix: "/auth"})
 	}
-	for i, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			srv := startServer(t, backend)
+	for i, su := range setups {
+		t.Run(su.name, func(t *testing.T) {
+			srv := startServer(t, su)
 			for _, f := range files {
 				name := strings.TrimSuffix(filepath.Base(f), ".test.mjs")
 				// The browser test exercises CORS, not the store: once is enough.
@@ -146,9 +149,16 @@ func runNode(t *testing.T, srv *server, file string) {
 	}
 }
 
+// setup says how the API is run.
+type setup struct {
+	name    string
+	backend string // "sqlite" or "postgres"
+	prefix  string // path the adapter is mounted under ("" for the root)
+}
+
 // server is one running instance of the API and its helpers.
 type server struct {
-	backend string
+	setup
 	api     *httptest.Server
 	control *httptest.Server
 	page    *httptest.Server
@@ -160,13 +170,13 @@ type server struct {
 
 func (s *server) env() []string {
 	return []string{
-		"IDENTITY_E2E_API_URL=" + s.api.URL,
+		"IDENTITY_E2E_API_URL=" + s.api.URL + s.prefix,
 		"IDENTITY_E2E_CONTROL_URL=" + s.control.URL,
 		"IDENTITY_E2E_PAGE_URL=" + s.page.URL,
 		"IDENTITY_E2E_APP_ID=" + strconv.FormatInt(s.app.ID, 10),
 		"IDENTITY_E2E_AUTH_KEY=" + s.app.AuthKey,
 		"IDENTITY_E2E_AUTH_SECRET=" + s.app.AuthSecret,
-		"IDENTITY_E2E_BACKEND=" + s.backend,
+		"IDENTITY_E2E_SETUP=" + s.name,
 	}
 }
 
@@ -197,10 +207,10 @@ func (s *server) check(t *testing.T) {
 	if failed {
 		t.Log(s.logs.Tail(64 << 10))
 	}
-	t.Logf("e2e: %s: %d requests served", s.backend, s.rec.count())
+	t.Logf("e2e: %s: %d requests served", s.name, s.rec.count())
 }
 
-func startServer(t *testing.T, backend string) *server {
+func startServer(t *testing.T, su setup) *server {
 	t.Helper()
 	ctx := context.Background()
 	logs := &lockedBuffer{}
@@ -209,7 +219,7 @@ func startServer(t *testing.T, backend string) *server {
 	storeLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := &fakeClock{}
 
-	st := openStore(t, backend, storeLogger)
+	st := openStore(t, su.backend, storeLogger)
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("e2e: migrate: %v", err)
 	}
@@ -235,7 +245,7 @@ func startServer(t *testing.T, backend string) *server {
 		t.Fatalf("e2e: create application: %v", err)
 	}
 
-	s := &server{backend: backend, app: app, clock: clock, logs: logs, rec: &recorder{log: logs}}
+	s := &server{setup: su, app: app, clock: clock, logs: logs, rec: &recorder{log: logs}}
 	s.rec.addSecret(app.AuthSecret)
 
 	// The page server is a second origin: the browser test loads the SDK's browser build
@@ -247,7 +257,15 @@ func startServer(t *testing.T, backend string) *server {
 		AllowedOrigins: []string{s.page.URL},
 		Logger:         logger,
 	})
-	s.api = httptest.NewServer(s.rec.wrap(api))
+	handler := api
+	if su.prefix != "" {
+		mux := http.NewServeMux()
+		mux.Handle(su.prefix+"/", http.StripPrefix(su.prefix, api))
+		// An application route beside the adapter.
+		mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+		handler = mux
+	}
+	s.api = httptest.NewServer(s.rec.wrap(handler))
 	t.Cleanup(s.api.Close)
 
 	s.control = httptest.NewServer(controlHandler(id, clock, s.rec))

@@ -53,7 +53,7 @@ test('browser build of the SDK against the API from another origin (CORS)', asyn
       if (m.type() === 'error') problems.push(`console: ${m.text()}`);
     });
 
-    const resp = await page.goto(PAGE_URL + '/index.html');
+    const resp = await page.goto(PAGE_URL + '/');
     assert.equal(resp.status(), 200);
     await page.waitForFunction(() => typeof window.ConnectyCube === 'object' && typeof window.runFlow === 'function');
     assert.equal(await page.evaluate(() => window.ConnectyCube.platform), 'browser', 'the browser build is loaded');
