@@ -135,7 +135,12 @@ func OpenSQLite(path string, cfg Config) (*Store, error) {
 			dsn += "?" + p
 		}
 	}
-	db, err := gorm.Open(sqlite.Open(dsn), openConfig(cfg))
+	gcfg := openConfig(cfg)
+	// Re-parsing each statement costs SQLite more than the lookup itself; PostgreSQL's pgx
+	// driver caches prepared statements on its own.
+	gcfg.PrepareStmt = true
+	gcfg.PrepareStmtMaxSize = 256
+	db, err := gorm.Open(sqlite.Open(dsn), gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", classify(err))
 	}

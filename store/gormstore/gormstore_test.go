@@ -1,9 +1,11 @@
 package gormstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,5 +326,41 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 				t.Fatalf("duplicate token error %v", err)
 			}
 		})
+	}
+}
+
+// TestLoggerOmitsValues checks that Config.Logger sees statements but not their values.
+func TestLoggerOmitsValues(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := OpenSQLite(":memory:", Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := t.Context()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	app := &identity.Application{Name: "a", AuthKey: "key-VALUE-1", AuthSecret: "secret-VALUE-2"}
+	if err := st.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	u := &identity.User{ApplicationID: app.ID, UID: "u1", Login: "login-VALUE-3", PasswordHash: "hash-VALUE-4"}
+	if err := st.CreateUser(ctx, u, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &identity.User{ApplicationID: app.ID, UID: "u2", Login: "login-VALUE-3"}, nil); !errors.Is(err, identity.ErrUserExists) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if _, err := st.SessionByTokenHash(ctx, []byte("hash-VALUE-5")); !errors.Is(err, identity.ErrSessionNotFound) {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "gormstore: query") || !strings.Contains(out, "INSERT INTO") {
+		t.Fatalf("statements not logged:\n%s", out)
+	}
+	if strings.Contains(out, "VALUE-") {
+		t.Fatalf("log contains parameter values:\n%s", out)
 	}
 }
