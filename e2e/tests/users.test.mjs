@@ -7,7 +7,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ConnectyCube from 'connectycube';
-import { baseConfig, newApp, raw, assertUserShape, tagsOf, SESSION_DOES_NOT_EXIST, NEED_USER } from '../lib/env.mjs';
+import {
+  baseConfig,
+  newApp,
+  raw,
+  assertUserShape,
+  tagsOf,
+  SESSION_DOES_NOT_EXIST,
+  NEED_USER,
+  EXPIRATION_HEADER,
+} from '../lib/env.mjs';
 
 const CREDENTIALS = await newApp();
 const CONFIG = baseConfig();
@@ -139,6 +148,11 @@ describe('User signup, update, password change, delete', () => {
 
     const current = await ConnectyCube.getSession();
     assert.equal(current.user.login, 'marvin18sim', 'the session sees the updated user');
+
+    // Every response to a request with a valid token carries the token's expiration.
+    const res = await raw('PUT', `/users/${marvin.id}.json`, { token: marvinToken, json: { user: { full_name: 'Mar Sim' } } });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.headers.get('CB-Token-ExpirationDate') ?? '', EXPIRATION_HEADER);
   });
 
   test('a user cannot update or delete another user', async () => {
