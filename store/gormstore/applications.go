@@ -17,6 +17,9 @@ func (s *Store) CreateApplication(ctx context.Context, app *identity.Application
 	if app == nil {
 		return identity.FieldError(op, identity.ErrInvalidInput, "base", "application is required")
 	}
+	if err := checkApplication(op, app); err != nil {
+		return err
+	}
 	row, err := toApplicationRow(app)
 	if err != nil {
 		return fmt.Errorf("gormstore: %s: encode settings: %w", op, err)
@@ -40,7 +43,7 @@ func (s *Store) Application(ctx context.Context, id int64) (*identity.Applicatio
 // ApplicationByAuthKey returns the application whose AuthKey equals key, or
 // identity.ErrApplicationNotFound.
 func (s *Store) ApplicationByAuthKey(ctx context.Context, key string) (*identity.Application, error) {
-	if key == "" {
+	if key == "" || !validText(key) {
 		return nil, identity.ErrApplicationNotFound
 	}
 	return s.findApplication(ctx, "application by auth key", "auth_key = ?", key)
@@ -68,6 +71,9 @@ func (s *Store) UpdateApplication(ctx context.Context, app *identity.Application
 	const op = "update application"
 	if app == nil {
 		return identity.FieldError(op, identity.ErrInvalidInput, "base", "application is required")
+	}
+	if err := checkApplication(op, app); err != nil {
+		return err
 	}
 	row, err := toApplicationRow(app)
 	if err != nil {

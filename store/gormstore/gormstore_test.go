@@ -364,3 +364,49 @@ func TestLoggerOmitsValues(t *testing.T) {
 		t.Fatalf("log contains parameter values:\n%s", out)
 	}
 }
+
+// TestUnstorableTextNamesField checks which field a rejected write names.
+func TestUnstorableTextNamesField(t *testing.T) {
+	for _, o := range openers(t) {
+		t.Run(o.name, func(t *testing.T) {
+			st := o.open(t)
+			ctx := t.Context()
+			app := &identity.Application{Name: "a", AuthKey: "k"}
+			if err := st.CreateApplication(ctx, app); err != nil {
+				t.Fatal(err)
+			}
+			tests := []struct {
+				field string
+				set   func(u *identity.User)
+			}{
+				{"custom_data", func(u *identity.User) { u.CustomData = "a\x00b" }},
+				{"full_name", func(u *identity.User) { u.FullName = "\xff" }},
+				{"tag_list", func(u *identity.User) { u.Tags = []string{"ok", "b\x00d"} }},
+				{"login", func(u *identity.User) { u.Login = "x\x00" }},
+			}
+			for _, tc := range tests {
+				u := &identity.User{ApplicationID: app.ID, UID: "u-" + tc.field}
+				tc.set(u)
+				err := st.CreateUser(ctx, u, nil)
+				var e *identity.Error
+				if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Fields[tc.field] == nil {
+					t.Fatalf("CreateUser with bad %s: %v", tc.field, err)
+				}
+				ok := &identity.User{ApplicationID: app.ID, UID: "ok-" + tc.field}
+				if err := st.CreateUser(ctx, ok, nil); err != nil {
+					t.Fatal(err)
+				}
+				tc.set(ok)
+				if err := st.UpdateUser(ctx, ok); !errors.Is(err, identity.ErrInvalidInput) {
+					t.Fatalf("UpdateUser with bad %s: %v", tc.field, err)
+				}
+			}
+			// Users without a UID do not collide on it.
+			for range 2 {
+				if err := st.CreateUser(ctx, &identity.User{ApplicationID: app.ID}, nil); err != nil {
+					t.Fatalf("CreateUser without UID: %v", err)
+				}
+			}
+		})
+	}
+}

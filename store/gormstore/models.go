@@ -42,7 +42,7 @@ type applicationRow struct {
 type userRow struct {
 	ID             int64      `gorm:"column:id;primaryKey;autoIncrement"`
 	ApplicationID  int64      `gorm:"column:application_id;not null"`
-	UID            string     `gorm:"column:uid;not null"`
+	UID            *string    `gorm:"column:uid"` // NULL when empty
 	Login          *string    `gorm:"column:login"`
 	LoginKey       *string    `gorm:"column:login_key"`
 	Email          *string    `gorm:"column:email"`
@@ -198,7 +198,7 @@ func toUserRow(u *identity.User) (*userRow, error) {
 	r := &userRow{
 		ID:             u.ID,
 		ApplicationID:  u.ApplicationID,
-		UID:            u.UID,
+		UID:            optString(u.UID),
 		Login:          optString(u.Login),
 		Email:          optString(u.Email),
 		FullName:       u.FullName,
@@ -261,7 +261,7 @@ func (r *userRow) user() (*identity.User, error) {
 	u := &identity.User{
 		ID:             r.ID,
 		ApplicationID:  r.ApplicationID,
-		UID:            r.UID,
+		UID:            fromOptString(r.UID),
 		Login:          fromOptString(r.Login),
 		Email:          fromOptString(r.Email),
 		FullName:       r.FullName,

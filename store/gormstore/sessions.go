@@ -21,6 +21,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *identity.Session) error
 	if sess == nil || len(sess.TokenHash) == 0 {
 		return identity.FieldError(op, identity.ErrInvalidInput, "token", "cannot be blank")
 	}
+	if !validText(sess.Nonce) {
+		return identity.FieldError(op, identity.ErrInvalidInput, "nonce", "is invalid")
+	}
 	row := toSessionRow(sess)
 	row.ID = 0
 	if err := s.db.WithContext(ctx).Table(s.t.sessions).Create(row).Error; err != nil {
@@ -133,6 +136,9 @@ func (s *Store) UserSessions(ctx context.Context, userID int64) ([]*identity.Ses
 // until DeleteExpired purges it).
 func (s *Store) UseNonce(ctx context.Context, appID, timestamp int64, nonce string, expiresAt time.Time) error {
 	const op = "use nonce"
+	if !validText(nonce) {
+		return identity.FieldError(op, identity.ErrInvalidSignature, "nonce", "is invalid")
+	}
 	row := nonceRow{ApplicationID: appID, Timestamp: timestamp, Nonce: nonce, ExpiresAt: dbTime(expiresAt)}
 	res := s.db.WithContext(ctx).Table(s.t.nonces).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 	if res.Error != nil {

@@ -20,6 +20,9 @@ func (s *Store) CreateUser(ctx context.Context, u *identity.User, acct *identity
 	if u == nil {
 		return identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
 	}
+	if err := checkUser(op, u); err != nil {
+		return err
+	}
 	row, err := toUserRow(u)
 	if err != nil {
 		return fmt.Errorf("gormstore: %s: encode tags: %w", op, err)
@@ -30,7 +33,7 @@ func (s *Store) CreateUser(ctx context.Context, u *identity.User, acct *identity
 		if acct.ApplicationID != 0 && acct.ApplicationID != u.ApplicationID {
 			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account belongs to another application")
 		}
-		if acct.Provider == "" || acct.Subject == "" {
+		if acct.Provider == "" || acct.Subject == "" || !validText(acct.Provider) || !validText(acct.Subject) {
 			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account needs a provider and a subject")
 		}
 		created := acct.CreatedAt
@@ -88,7 +91,7 @@ func (s *Store) User(ctx context.Context, appID, id int64) (*identity.User, erro
 // (identity.NormalizeLogin), or identity.ErrUserNotFound.
 func (s *Store) UserByLogin(ctx context.Context, appID int64, login string) (*identity.User, error) {
 	key := identity.NormalizeLogin(login)
-	if key == "" {
+	if key == "" || !validText(key) {
 		return nil, identity.ErrUserNotFound
 	}
 	return s.findUser(ctx, "user by login", "application_id = ? AND login_key = ?", appID, key)
@@ -98,7 +101,7 @@ func (s *Store) UserByLogin(ctx context.Context, appID int64, login string) (*id
 // (identity.NormalizeEmail), or identity.ErrUserNotFound.
 func (s *Store) UserByEmail(ctx context.Context, appID int64, email string) (*identity.User, error) {
 	key := identity.NormalizeEmail(email)
-	if key == "" {
+	if key == "" || !validText(key) {
 		return nil, identity.ErrUserNotFound
 	}
 	return s.findUser(ctx, "user by email", "application_id = ? AND email_key = ?", appID, key)
@@ -116,7 +119,7 @@ func (s *Store) UserByExternalUserID(ctx context.Context, appID, externalUserID 
 // UserByExternalAccount returns the user linked to (provider, subject) in appID, or
 // identity.ErrUserNotFound.
 func (s *Store) UserByExternalAccount(ctx context.Context, appID int64, provider, subject string) (*identity.User, error) {
-	if provider == "" || subject == "" {
+	if provider == "" || subject == "" || !validText(provider) || !validText(subject) {
 		return nil, identity.ErrUserNotFound
 	}
 	return s.findUser(ctx, "user by external account",
@@ -147,6 +150,9 @@ func (s *Store) UpdateUser(ctx context.Context, u *identity.User) error {
 	const op = "update user"
 	if u == nil {
 		return identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
+	}
+	if err := checkUser(op, u); err != nil {
+		return err
 	}
 	row, err := toUserRow(u)
 	if err != nil {

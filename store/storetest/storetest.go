@@ -63,6 +63,7 @@ var tests = []test{
 	{"User/ExternalAccountLink", testExternalAccount},
 	{"User/DuplicateExternalAccount", testDuplicateExternalAccount},
 	{"User/ConflictWritesNothing", testConflictWritesNothing},
+	{"User/UnstorableText", testUnstorableText},
 	{"User/UpdateReplacesFields", testUpdateUser},
 	{"User/UpdateConflicts", testUpdateUserConflicts},
 	{"User/UpdateNotFound", testUpdateUserNotFound},
@@ -654,6 +655,38 @@ func testConflictWritesNothing(t *testing.T, s identity.Store) {
 	// The account is still free.
 	v := mkUser(app.ID, "", "")
 	wantErr(t, "CreateUser with the account", s.CreateUser(ctx, v, &identity.ExternalAccount{ApplicationID: app.ID, Provider: "cidp", Subject: "new", CreatedAt: t0}), nil)
+}
+
+// testUnstorableText checks that text no database column can hold (NUL bytes, invalid UTF-8)
+// is either stored or rejected as ErrInvalidInput, never an internal failure, and that lookups
+// with it find nothing.
+func testUnstorableText(t *testing.T, s identity.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	for _, bad := range []string{"nul\x00byte", "bad\xff\xfeutf8"} {
+		_, err := s.UserByLogin(ctx, app.ID, bad)
+		wantErr(t, fmt.Sprintf("UserByLogin(%q)", bad), err, identity.ErrUserNotFound)
+		_, err = s.UserByEmail(ctx, app.ID, bad)
+		wantErr(t, fmt.Sprintf("UserByEmail(%q)", bad), err, identity.ErrUserNotFound)
+		_, err = s.UserByExternalAccount(ctx, app.ID, "cidp", bad)
+		wantErr(t, fmt.Sprintf("UserByExternalAccount(%q)", bad), err, identity.ErrUserNotFound)
+		_, err = s.ApplicationByAuthKey(ctx, bad)
+		wantErr(t, fmt.Sprintf("ApplicationByAuthKey(%q)", bad), err, identity.ErrApplicationNotFound)
+
+		u := mkUser(app.ID, "", "")
+		u.CustomData = bad
+		if err := s.CreateUser(ctx, u, nil); err != nil && !errors.Is(err, identity.ErrInvalidInput) {
+			t.Fatalf("CreateUser with custom data %q: %v, want nil or ErrInvalidInput", bad, err)
+		}
+		sess := mkSession(app.ID, 0, "tok"+bad, t0)
+		sess.Nonce = bad
+		if err := s.CreateSession(ctx, sess); err != nil && !errors.Is(err, identity.ErrInvalidInput) {
+			t.Fatalf("CreateSession with nonce %q: %v, want nil or ErrInvalidInput", bad, err)
+		}
+		if err := s.UseNonce(ctx, app.ID, 1, bad, t0); err != nil && !errors.Is(err, identity.ErrInvalidSignature) {
+			t.Fatalf("UseNonce(%q): %v, want nil or ErrInvalidSignature", bad, err)
+		}
+	}
 }
 
 func testUpdateUser(t *testing.T, s identity.Store) {
