@@ -53,7 +53,7 @@ type keyServer struct {
 	srv *httptest.Server
 
 	mu           sync.Mutex
-	published    []string // kids served
+	published    jose.JSONWebKeySet // the keys served
 	status       int
 	cacheControl string
 	gate         chan struct{} // when not nil, requests wait for it to close
@@ -72,8 +72,12 @@ func newKeyServer(t testing.TB, kids ...string) *keyServer {
 func (ks *keyServer) url() string { return ks.srv.URL + "/jwk" }
 
 func (ks *keyServer) publish(kids ...string) {
+	var set jose.JSONWebKeySet
+	for _, kid := range kids {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &rsaKey(ks.t, kid).PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
+	}
 	ks.mu.Lock()
-	ks.published = kids
+	ks.published = set
 	ks.mu.Unlock()
 }
 
@@ -86,11 +90,7 @@ func (ks *keyServer) setStatus(code int) {
 func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 	ks.fetches.Add(1)
 	ks.mu.Lock()
-	gate, status, cc := ks.gate, ks.status, ks.cacheControl
-	var set jose.JSONWebKeySet
-	for _, kid := range ks.published {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &rsaKey(ks.t, kid).PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
-	}
+	gate, status, cc, set := ks.gate, ks.status, ks.cacheControl, ks.published
 	ks.mu.Unlock()
 	if gate != nil {
 		<-gate

@@ -89,7 +89,9 @@ func TestKeySetUnavailable(t *testing.T) {
 
 func TestKeySetExpiry(t *testing.T) {
 	f := newKeyFixture(t, "k1")
+	f.ks.mu.Lock()
 	f.ks.cacheControl = "public, max-age=300, must-revalidate, no-transform"
+	f.ks.mu.Unlock()
 	f.check("first fetch", f.login("k1"), nil, 1)
 	f.clk.advance(299 * time.Second)
 	f.check("fresh until max-age", f.login("k1"), nil, 1)
