@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -222,9 +223,10 @@ func (s *Store) Close() error {
 }
 
 // Migrate creates the store's tables, columns and indexes that are missing. It is idempotent
-// and never drops anything. Run it once at start-up (from one process at a time).
+// and never drops anything. It runs in one transaction that holds the database's write lock
+// (SQLite) or an advisory lock named after the table prefix (PostgreSQL), so several
+// processes may call it at start-up at the same time.
 func (s *Store) Migrate(ctx context.Context) error {
-	db := s.db.WithContext(ctx)
 	models := []struct {
 		table string
 		model any
@@ -236,17 +238,36 @@ func (s *Store) Migrate(ctx context.Context) error {
 		{s.t.sessions, &sessionRow{}},
 		{s.t.nonces, &nonceRow{}},
 	}
-	for _, m := range models {
-		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
-			return s.fail("migrate "+m.table, err)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if tx.Dialector.Name() == "postgres" {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey(s.t.prefix)).Error; err != nil {
+				return err
+			}
 		}
-	}
-	for _, ddl := range s.indexDDL() {
-		if err := db.Exec(ddl).Error; err != nil {
-			return s.fail("migrate", err)
+		for _, m := range models {
+			if err := tx.Table(m.table).AutoMigrate(m.model); err != nil {
+				return fmt.Errorf("%s: %w", m.table, err)
+			}
 		}
+		for _, ddl := range s.indexDDL() {
+			if err := tx.Exec(ddl).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail("migrate", err)
 	}
 	return nil
+}
+
+// migrateLockKey derives the PostgreSQL advisory lock key of Migrate from the table prefix
+// (FNV-1a, 64 bits).
+func migrateLockKey(prefix string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("gormstore migrate " + prefix))
+	return int64(h.Sum64())
 }
 
 // Index names, without the table prefix. errors.go maps unique ones to fields.

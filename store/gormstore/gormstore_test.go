@@ -410,3 +410,48 @@ func TestUnstorableTextNamesField(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentMigrate checks that processes starting together can all run Migrate.
+func TestConcurrentMigrate(t *testing.T) {
+	for _, o := range openers(t) {
+		if o.name == "sqlite-memory" {
+			continue // private to one Store
+		}
+		t.Run(o.name, func(t *testing.T) {
+			first := o.open(t) // migrated; its cleanup drops the tables
+			dir := t.TempDir()
+			var stores []*Store
+			for range 4 {
+				var st *Store
+				var err error
+				if o.name == "postgres" {
+					st, err = OpenPostgres(os.Getenv(pgEnv), Config{TablePrefix: first.t.prefix + "m_"})
+				} else {
+					st, err = OpenSQLite(filepath.Join(dir, "concurrent.db"), Config{})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				stores = append(stores, st)
+			}
+			defer func() {
+				if o.name == "postgres" {
+					st := stores[0]
+					st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces)
+				}
+				for _, st := range stores {
+					st.Close()
+				}
+			}()
+			errs := make(chan error, len(stores))
+			for _, st := range stores {
+				go func() { errs <- st.Migrate(t.Context()) }()
+			}
+			for range stores {
+				if err := <-errs; err != nil {
+					t.Fatalf("concurrent Migrate: %v", err)
+				}
+			}
+		})
+	}
+}
