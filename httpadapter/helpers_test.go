@@ -71,6 +71,8 @@ type envOpt struct {
 	cfg      httpadapter.Config
 	store    func(identity.Store) identity.Store
 	hasher   identity.PasswordHasher
+	// providers are added to the password and guest providers.
+	providers []identity.Provider
 }
 
 func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
@@ -101,7 +103,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	e.id, err = identity.New(identity.Config{
 		Store:     store,
 		Hasher:    hasher,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: append([]identity.Provider{pw, guest.New()}, o.providers...),
 		Now:       e.clock.Now,
 		Logger:    log,
 	})

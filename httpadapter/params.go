@@ -448,7 +448,10 @@ func asInt64(v any) (int64, bool) {
 		s = s[:i] // "42.0"
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 // asBool reads the truthy forms clients send: true, 1, "1", "true" (any case). Everything
