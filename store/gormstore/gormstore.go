@@ -82,7 +82,9 @@ var validPrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 // New returns a Store that uses db (which must be a SQLite or PostgreSQL connection). The
 // store runs on its own GORM session of db (default transactions off, cfg.Logger when set),
 // so db's settings are not changed. New does not touch the database; call Migrate to create
-// the tables.
+// the tables. A SQLite db should be opened as OpenSQLite does (busy timeout, immediate
+// transactions); otherwise concurrent writers can fail with errors wrapping
+// identity.ErrUnavailable.
 func New(db *gorm.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("gormstore: nil *gorm.DB")
@@ -108,10 +110,11 @@ func New(db *gorm.DB, cfg Config) (*Store, error) {
 // OpenSQLite opens (creating if needed) the SQLite database at path and returns a Store on
 // it. File databases use WAL journaling, synchronous=NORMAL, a 5 s busy timeout, foreign keys
 // and immediate transactions (a writing transaction takes the write lock when it begins, so
-// concurrent writers wait instead of failing). path may also be ":memory:" or a "file:" URI;
-// an in-memory database ("mode=memory" or ":memory:") is private to the Store and served by
-// a single connection, so every query sees the same database. Existing "_"-parameters in a
-// "file:" URI are kept.
+// concurrent writers wait instead of failing). path may carry driver options after a "?"
+// ("_busy_timeout=10000"); those given win over the defaults. path may also be a "file:" URI
+// or ":memory:", a new database private to the Store. An in-memory database (":memory:",
+// "file::memory:...", "mode=memory") is served by a single connection, so every query of the
+// Store sees the same database.
 func OpenSQLite(path string, cfg Config) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("gormstore: empty SQLite path")
