@@ -455,3 +455,33 @@ func TestConcurrentMigrate(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteExpiredBatches checks that expired guests beyond one batch are all removed.
+func TestDeleteExpiredBatches(t *testing.T) {
+	defer func(n int) { guestBatch = n }(guestBatch)
+	guestBatch = 2
+	for _, o := range openers(t) {
+		t.Run(o.name, func(t *testing.T) {
+			st := o.open(t)
+			ctx := t.Context()
+			now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range 5 {
+				g := &identity.User{ApplicationID: 1, UID: fmt.Sprintf("g%d", i), IsGuest: true, GuestExpiresAt: now.Add(-time.Minute)}
+				if err := st.CreateUser(ctx, g, nil); err != nil {
+					t.Fatal(err)
+				}
+				s := &identity.Session{ApplicationID: 1, UserID: g.ID, TokenHash: identity.HashToken(g.UID), ExpiresAt: now.Add(time.Hour)}
+				if err := st.CreateSession(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := st.DeleteExpired(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (identity.Purged{Sessions: 5, Guests: 5}); p != want {
+				t.Fatalf("DeleteExpired = %+v, want %+v", p, want)
+			}
+		})
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // guestBatch bounds how many expired guests DeleteExpired removes per transaction.
-const guestBatch = 500
+var guestBatch = 500
 
 // CreateSession inserts s and sets s.ID. A TokenHash already stored yields an
 // *identity.Error wrapping identity.ErrInvalidInput naming "token".
