@@ -33,6 +33,7 @@ type idp struct {
 
 type recorded struct {
 	method   string
+	host     string
 	rawQuery string
 	header   http.Header
 	body     string
@@ -44,7 +45,7 @@ func newIDP(t *testing.T, h func(w http.ResponseWriter, r *http.Request)) (*idp,
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.reqs = append(f.reqs, recorded{r.Method, r.URL.RawQuery, r.Header.Clone(), string(b)})
+		f.reqs = append(f.reqs, recorded{r.Method, r.Host, r.URL.RawQuery, r.Header.Clone(), string(b)})
 		f.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		f.handler(w, r)
@@ -251,6 +252,16 @@ func TestAuthenticateRequestEncodings(t *testing.T) {
 				}
 				if m["token"] != tricky+"</script>" || m["pw"] != "" || len(m) != 2 {
 					t.Errorf("body %q decodes to %v", r.body, m)
+				}
+			},
+		},
+		{
+			name:  "Host header sets the request host",
+			cfg:   AppConfig{RequestHeaders: map[string]string{"Host": "idp.internal"}},
+			login: "t",
+			check: func(t *testing.T, r recorded) {
+				if r.host != "idp.internal" {
+					t.Errorf("Host %q", r.host)
 				}
 			},
 		},
