@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -311,9 +312,35 @@ func (id *Identity) SignUp(ctx context.Context, appID int64, in UserInput) (*Use
 	u.UID = newUID()
 	u.CreatedAt, u.UpdatedAt = now, now
 	if err := id.store.CreateUser(ctx, u, nil); err != nil {
-		return nil, err
+		return nil, id.allConflicts(ctx, u, err)
 	}
 	return u, nil
+}
+
+// allConflicts completes a uniqueness error from the Store, which names the first unique
+// index the database happened to check, so that it names every taken field of u (login and
+// email), the same on every database. Other errors are returned as they are.
+func (id *Identity) allConflicts(ctx context.Context, u *User, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrUserExists) {
+		return err
+	}
+	fields := map[string][]string{}
+	for k, v := range e.Fields {
+		fields[k] = v
+	}
+	taken := func(other *User, lookupErr error) bool { return lookupErr == nil && other.ID != u.ID }
+	if _, ok := fields["login"]; !ok && u.Login != "" {
+		if taken(id.store.UserByLogin(ctx, u.ApplicationID, u.Login)) {
+			fields["login"] = []string{"has already been taken"}
+		}
+	}
+	if _, ok := fields["email"]; !ok && u.Email != "" {
+		if taken(id.store.UserByEmail(ctx, u.ApplicationID, u.Email)) {
+			fields["email"] = []string{"has already been taken"}
+		}
+	}
+	return &Error{Op: e.Op, Fields: fields, Err: e.Err}
 }
 
 // User returns user userID of the session's application. ErrUserNotFound if there is none.
@@ -397,7 +424,7 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 	}
 	u.UpdatedAt = id.now()
 	if err := id.store.UpdateUser(ctx, &u); err != nil {
-		return nil, err
+		return nil, id.allConflicts(ctx, &u, err)
 	}
 	if passwordChanged || cur.IsGuest != u.IsGuest {
 		if _, err := id.store.DeleteUserSessions(ctx, u.ID, s.ID); err != nil {

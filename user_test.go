@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ func fieldOf(err error) string {
 	for k := range e.Fields {
 		keys = append(keys, k)
 	}
+	sort.Strings(keys)
 	return strings.Join(keys, ",")
 }
 
@@ -59,6 +61,7 @@ func TestSignUpValidation(t *testing.T) {
 		{"six tags", identity.UserInput{Login: ptr("tagger"), Password: ptr("password1"), Tags: &[]string{"a,b,c,d,e,f"}}, identity.ErrInvalidInput, "tag_list"},
 		{"login taken, other case", identity.UserInput{Login: ptr("TAKEN"), Password: ptr("password1")}, identity.ErrUserExists, "login"},
 		{"email taken, other case", identity.UserInput{Email: ptr("Taken@Example.COM"), Password: ptr("password1")}, identity.ErrUserExists, "email"},
+		{"login and email taken", identity.UserInput{Login: ptr("taken"), Email: ptr("taken@example.com"), Password: ptr("password1")}, identity.ErrUserExists, "email,login"},
 		{"huge custom data", identity.UserInput{Login: ptr("bigdata"), Password: ptr("password1"), CustomData: ptr(strings.Repeat("x", 65<<10))}, identity.ErrInvalidInput, "custom_data"},
 		{"invalid utf-8", identity.UserInput{Login: ptr("utf8bad"), Password: ptr("password1"), FullName: ptr("\xff")}, identity.ErrInvalidInput, "full_name"},
 	}
