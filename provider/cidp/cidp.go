@@ -135,6 +135,35 @@ type AppConfig struct {
 	ResponseParams map[string]string `json:"response_params"`
 }
 
+// Enable validates c and stores it in s as the configuration of p, and routes s's
+// login/password credentials to p (s.PasswordProvider = p.Name()), as enabling CIdP does in
+// ConnectyCube. s.Providers is copied, not modified in place.
+func (p *Provider) Enable(s *identity.AppSettings, c AppConfig) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := storeConfig(s, p.name, c); err != nil {
+		return err
+	}
+	s.PasswordProvider = p.name
+	return nil
+}
+
+// storeConfig sets s.Providers[name] to the JSON of c on a copy of the map.
+func storeConfig(s *identity.AppSettings, name string, c any) error {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("cidp: %w", err)
+	}
+	m := make(map[string]json.RawMessage, len(s.Providers)+1)
+	for k, v := range s.Providers {
+		m[k] = v
+	}
+	m[name] = raw
+	s.Providers = m
+	return nil
+}
+
 // requestVars are the placeholders request templates may use.
 var requestVars = map[string]bool{"login": true, "token": true, "password": true, "email": true}
 
@@ -319,7 +348,9 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		return nil, identity.FieldError(op, identity.ErrDisabled, "base", "Custom Identity Provider is not enabled for this application")
 	}
 	var ac AppConfig
-	if err := json.Unmarshal(raw, &ac); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ac); err != nil {
 		return nil, fmt.Errorf("cidp: application %d: malformed configuration: %v", app.ID, err)
 	}
 	cc, err := ac.compile()

@@ -644,7 +644,11 @@ func TestAuthenticateNotEnabled(t *testing.T) {
 
 func TestAuthenticateBadAppConfigIsInternal(t *testing.T) {
 	p, _ := newTestProvider(t, Config{})
-	for _, raw := range []string{`{"endpoint":1}`, `{"endpoint":"ftp://x","response_params":{"uid":"#{id}"}}`} {
+	for _, raw := range []string{
+		`{"endpoint":1}`,
+		`{"endpoint":"ftp://x","response_params":{"uid":"#{id}"}}`,
+		`{"endpoint":"https://x","response_params":{"uid":"#{id}"},"request_header":{"A":"b"}}`, // typo
+	} {
 		app := &identity.Application{ID: 1, Settings: identity.AppSettings{Providers: map[string]json.RawMessage{"cidp": json.RawMessage(raw)}}}
 		_, err := p.Authenticate(context.Background(), authReq(app, "t", ""))
 		if err == nil || errors.Is(err, identity.ErrInvalidCredentials) || errors.Is(err, identity.ErrInvalidInput) || errors.Is(err, identity.ErrUnavailable) {
@@ -721,5 +725,39 @@ func TestNewDoesNotModifyClient(t *testing.T) {
 	}
 	if p.client.Timeout != time.Minute || p.client.CheckRedirect == nil {
 		t.Errorf("provider client %+v", p.client)
+	}
+}
+
+func TestEnable(t *testing.T) {
+	p, _ := newTestProvider(t, Config{})
+	o, err := NewOIDC(OIDCConfig{Name: "keycloak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := map[string]json.RawMessage{"firebase_phone": json.RawMessage(`{"project_ids":["p"]}`)}
+	s := identity.AppSettings{Providers: orig}
+	good := AppConfig{Endpoint: "https://idp.example.com/verify", ResponseParams: map[string]string{"uid": "#{uid}"}}
+	if err := p.Enable(&s, good); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Enable(&s, OIDCAppConfig{Issuer: "https://kc.example.com/realms/r", ClientID: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(orig) != 1 {
+		t.Errorf("Enable modified the caller's map: %v", orig)
+	}
+	if s.PasswordProvider != "cidp" || len(s.Providers) != 3 || s.Providers["keycloak"] == nil {
+		t.Errorf("settings %+v", s)
+	}
+	var back AppConfig
+	if err := json.Unmarshal(s.Providers["cidp"], &back); err != nil || !reflect.DeepEqual(back, good) {
+		t.Errorf("stored %s, %v", s.Providers["cidp"], err)
+	}
+	bad := identity.AppSettings{}
+	if err := p.Enable(&bad, AppConfig{Endpoint: "nope"}); err == nil || bad.PasswordProvider != "" || bad.Providers != nil {
+		t.Errorf("Enable(invalid) = %v, settings %+v", err, bad)
+	}
+	if err := o.Enable(&bad, OIDCAppConfig{Issuer: "https://x.example.com"}); err == nil || bad.Providers != nil {
+		t.Errorf("OIDC Enable(invalid) = %v, settings %+v", err, bad)
 	}
 }

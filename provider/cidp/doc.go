@@ -6,9 +6,21 @@
 //
 // # Custom Identity Provider
 //
-// New returns the provider named "cidp". An application enables it by storing an AppConfig
-// as JSON in AppSettings.Providers["cidp"] and routes login/password credentials to it by
-// setting AppSettings.PasswordProvider to "cidp", as ConnectyCube does when CIdP is enabled.
+// New returns the provider named "cidp"; pass it to identity.New in Config.Providers. An
+// application enables it by storing an AppConfig as JSON in AppSettings.Providers["cidp"]
+// and routes login/password credentials to it by setting AppSettings.PasswordProvider to
+// "cidp", as ConnectyCube does when CIdP is enabled; Provider.Enable does both:
+//
+//	p, _ := cidp.New(cidp.Config{})
+//	id, _ := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, p}})
+//	var s identity.AppSettings
+//	err := p.Enable(&s, cidp.AppConfig{
+//		Endpoint:       "https://idp.example.com/verify",
+//		RequestParams:  map[string]string{"token": "#{login}"},
+//		ResponseParams: map[string]string{"uid": "#{user.id}", "email": "#{user.email}"},
+//	})
+//	app, _ := id.CreateApplication(ctx, "my app", s)
+//
 // Clients then log in exactly as the ConnectyCube documentation says:
 //
 //	POST /login    {"login": "<external token>", "password": "<any value>"}
@@ -42,7 +54,7 @@
 // # OIDC ID tokens
 //
 // NewOIDC returns the provider named "oidc". An application stores an OIDCAppConfig in
-// AppSettings.Providers["oidc"]: the issuer, the client ids the token's audience must name,
+// AppSettings.Providers["oidc"] (OIDCProvider.Enable): the issuer, the client ids the token's audience must name,
 // the allowed signing algorithms and where the keys come from (discovery of the issuer's
 // /.well-known/openid-configuration, a JWKS URL, or PEM public keys). A client sends the ID
 // token as keys[token] with provider=oidc, or as the login when the application's

@@ -81,17 +81,18 @@ func TestCIdPThroughIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := newIdentity(t, nil, p)
-	cfg, _ := json.Marshal(cidp.AppConfig{
+	var settings identity.AppSettings
+	err = p.Enable(&settings, cidp.AppConfig{
 		Endpoint:      srv.URL + "/verify",
 		RequestParams: map[string]string{"token": "#{login}"},
 		ResponseParams: map[string]string{
 			"uid": "#{user.id}", "login": "#{user.login}", "email": "#{user.email}", "full_name": "#{user.name}",
 		},
 	})
-	app, err := id.CreateApplication(ctx, "cidp", identity.AppSettings{
-		PasswordProvider: "cidp",
-		Providers:        map[string]json.RawMessage{"cidp": cfg},
-	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "cidp", settings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +240,11 @@ func TestOIDCThroughIdentity(t *testing.T) {
 	}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	id := newIdentity(t, func() time.Time { return now }, p)
-	cfg, _ := json.Marshal(cidp.OIDCAppConfig{Issuer: srv.URL, ClientID: "web"})
-	app, err := id.CreateApplication(ctx, "oidc", identity.AppSettings{Providers: map[string]json.RawMessage{"oidc": cfg}})
+	var settings identity.AppSettings
+	if err := p.Enable(&settings, cidp.OIDCAppConfig{Issuer: srv.URL, ClientID: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "oidc", settings)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,17 @@ type OIDCAppConfig struct {
 	Claims map[string]string `json:"claims,omitempty"`
 }
 
+// Enable validates c and stores it in s as the configuration of p. s.Providers is copied,
+// not modified in place. Clients then send ID tokens with provider=<p.Name()> and
+// keys[token]; to take them as the login of login/password requests as well, set
+// s.PasswordProvider to p.Name().
+func (p *OIDCProvider) Enable(s *identity.AppSettings, c OIDCAppConfig) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return storeConfig(s, p.name, c)
+}
+
 // Validate reports whether c is a usable configuration, naming the first problem.
 func (c *OIDCAppConfig) Validate() error {
 	_, err := c.compile()
