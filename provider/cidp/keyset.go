@@ -49,6 +49,7 @@ const minRSABits = 2048
 // Reasons an ID token is refused.
 var (
 	errTokenMalformed  = errors.New("malformed token")
+	errTokenType       = errors.New("an access token (typ at+jwt), not an ID token")
 	errTokenAlgorithm  = errors.New("signing algorithm not allowed")
 	errTokenUnknownKey = errors.New("token signed by an unknown key")
 	errTokenSignature  = errors.New("signature does not verify")

@@ -422,7 +422,8 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // Authenticate verifies the OIDC ID token in Credentials.Login (the application's
 // PasswordProvider route) or Params["token"] (provider=oidc with keys[token]) against the
 // application's OIDCAppConfig: signature by a key of the issuer with an allowed algorithm,
-// "iss", "aud", "exp" and "nbf" (at the Identity's clock). It returns Claims with Subject =
+// "iss", "aud", "exp" and "nbf" (at the Identity's clock); a JWT access token (typ at+jwt,
+// RFC 9068) is refused. It returns Claims with Subject =
 // "sub", the mapped profile fields and RefreshProfile set.
 //
 // Errors: an application without configuration wraps ErrDisabled; a configuration that does
@@ -454,9 +455,12 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 	if len(token) > MaxTokenBytes {
 		return nil, p.reject(ctx, app, errTokenMalformed)
 	}
-	alg, kid, ok := jwtHeader(token)
+	alg, kid, typ, ok := jwtHeader(token)
 	if !ok {
 		return nil, p.reject(ctx, app, errTokenMalformed)
+	}
+	if t := strings.ToLower(typ); t == "at+jwt" || t == "application/at+jwt" {
+		return nil, p.reject(ctx, app, errTokenType)
 	}
 	keys, discAlgs, err := p.resolve(ctx, src)
 	if err != nil {
@@ -546,25 +550,26 @@ func emailUnverified(doc any) bool {
 	return false
 }
 
-// jwtHeader reads alg and kid from the protected header of a compact JWS without verifying
-// anything.
-func jwtHeader(token string) (alg, kid string, ok bool) {
+// jwtHeader reads alg, kid and typ from the protected header of a compact JWS without
+// verifying anything.
+func jwtHeader(token string) (alg, kid, typ string, ok bool) {
 	h, _, found := strings.Cut(token, ".")
 	if !found || strings.Count(token, ".") != 2 {
-		return "", "", false
+		return "", "", "", false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(h)
 	if err != nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	var hdr struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
+		Typ string `json:"typ"`
 	}
 	if json.Unmarshal(b, &hdr) != nil || hdr.Alg == "" {
-		return "", "", false
+		return "", "", "", false
 	}
-	return hdr.Alg, hdr.Kid, true
+	return hdr.Alg, hdr.Kid, hdr.Typ, true
 }
 
 // reject logs why a token was refused and returns the error the client sees.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/identitykit/identity"
 )
@@ -261,6 +262,12 @@ func TestOIDCDiscovery(t *testing.T) {
 			wantReason: errTokenAlgorithm,
 		},
 		{
+			name:       "JWT access token",
+			token:      atJWT(t, is.url),
+			wantErr:    identity.ErrInvalidCredentials,
+			wantReason: errTokenType,
+		},
+		{
 			name:       "tampered payload",
 			token:      tamper(sign(nil)),
 			wantErr:    identity.ErrInvalidCredentials,
@@ -323,6 +330,25 @@ func hs256Token(t *testing.T, kid, iss string) string {
 		t.Fatal(err)
 	}
 	return idToken(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), kid, "HS256", iss, nil)
+}
+
+// atJWT is a correctly signed RFC 9068 access token: not an ID token.
+func atJWT(t *testing.T, iss string) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rsaKey1},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"iss": iss, "aud": "client-a", "sub": "user-42", "exp": testNow.Add(time.Hour).Unix()})
+	sig, err := signer.Sign(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := sig.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func unsignedToken(iss string) string {
