@@ -1,3 +1,131 @@
 // Package httpadapter serves the ConnectyCube REST endpoints for sessions and users over an
 // *identity.Identity, so that the official ConnectyCube SDKs work against it unmodified.
+//
+// New returns a plain net/http handler rooted at "/". Mount it where you like:
+//
+//	mux.Handle("/auth/", http.StripPrefix("/auth", httpadapter.New(id, httpadapter.Config{})))
+//	r.Mount("/auth", httpadapter.New(id, cfg)) // chi
+//
+// and point the SDK at it (JavaScript: endpoints.api_url = "https://example.com/auth").
+// Middleware authenticates the same tokens for an application's own routes and puts the
+// session in the request context (SessionFromContext, UserFromContext).
+//
+// # Endpoints
+//
+// Every path also answers with a ".json" suffix (the JavaScript SDK appends it).
+//
+//	POST   /session                 create an application, user or guest session   201 {"session":{...}}
+//	GET    /session                 the current session                            200 {"session":{...}}
+//	DELETE /session                 end the current session                        200, empty
+//	DELETE /session/{id}            end one session of the current user            200, empty
+//	DELETE /session/list            end every other session of the current user    200, empty
+//	POST   /login                   turn an application session into a user one    202 {"user":{...}}
+//	DELETE /login                   turn it back into an application session       200, empty
+//	POST   /users                   sign up (CB-Token, or CB-AuthKey alone)        201 {"user":{...}}
+//	GET    /users/{id}              a user of the session's application            200 {"user":{...}}
+//	PUT    /users/{id}              update one's own profile or password           200 {"user":{...}}
+//	DELETE /users/{id}              delete one's own account                       200, empty
+//	DELETE /users/external/{id}     the same, by the deprecated external_user_id   200, empty
+//
+// POST /session accepts application_id (number or string), auth_key, optional timestamp,
+// nonce and signature (verified when present; see the identity package), and the user
+// credentials: user[login] or user[email] with user[password]; user[guest]=1 with
+// user[full_name]; or provider with keys[token] and keys[secret] (social providers) or the
+// object named after the provider (firebase_phone[project_id], firebase_phone[access_token],
+// and the same for firebase_email), which reach the provider as identity.Credentials.Params
+// without the prefix ("token", "secret", "project_id", "access_token"). The signed string is
+// built from every parameter except signature, flattened to bracket keys with raw values.
+// POST /login takes the same credentials at the top level ({"login":..,"password":..},
+// {"provider":..,"firebase_phone":{..}}) or under "user". Any CB-Token sent with POST /session
+// is ignored: SDKs send stale ones.
+//
+// # Request decoding
+//
+// One decoder serves every endpoint. The query string and the body are merged (body keys
+// win); bodies may be JSON (Content-Type application/json or *+json) or
+// application/x-www-form-urlencoded, and a body with another Content-Type is read as JSON if
+// it starts with '{' and as a form otherwise (multipart is refused). Rails bracket keys work
+// in forms, query strings and as literal keys inside JSON objects: user[login]=x,
+// id[in][]=1&id[in][]=2, {"firebase_phone[project_id]":"p"}. '+' and %20 are spaces and
+// percent escapes may be lower-case. Numbers may be JSON numbers or numeric strings; booleans
+// may be true, 1, "1" or "true". Limits: Config.MaxBodyBytes (1 MiB: 413 beyond), 32 levels
+// of nesting and 10 000 values per request (400 beyond). A malformed body or query, or a key
+// used both as a value and as an object (user=1&user[login]=x), is 400
+// {"errors":["Bad request: <what>"]}. A parameter of the wrong shape (an object where a
+// string is expected) is a 422 naming the field.
+//
+// # Responses
+//
+// The session object is {"id","user_id","application_id","token","nonce","ts","created_at",
+// "updated_at","user"}: user_id is null and user is absent for an application session (on
+// POST and on GET /session alike); nonce is present when the client sent one, as a number
+// when it is numeric; ts echoes the client's timestamp (the server time without one); times
+// are ISO-8601 UTC with milliseconds. The user object carries every field of the
+// ConnectyCube user model, null when empty, in the key order production uses (_id, id,
+// created_at, updated_at, last_request_at, login, email, full_name, phone, custom_data,
+// avatar, external_id, timezone, website, twitter_id, external_user_id, facebook_id, blob_id,
+// user_tags, is_guest); times are ISO-8601 UTC in seconds; user_tags is a comma-joined string;
+// is_guest is true or null; the password is never returned. On input tag_list may be a list
+// or a comma-joined string, and custom_data given as an object is stored as its JSON text.
+//
+// CB-Token-ExpirationDate ("yyyy-MM-dd HH:mm:ss UTC") is set on every response to a request
+// whose token was valid and on every session-creating response. It is the session's expiry
+// after this request: the idle lifetime (2 h by default) from now, or the absolute limit if
+// sooner. Responses that end the token (DELETE /session, revoking one's own session,
+// deleting one's own account) do not carry it.
+//
+// # Errors
+//
+// One table (errors.go) maps errors to statuses and ConnectyCube error bodies:
+//
+//	401 {"errors":{"base":["Required session does not exist"]}}  missing, unknown or expired token
+//	403 {"errors":{"base":["Forbidden. Need user."]}}            application session on a user-only action
+//	403 {"errors":{"base":["Forbidden. Users may only act on their own account."]}}
+//	401 {"errors":["Unauthorized"]}                              wrong password and unknown user alike
+//	401 {"errors":["Unknown application or invalid auth key"]}   POST /session, POST /users with CB-AuthKey
+//	422 {"errors":["Unexpected signature"]}                      bad HMAC
+//	422 {"errors":{"timestamp":["is invalid"]}}                  signed timestamp outside the window
+//	422 {"errors":{"nonce":["has already been used"]}}           replayed signed request
+//	422 {"errors":{"login":["has already been taken"]}}          validation, keyed by field
+//	422 {"errors":["..."]}                                       provider messages about the whole request
+//	404 {"errors":["User not found"]}, {"errors":["Not found"]}  unknown user, session or path
+//	405 {"errors":["Method not allowed"]}
+//	413 {"errors":["Request entity too large"]}
+//	400 {"errors":["Bad request: ..."]}                          undecodable body or query
+//	503 {"errors":["Server busy, retry later"]}                  password hashing saturated; Retry-After: 1
+//	503 {"errors":["Service temporarily unavailable, retry later"]}  database or remote service down; Retry-After: 5
+//	500 {"errors":{"base":["Internal Server Error"]}}            anything else: the cause is logged, never sent
+//
+// Panics in handlers are recovered, logged with their stack and answered 500.
+//
+// # Decisions where ConnectyCube is not documented (spec §13)
+//
+//   - POST /login answers 202 Accepted, the status of the QuickBlox API ConnectyCube derives
+//     from; the JavaScript SDK accepts any 2xx and the Flutter SDK 200, 201 and 202. The
+//     token stays the same (the SDKs keep it). DELETE /login answers an empty 200.
+//   - POST /users answers 201 Created, PUT /users/{id} 200.
+//   - An application session reports user_id null everywhere, also on GET /session.
+//   - An unknown application or a wrong auth key is 401 with a flat message, deliberately not
+//     the "Required session does not exist" body: the JavaScript SDK reacts to that body by
+//     creating a new session and retrying, which cannot help here.
+//   - POST /users with neither a session nor CB-AuthKey is 401 "Required session does not
+//     exist", so the SDK's sessionExpired hook can create a session and retry. With both, the
+//     token decides (and must be valid). Any session (application or user) may sign up a new
+//     user of its application.
+//   - Deleting or updating another user is 403. DELETE /users/external/{id} deletes only the
+//     caller: 404 when no user of the application has that external user id, 403 when it is
+//     another user.
+//   - DELETE /session/{id} and DELETE /session/list (Flutter SDK only) act on the caller's
+//     user's sessions: another user's or an unknown session id is 404; an application
+//     session may end only itself, and DELETE /session/list with it is 403 Need user.
+//   - A busy password hasher is 503 with Retry-After: 1 rather than 429: the client did not
+//     exceed a rate, the server is saturated.
+//   - Literal bracket keys inside JSON ({"firebase_phone[project_id]":..}) are accepted,
+//     although ConnectyCube once rejected them, because the documentation shows them.
+//   - CORS: preflights are answered 204 for allowed origins (Config.AllowedOrigins, default
+//     any) with the headers CB-Token, CB-SDK, CB-AuthKey, CB-OS, Content-Type,
+//     ConnectyCube-REST-API-Version and Authorization allowed, and CB-Token-ExpirationDate
+//     and Date exposed. No credentials mode: tokens travel in headers, never in cookies.
+//   - Header names are written in Go's canonical form (Cb-Token-Expirationdate); HTTP header
+//     names are case-insensitive and every SDK reads them so.
 package httpadapter
