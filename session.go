@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is an application session (UserID 0) or a user session.
@@ -93,6 +94,9 @@ func (id *Identity) CreateSession(ctx context.Context, req SessionRequest) (*Ses
 		return nil, ErrApplicationNotFound
 	}
 	now := id.now()
+	if len(req.Nonce) > 64 || !utf8.ValidString(req.Nonce) || strings.ContainsRune(req.Nonce, 0) {
+		return nil, FieldError("create session", ErrInvalidInput, "nonce", "is invalid")
+	}
 	if req.Signature != "" {
 		if err := id.checkSignature(ctx, app, &req, now); err != nil {
 			return nil, err
@@ -155,9 +159,6 @@ func (id *Identity) checkSignature(ctx context.Context, app *Application, req *S
 	}
 	if !VerifySignature(app.AuthSecret, req.SignedParams, req.Signature) {
 		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
-	}
-	if len(req.Nonce) > 64 {
-		return FieldError(op, ErrInvalidSignature, "nonce", "is invalid")
 	}
 	// A nonce must stay recorded for as long as its timestamp is acceptable.
 	exp := ts.Add(id.cfg.SignatureWindow).Add(time.Minute)
@@ -325,7 +326,7 @@ func (id *Identity) Logout(ctx context.Context, token string) (*Session, error) 
 func (id *Identity) setSessionUser(ctx context.Context, s *Session, app *Application, u *User) (*Session, error) {
 	now := id.now()
 	id.bindUser(s, app, u, now)
-	if err := id.store.SetSessionUser(ctx, s.ID, s.UserID, s.ExpiresAt); err != nil {
+	if err := id.store.SetSessionUser(ctx, s); err != nil {
 		return nil, err
 	}
 	s.User = u

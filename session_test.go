@@ -306,6 +306,32 @@ func TestGuestUpgradeKeepsID(t *testing.T) {
 	}
 }
 
+// Lifetimes changed by an upgrade are stored, so that another process (or this one after a
+// restart) applies the same rules.
+func TestSessionLifetimesPersisted(t *testing.T) {
+	st := openStore(t, false)
+	pw := cheapPasswords(t)
+	a := newEnvWith(t, st, pw, identity.AppSettings{})
+	ctx := context.Background()
+	g, err := a.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: a.app.ID, AuthKey: a.app.AuthKey,
+		Credentials: &identity.Credentials{Guest: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := a.id.Validate(ctx, g.Token)
+	if _, err := a.id.UpdateUser(ctx, cur, cur.UserID, identity.UserInput{Login: ptr("nowreal"), Password: ptr("password1")}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}, Now: a.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Advance(2*time.Hour + time.Minute)
+	if _, err := b.Validate(ctx, g.Token); !errors.Is(err, identity.ErrSessionNotFound) {
+		t.Fatalf("upgraded guest session kept the guest lifetime in the store: %v", err)
+	}
+}
+
 func TestConcurrentValidate(t *testing.T) {
 	e := newEnv(t, identity.AppSettings{}, func(c *identity.Config) { c.RecheckInterval = time.Nanosecond })
 	ctx := context.Background()

@@ -59,8 +59,10 @@ type UserStore interface {
 	// ErrUserNotFound.
 	UserByExternalAccount(ctx context.Context, appID int64, provider, subject string) (*User, error)
 	// UpdateUser replaces every stored field of u (matched by u.ApplicationID and u.ID) except
-	// CreatedAt and UID. Conflicts are reported as by CreateUser; ErrUserNotFound if the user is
-	// gone.
+	// CreatedAt, UID and LastRequestAt (which only TouchSession writes, so that an update made
+	// from a stale read cannot move it back). Conflicts are reported as by CreateUser;
+	// ErrUserNotFound if the user is gone. Text a database cannot store (NUL bytes, invalid
+	// UTF-8) is an *Error wrapping ErrInvalidInput naming the field, here and in CreateUser.
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser deletes the user, its sessions and its external accounts in one transaction.
 	// ErrUserNotFound if there is no such user.
@@ -69,14 +71,17 @@ type UserStore interface {
 
 // SessionStore keeps sessions and the nonces of signed session requests.
 type SessionStore interface {
-	// CreateSession inserts s (ID assigned). s.TokenHash is unique.
+	// CreateSession inserts s (ID assigned). s.TokenHash is unique: a duplicate is an *Error
+	// wrapping ErrInvalidInput naming "token".
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByTokenHash returns the session whose TokenHash equals hash, whether or not it
 	// has expired (the caller decides), or ErrSessionNotFound.
 	SessionByTokenHash(ctx context.Context, hash []byte) (*Session, error)
-	// SetSessionUser sets the session's UserID (0 for an application session) and
-	// ExpiresAt. ErrSessionNotFound if it is gone.
-	SetSessionUser(ctx context.Context, sessionID, userID int64, expiresAt time.Time) error
+	// SetSessionUser stores s's UserID (0 for an application session), Idle,
+	// AbsoluteExpiresAt, ExpiresAt and UpdatedAt, matched by s.ID: what changes when a session
+	// is upgraded to a user session, logged out, or its guest becomes a regular user.
+	// ErrSessionNotFound if it is gone.
+	SetSessionUser(ctx context.Context, s *Session) error
 	// TouchSession records activity: it sets LastActiveAt to at and ExpiresAt to expiresAt
 	// unless the stored LastActiveAt is already later, and sets LastRequestAt of user userID
 	// (when not 0) to at unless it is already later. A missing session is not an error.
@@ -84,9 +89,10 @@ type SessionStore interface {
 	// DeleteSession deletes the session with id. Deleting a missing session is not an error.
 	DeleteSession(ctx context.Context, id int64) error
 	// DeleteUserSessions deletes every session of userID except exceptID (0 for none) and
-	// returns how many it deleted.
+	// returns how many it deleted. userID 0 (application sessions) deletes nothing.
 	DeleteUserSessions(ctx context.Context, userID, exceptID int64) (int, error)
-	// UserSessions lists the sessions of userID, newest first, expired ones included.
+	// UserSessions lists the sessions of userID, newest first, expired ones included. userID 0
+	// lists nothing.
 	UserSessions(ctx context.Context, userID int64) ([]*Session, error)
 	// UseNonce records that (appID, timestamp, nonce) was used, until expiresAt. It returns
 	// ErrInvalidSignature if the triple was already recorded (and has not been purged).

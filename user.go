@@ -213,7 +213,7 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 	}
 	if in.CustomData != nil {
 		v := *in.CustomData
-		if !utf8.ValidString(v) {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 			f.add("custom_data", "is invalid")
 		} else if len(v) > MaxCustomDataBytes {
 			f.add("custom_data", fmt.Sprintf("is too long (maximum is %d bytes)", MaxCustomDataBytes))

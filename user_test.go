@@ -63,6 +63,7 @@ func TestSignUpValidation(t *testing.T) {
 		{"email taken, other case", identity.UserInput{Email: ptr("Taken@Example.COM"), Password: ptr("password1")}, identity.ErrUserExists, "email"},
 		{"login and email taken", identity.UserInput{Login: ptr("taken"), Email: ptr("taken@example.com"), Password: ptr("password1")}, identity.ErrUserExists, "email,login"},
 		{"huge custom data", identity.UserInput{Login: ptr("bigdata"), Password: ptr("password1"), CustomData: ptr(strings.Repeat("x", 65<<10))}, identity.ErrInvalidInput, "custom_data"},
+		{"nul in custom data", identity.UserInput{Login: ptr("nuldata"), Password: ptr("password1"), CustomData: ptr("a\x00b")}, identity.ErrInvalidInput, "custom_data"},
 		{"invalid utf-8", identity.UserInput{Login: ptr("utf8bad"), Password: ptr("password1"), FullName: ptr("\xff")}, identity.ErrInvalidInput, "full_name"},
 	}
 	for _, tt := range tests {

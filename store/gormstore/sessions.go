@@ -53,11 +53,13 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (*identity.
 	return row.session(), nil
 }
 
-// SetSessionUser sets the session's UserID (0 for an application session) and ExpiresAt, or
-// returns identity.ErrSessionNotFound.
-func (s *Store) SetSessionUser(ctx context.Context, sessionID, userID int64, expiresAt time.Time) error {
-	res := s.db.WithContext(ctx).Exec("UPDATE "+s.t.sessions+" SET user_id = ?, expires_at = ? WHERE id = ?",
-		userID, dbTime(expiresAt), sessionID)
+// SetSessionUser stores the session's UserID (0 for an application session), Idle,
+// AbsoluteExpiresAt, ExpiresAt and UpdatedAt, or returns identity.ErrSessionNotFound.
+func (s *Store) SetSessionUser(ctx context.Context, sess *identity.Session) error {
+	row := toSessionRow(sess)
+	res := s.db.WithContext(ctx).Exec("UPDATE "+s.t.sessions+
+		" SET user_id = ?, idle_nanos = ?, absolute_expires_at = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+		row.UserID, row.IdleNanos, nullable(row.AbsoluteExpiresAt), row.ExpiresAt, row.UpdatedAt, row.ID)
 	if res.Error != nil {
 		return s.fail("set session user", res.Error)
 	}

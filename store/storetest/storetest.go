@@ -723,12 +723,13 @@ func testUpdateUser(t *testing.T, s identity.Store) {
 	upd.GuestExpiresAt = time.Time{}
 	upd.PasswordHash = "hash"
 	upd.UpdatedAt = t0.Add(time.Hour)
-	upd.LastRequestAt = t0.Add(30 * time.Minute)
+	upd.LastRequestAt = t0.Add(30 * time.Minute) // only TouchSession writes it
 	wantErr(t, "UpdateUser", s.UpdateUser(ctx, &upd), nil)
 
 	want := upd
 	want.UID = u.UID
 	want.CreatedAt = u.CreatedAt
+	want.LastRequestAt = u.LastRequestAt
 	got, err := s.User(ctx, app.ID, u.ID)
 	wantErr(t, "User", err, nil)
 	checkUser(t, "User after UpdateUser", got, &want)
@@ -927,24 +928,41 @@ func testSetSessionUser(t *testing.T, s identity.Store) {
 	u := newUser(t, s, app.ID, "login", "")
 	sess := newSession(t, s, app.ID, 0, "upgrade", t0)
 	exp := t0.Add(5 * time.Hour)
-	wantErr(t, "SetSessionUser", s.SetSessionUser(ctx, sess.ID, u.ID, exp), nil)
+	up := *sess
+	up.UserID = u.ID
+	up.Idle = 24 * time.Hour
+	up.AbsoluteExpiresAt = t0.Add(24 * time.Hour)
+	up.ExpiresAt = exp
+	up.UpdatedAt = t0.Add(time.Minute)
+	up.LastActiveAt = t0.Add(10 * time.Hour) // not SetSessionUser's to store
+	wantErr(t, "SetSessionUser", s.SetSessionUser(ctx, &up), nil)
 	got, err := s.SessionByTokenHash(ctx, sess.TokenHash)
 	wantErr(t, "SessionByTokenHash", err, nil)
-	if got.UserID != u.ID || !got.ExpiresAt.Equal(exp) {
-		t.Fatalf("after SetSessionUser: user %d expires %v, want %d %v", got.UserID, got.ExpiresAt, u.ID, exp)
+	if got.UserID != u.ID || !got.ExpiresAt.Equal(exp) || got.Idle != 24*time.Hour ||
+		!got.AbsoluteExpiresAt.Equal(t0.Add(24*time.Hour)) || !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after SetSessionUser: %s", dump(got))
+	}
+	if !got.LastActiveAt.Equal(sess.LastActiveAt) {
+		t.Fatalf("SetSessionUser changed LastActiveAt to %v", got.LastActiveAt)
 	}
 	list, err := s.UserSessions(ctx, u.ID)
 	wantErr(t, "UserSessions", err, nil)
 	if len(list) != 1 || list[0].ID != sess.ID {
 		t.Fatalf("UserSessions after SetSessionUser = %s", dump(list))
 	}
-	wantErr(t, "SetSessionUser back to application session", s.SetSessionUser(ctx, sess.ID, 0, t0.Add(time.Hour)), nil)
+	down := up
+	down.UserID = 0
+	down.Idle = 2 * time.Hour
+	down.ExpiresAt = t0.Add(time.Hour)
+	wantErr(t, "SetSessionUser back to application session", s.SetSessionUser(ctx, &down), nil)
 	got, err = s.SessionByTokenHash(ctx, sess.TokenHash)
 	wantErr(t, "SessionByTokenHash", err, nil)
 	if got.UserID != 0 || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("after logout: %s", dump(got))
 	}
-	wantErr(t, "SetSessionUser of a missing session", s.SetSessionUser(ctx, sess.ID+1000, u.ID, exp), identity.ErrSessionNotFound)
+	gone := up
+	gone.ID = sess.ID + 1000
+	wantErr(t, "SetSessionUser of a missing session", s.SetSessionUser(ctx, &gone), identity.ErrSessionNotFound)
 }
 
 func testTouchSession(t *testing.T, s identity.Store) {
