@@ -4,7 +4,7 @@
 // New returns a plain net/http handler rooted at "/". Mount it where you like:
 //
 //	mux.Handle("/auth/", http.StripPrefix("/auth", httpadapter.New(id, httpadapter.Config{})))
-//	r.Mount("/auth", httpadapter.New(id, cfg)) // chi
+//	r.Mount("/auth", http.StripPrefix("/auth", httpadapter.New(id, cfg))) // chi keeps the full path
 //
 // and point the SDK at it (JavaScript: endpoints.api_url = "https://example.com/auth").
 // Middleware authenticates the same tokens for an application's own routes and puts the
