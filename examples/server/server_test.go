@@ -85,7 +85,9 @@ func start(t *testing.T, db string, args ...string) (addr, banner string, stop f
 	var out bytes.Buffer
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out, func(a string) { ready <- a }) }()
+	go func() {
+		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out, func(a string) { ready <- a })
+	}()
 	select {
 	case addr = <-ready:
 	case err := <-done:
