@@ -29,6 +29,10 @@ var (
 	// ErrNeedUser is the ErrForbidden case of an application session used for a user-only
 	// action. errors.Is(err, ErrForbidden) is true for it as well.
 	ErrNeedUser = &sentinelChild{msg: "identity: forbidden: need user", parent: ErrForbidden}
+	// ErrRejectedByProvider is the ErrInvalidCredentials case of a remote identity service
+	// (a Custom Identity Provider) refusing the credentials; the wrapping *Error carries the
+	// service's answer for the client. errors.Is(err, ErrInvalidCredentials) is true for it.
+	ErrRejectedByProvider = &sentinelChild{msg: "identity: invalid credentials: rejected by the identity provider", parent: ErrInvalidCredentials}
 	// ErrInvalidInput means a request parameter is missing or malformed; the wrapping *Error
 	// names the fields.
 	ErrInvalidInput = errors.New("identity: invalid input")
@@ -91,8 +95,10 @@ func (e *Error) Error() string {
 			} else {
 				b.WriteString("; ")
 			}
-			b.WriteString(k)
-			b.WriteString(" ")
+			if k != "" {
+				b.WriteString(k)
+				b.WriteString(" ")
+			}
 			b.WriteString(strings.Join(e.Fields[k], ", "))
 		}
 	}

@@ -484,6 +484,21 @@ func (id *Identity) authenticate(ctx context.Context, app *Application, creds *C
 
 var errRaced = errors.New("identity: concurrent creation")
 
+// sameProfile reports whether a and b have the same client-visible profile fields.
+func sameProfile(a, b *User) bool {
+	tz := func(p *int) int {
+		if p == nil {
+			return 1 << 30
+		}
+		return *p
+	}
+	return a.Login == b.Login && a.Email == b.Email && a.FullName == b.FullName && a.Phone == b.Phone &&
+		a.Website == b.Website && a.ExternalID == b.ExternalID && a.ExternalUserID == b.ExternalUserID &&
+		a.FacebookID == b.FacebookID && a.TwitterID == b.TwitterID && a.CustomData == b.CustomData &&
+		a.Avatar == b.Avatar && a.BlobID == b.BlobID && tz(a.Timezone) == tz(b.Timezone) &&
+		strings.Join(a.Tags, "\x00") == strings.Join(b.Tags, "\x00")
+}
+
 func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Claims, creds *Credentials) (*User, error) {
 	now := id.now()
 	switch {
@@ -508,15 +523,18 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 		if err == nil {
 			if c.RefreshProfile {
 				v := *u
+				v.Tags = append([]string(nil), u.Tags...)
 				if err := applyInput(&v, &c.Profile, false, app.Settings.PasswordPolicy); err != nil {
 					return nil, err
 				}
-				v.UpdatedAt = now
-				if err := id.store.UpdateUser(ctx, &v); err != nil {
-					return nil, err
+				if !sameProfile(&v, u) {
+					v.UpdatedAt = now
+					if err := id.store.UpdateUser(ctx, &v); err != nil {
+						return nil, id.allConflicts(ctx, &v, err)
+					}
+					id.cache.setUser(&v)
+					u = &v
 				}
-				id.cache.setUser(&v)
-				u = &v
 			}
 			return u, nil
 		}
@@ -529,9 +547,13 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 		}
 		acct := &ExternalAccount{ApplicationID: app.ID, Provider: c.Provider, Subject: c.Subject, CreatedAt: now}
 		if err := id.store.CreateUser(ctx, u, acct); err != nil {
-			var e *Error
-			if errors.As(err, &e) && errors.Is(err, ErrUserExists) && e.Fields["base"] != nil {
-				return nil, errRaced
+			// A concurrent first login of the same subject may have won; the store reports
+			// whichever unique index it checked first (the account, or the login or email the
+			// winner took), so look the account up again before blaming a collision.
+			if errors.Is(err, ErrUserExists) {
+				if _, lerr := id.store.UserByExternalAccount(ctx, app.ID, c.Provider, c.Subject); lerr == nil {
+					return nil, errRaced
+				}
 			}
 			return nil, err
 		}

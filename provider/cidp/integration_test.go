@@ -158,22 +158,12 @@ func TestConcurrentFirstLoginsMakeOneUser(t *testing.T) {
 	tests := []struct {
 		name     string
 		response map[string]string
-		// rootBug names a known defect of the root package that makes the case fail.
-		rootBug string
 	}{
 		{name: "uid only", response: map[string]string{"uid": "#{user.id}"}},
-		{
-			name:     "uid and login",
-			response: map[string]string{"uid": "#{user.id}", "login": "#{user.login}"},
-			rootBug: "resolveClaims retries a lost first-login race only when the store names the external " +
-				"account (base); when the racing user's login collides first, the loser gets ErrUserExists",
-		},
+		{name: "uid and login", response: map[string]string{"uid": "#{user.id}", "login": "#{user.login}"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.rootBug != "" {
-				t.Skip("known root-package defect: " + tt.rootBug)
-			}
 			ctx := context.Background()
 			dir := &directory{users: map[string]map[string]any{}}
 			srv := httptest.NewServer(dir)
