@@ -50,6 +50,9 @@ type AppSettings struct {
 	// Providers holds each provider's per-application configuration, by provider name, in
 	// the JSON form the provider documents.
 	Providers map[string]json.RawMessage `json:"providers,omitempty"`
+	// ResetEmail overrides Config.Reset.Email, field by field, for this application's
+	// password reset mail (see EmailTemplate). Default: none.
+	ResetEmail EmailTemplate `json:"reset_email,omitzero"`
 }
 
 func (s AppSettings) idle() time.Duration {
@@ -96,6 +99,8 @@ type Config struct {
 	AbsoluteSessionLifetime time.Duration
 	// SignatureWindow is how far a signed request's timestamp may be from now. Default 60 min.
 	SignatureWindow time.Duration
+	// Reset configures password reset by email (see ResetConfig). Default: no reset mail.
+	Reset ResetConfig
 }
 
 // Identity is the service an application holds: sessions, users and providers over a Store.
@@ -107,6 +112,7 @@ type Identity struct {
 	providers map[string]Provider
 	log       *slog.Logger
 	cache     *sessionCache
+	reset     *resetService
 }
 
 // New validates cfg, fills defaults and returns an Identity. It does not touch the Store.
@@ -163,6 +169,10 @@ func New(cfg Config) (*Identity, error) {
 		}
 		id.providers[name] = p
 	}
+	var err error
+	if id.reset, err = newResetService(id, cfg.Reset); err != nil {
+		return nil, err
+	}
 	return id, nil
 }
 
@@ -175,6 +185,9 @@ func (id *Identity) Provider(name string) Provider { return id.providers[name] }
 // random bytes, hex) and AuthSecret (32 random bytes, hex). Name and Settings come from app;
 // ID, keys and times are set on the returned copy.
 func (id *Identity) CreateApplication(ctx context.Context, name string, settings AppSettings) (*Application, error) {
+	if err := checkResetEmail("create application", settings.ResetEmail); err != nil {
+		return nil, err
+	}
 	now := id.now()
 	app := &Application{
 		Name:       name,
@@ -220,6 +233,9 @@ func (id *Identity) ApplicationByAuthKey(ctx context.Context, key string) (*Appl
 
 // UpdateApplicationSettings replaces the settings of application appID.
 func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, settings AppSettings) (*Application, error) {
+	if err := checkResetEmail("update application", settings.ResetEmail); err != nil {
+		return nil, err
+	}
 	app, err := id.application(ctx, appID)
 	if err != nil {
 		return nil, err
@@ -233,12 +249,16 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 	return app, nil
 }
 
-// DeleteExpired deletes expired sessions, expired guest users (with their sessions) and
-// spent nonces, as of the Identity's clock. It is safe to call from several processes.
+// DeleteExpired deletes expired sessions, expired guest users (with their sessions),
+// spent nonces and expired password reset tokens, as of the Identity's clock. It is safe to
+// call from several processes.
 func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	p, err := id.store.DeleteExpired(ctx, id.now())
 	if err == nil && (p.Sessions > 0 || p.Guests > 0) {
 		id.cache.clear()
+	}
+	if err == nil {
+		err = id.deleteExpiredResetTokens(ctx)
 	}
 	return p, err
 }
