@@ -101,6 +101,8 @@ type Config struct {
 	SignatureWindow time.Duration
 	// Reset configures password reset by email (see ResetConfig). Default: no reset mail.
 	Reset ResetConfig
+	// Blobs configures file storage for avatars (see BlobConfig). Default: off.
+	Blobs BlobConfig
 }
 
 // Identity is the service an application holds: sessions, users and providers over a Store.
@@ -113,6 +115,7 @@ type Identity struct {
 	log       *slog.Logger
 	cache     *sessionCache
 	reset     *resetService
+	blobs     *blobService
 }
 
 // New validates cfg, fills defaults and returns an Identity. It does not touch the Store.
@@ -171,6 +174,9 @@ func New(cfg Config) (*Identity, error) {
 	}
 	var err error
 	if id.reset, err = newResetService(id, cfg.Reset); err != nil {
+		return nil, err
+	}
+	if id.blobs, err = newBlobService(cfg.Blobs, cfg.Store); err != nil {
 		return nil, err
 	}
 	return id, nil
@@ -250,7 +256,8 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 }
 
 // DeleteExpired deletes expired sessions, expired guest users (with their sessions),
-// spent nonces and expired password reset tokens, as of the Identity's clock. It is safe to
+// spent nonces, expired password reset tokens, and blobs never completed within
+// Config.Blobs.PendingLifetime (with their bytes), as of the Identity's clock. It is safe to
 // call from several processes.
 func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	p, err := id.store.DeleteExpired(ctx, id.now())
@@ -259,6 +266,9 @@ func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	}
 	if err == nil {
 		err = id.deleteExpiredResetTokens(ctx)
+	}
+	if err == nil {
+		p.Blobs, err = id.deleteStaleBlobs(ctx)
 	}
 	return p, err
 }

@@ -107,6 +107,9 @@ type Purged struct {
 	Sessions int
 	Guests   int
 	Nonces   int
+	// Blobs counts the blobs Identity.DeleteExpired removed (never completed in time, or
+	// interrupted deletions); Store.DeleteExpired leaves it 0.
+	Blobs int
 }
 
 // ExternalAccount links a user to an identity at a provider: a Firebase uid, a CIdP uid, an

@@ -304,6 +304,9 @@ func (id *Identity) SignUp(ctx context.Context, appID int64, in UserInput) (*Use
 	if err := applyInput(u, &in, true, app.Settings.PasswordPolicy); err != nil {
 		return nil, err
 	}
+	if err := id.checkAvatar(ctx, "sign up", appID, 0, u.Avatar); err != nil {
+		return nil, err
+	}
 	hash, err := id.hasher.Hash(ctx, *in.Password)
 	if err != nil {
 		return nil, err
@@ -364,7 +367,9 @@ func (id *Identity) UserByExternalUserID(ctx context.Context, s *Session, extern
 // (ErrForbidden otherwise, ErrNeedUser for an application session). A new password needs the
 // correct OldPassword (a field error on "old_password" otherwise) and revokes every other
 // session of the user. A guest becomes a regular user, keeping its id, when the update gives
-// it a login or email and a password; no old password is asked of a guest.
+// it a login or email and a password; no old password is asked of a guest. With blobs on
+// (Config.Blobs), a changed Avatar must be "" or the UID of a completed blob of the
+// application that is public or the user's own (a field error on "avatar" otherwise).
 func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in UserInput) (*User, error) {
 	if err := needUser(s); err != nil {
 		return nil, err
@@ -384,6 +389,11 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 	u.Tags = append([]string(nil), cur.Tags...)
 	if err := applyInput(&u, &in, false, app.Settings.PasswordPolicy); err != nil {
 		return nil, err
+	}
+	if u.Avatar != cur.Avatar {
+		if err := id.checkAvatar(ctx, "update user", u.ApplicationID, u.ID, u.Avatar); err != nil {
+			return nil, err
+		}
 	}
 	passwordChanged := false
 	if in.Password != nil {
