@@ -88,10 +88,14 @@ func login(addr, account string, o ratelimit.Outcome) attempt {
 	return attempt{action: ratelimit.ActionLogin, addr: addr, account: account, outcome: o}
 }
 
-func (a attempt) times(n int) attempt                 { a.repeat = n; return a }
-func (a attempt) delayed(d time.Duration) attempt     { a.delay = d; return a }
-func (a attempt) after(d time.Duration) attempt       { a.advance = d; return a }
-func (a attempt) refused(retry time.Duration) attempt { a.wantErr = ratelimit.ErrLimited; a.retry = retry; return a }
+func (a attempt) times(n int) attempt             { a.repeat = n; return a }
+func (a attempt) delayed(d time.Duration) attempt { a.delay = d; return a }
+func (a attempt) after(d time.Duration) attempt   { a.advance = d; return a }
+func (a attempt) refused(retry time.Duration) attempt {
+	a.wantErr = ratelimit.ErrLimited
+	a.retry = retry
+	return a
+}
 
 func TestPolicy(t *testing.T) {
 	fail, ok, none := ratelimit.OutcomeFailure, ratelimit.OutcomeSuccess, ratelimit.OutcomeNone
