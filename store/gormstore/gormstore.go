@@ -240,6 +240,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		{s.t.accounts, &externalAccountRow{}},
 		{s.t.sessions, &sessionRow{}},
 		{s.t.nonces, &nonceRow{}},
+		{s.t.resetTokens(), &resetTokenRow{}},
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == "postgres" {
@@ -287,7 +288,7 @@ const (
 // indexes on nullable columns (login_key, email_key) ignore NULLs on both databases.
 func (s *Store) indexDDL() []string {
 	p, t := s.t.prefix, s.t
-	return []string{
+	return append([]string{
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxAppAuthKey + " ON " + t.apps + " (auth_key)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserUID + " ON " + t.users + " (uid)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserLogin + " ON " + t.users + " (application_id, login_key)",
@@ -301,5 +302,5 @@ func (s *Store) indexDDL() []string {
 		"CREATE INDEX IF NOT EXISTS " + p + "sessions_user_id ON " + t.sessions + " (user_id, created_at)",
 		"CREATE INDEX IF NOT EXISTS " + p + "sessions_expires_at ON " + t.sessions + " (expires_at)",
 		"CREATE INDEX IF NOT EXISTS " + p + "nonces_expires_at ON " + t.nonces + " (expires_at)",
-	}
+	}, s.resetIndexDDL()...)
 }

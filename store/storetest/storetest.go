@@ -82,10 +82,19 @@ var tests = []test{
 	{"Nonce/Replay", testUseNonce},
 	{"DeleteExpired/Counts", testDeleteExpired},
 
+	{"ResetToken/RoundTrip", testResetTokenRoundTrip},
+	{"ResetToken/NewerReplacesOlder", testResetTokenReplaced},
+	{"ResetToken/DuplicateHash", testResetTokenDuplicateHash},
+	{"ResetToken/ConsumeOnceBeforeExpiry", testResetTokenConsumeOnce},
+	{"ResetToken/DeleteUserTokens", testResetTokenDeleteUser},
+	{"ResetToken/DeleteExpired", testResetTokenDeleteExpired},
+
 	{"Concurrent/SignUpSameLogin", testConcurrentLogin},
 	{"Concurrent/SignUpSameEmail", testConcurrentEmail},
 	{"Concurrent/SameExternalAccount", testConcurrentAccount},
 	{"Concurrent/SameNonce", testConcurrentNonce},
+	{"Concurrent/ConsumeResetToken", testConcurrentConsumeResetToken},
+	{"Concurrent/PutResetTokenSameUser", testConcurrentPutResetToken},
 }
 
 // t0 is the suite's clock: microsecond precision, far from any real "now".
