@@ -238,24 +238,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // cors sets the CORS headers for r and answers preflight (and any other OPTIONS) requests.
-// It reports whether it answered.
+// It reports whether it answered. Headers are assigned directly, in canonical form: this runs
+// on every request.
 func (h *handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	hd := w.Header()
-	origin := r.Header.Get("Origin")
 	allowed := false
 	switch {
 	case h.anyOrig:
 		allowed = true
-		hd.Set("Access-Control-Allow-Origin", "*")
-	case origin != "":
-		hd.Add("Vary", "Origin")
-		if h.origins[strings.ToLower(strings.TrimRight(origin, "/"))] {
-			allowed = true
-			hd.Set("Access-Control-Allow-Origin", origin)
+		hd["Access-Control-Allow-Origin"] = anyOriginValue
+	default:
+		if origin := r.Header.Get("Origin"); origin != "" {
+			hd.Add("Vary", "Origin")
+			if h.origins[strings.ToLower(strings.TrimRight(origin, "/"))] {
+				allowed = true
+				hd["Access-Control-Allow-Origin"] = []string{origin}
+			}
 		}
 	}
 	if allowed {
-		hd.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		hd["Access-Control-Expose-Headers"] = exposeHeadersValue
 	}
 	if r.Method != http.MethodOptions {
 		return false
@@ -272,6 +274,13 @@ func (h *handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	w.WriteHeader(http.StatusNoContent)
 	return true
 }
+
+// Shared header values of the hot path. net/http only reads header values; nothing in this
+// package or the standard library modifies a value slice in place.
+var (
+	anyOriginValue     = []string{"*"}
+	exposeHeadersValue = []string{corsExposeHeaders}
+)
 
 // respWriter records whether the response was started, and swallows the router's own
 // plain-text 404/405 answers (routed false) so that ServeHTTP can send JSON instead.

@@ -58,11 +58,13 @@ func badf(format string, a ...any) error { return &badRequest{Msg: fmt.Sprintf(f
 // into one params tree. JSON is recognised by a Content-Type of application/json or
 // anything ending in +json; form bodies by application/x-www-form-urlencoded; a body with
 // another or no Content-Type is decoded as JSON when it starts with '{' and as a form
-// otherwise. A multipart body is a bad request.
+// otherwise. A multipart body is a bad request. The result is nil (and, being a map, readable)
+// for a request without parameters.
 func decodeParams(w http.ResponseWriter, r *http.Request, maxBody int64) (params, error) {
+	var p params // stays nil (and readable) for a request without parameters
 	d := &decoder{}
-	p := params{}
 	if q := r.URL.RawQuery; q != "" {
+		p = params{}
 		if err := d.parseForm(p, q); err != nil {
 			return nil, err
 		}
@@ -96,6 +98,9 @@ func decodeParams(w http.ResponseWriter, r *http.Request, maxBody int64) (params
 	}
 	if err != nil {
 		return nil, err
+	}
+	if p == nil {
+		return b, nil
 	}
 	for k, v := range b {
 		p[k] = v

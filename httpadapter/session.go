@@ -78,7 +78,7 @@ func (h *handler) createSession(ctx context.Context, c *call) error {
 		return err
 	}
 	setExpiration(c.w, s)
-	return writeJSON(c.w, http.StatusCreated, sessionBody{Session: toWireSession(s)})
+	return writeSession(c.w, http.StatusCreated, s)
 }
 
 // readCredentials reads user credentials: login, email, password, guest and full_name from
@@ -124,7 +124,7 @@ func readCredentials(f fieldErrs, top, user params) *identity.Credentials {
 
 // getSession is GET /session.
 func (h *handler) getSession(_ context.Context, c *call) error {
-	return writeJSON(c.w, http.StatusOK, sessionBody{Session: toWireSession(c.s)})
+	return writeSession(c.w, http.StatusOK, c.s)
 }
 
 // destroySession is DELETE /session. The token is gone afterwards, so the response carries
@@ -190,7 +190,7 @@ func (h *handler) login(ctx context.Context, c *call) error {
 		return err
 	}
 	setExpiration(c.w, s)
-	return writeJSON(c.w, http.StatusAccepted, userBody{User: toWireUser(s.User)})
+	return writeUser(c.w, http.StatusAccepted, s.User)
 }
 
 // logout is DELETE /login: the user session becomes an application session again.

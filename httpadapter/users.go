@@ -123,7 +123,7 @@ func (h *handler) signUp(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c.w, http.StatusCreated, userBody{User: toWireUser(u)})
+	return writeUser(c.w, http.StatusCreated, u)
 }
 
 // userID reads the {id} wildcard; a malformed id names no user.
@@ -145,7 +145,7 @@ func (h *handler) getUser(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c.w, http.StatusOK, userBody{User: toWireUser(u)})
+	return writeUser(c.w, http.StatusOK, u)
 }
 
 // updateUser is PUT /users/{id}: the session's own user only. Answers 200 {"user":{...}}.
@@ -163,7 +163,7 @@ func (h *handler) updateUser(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c.w, http.StatusOK, userBody{User: toWireUser(u)})
+	return writeUser(c.w, http.StatusOK, u)
 }
 
 // deleteUser is DELETE /users/{id}: the session's own user only. Answers an empty 200;

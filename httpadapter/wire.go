@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/identitykit/identity"
 )
@@ -14,165 +16,246 @@ const (
 	contentTypeJSON = "application/json; charset=utf-8"
 	// headerExpiration carries the session's expiry (spec §1.4).
 	headerExpiration = "CB-Token-ExpirationDate"
-	// expirationLayout is "yyyy-MM-dd HH:mm:ss UTC".
-	expirationLayout = "2006-01-02 15:04:05 UTC"
-	userTimeLayout   = "2006-01-02T15:04:05Z"
-	// sessionTimeLayout has milliseconds, as production has sent since 2021.
-	sessionTimeLayout = "2006-01-02T15:04:05.000Z"
 )
 
-// wireUser is the ConnectyCube user object (spec §5.1): every field present, null when
-// empty, in the key order observed in production (blob_id, absent there, follows
-// facebook_id).
-type wireUser struct {
-	UID            *string `json:"_id"`
-	ID             int64   `json:"id"`
-	CreatedAt      *string `json:"created_at"`
-	UpdatedAt      *string `json:"updated_at"`
-	LastRequestAt  *string `json:"last_request_at"`
-	Login          *string `json:"login"`
-	Email          *string `json:"email"`
-	FullName       *string `json:"full_name"`
-	Phone          *string `json:"phone"`
-	CustomData     *string `json:"custom_data"`
-	Avatar         *string `json:"avatar"`
-	ExternalID     *string `json:"external_id"`
-	Timezone       *int    `json:"timezone"`
-	Website        *string `json:"website"`
-	TwitterID      *string `json:"twitter_id"`
-	ExternalUserID *int64  `json:"external_user_id"`
-	FacebookID     *string `json:"facebook_id"`
-	BlobID         *int64  `json:"blob_id"`
-	UserTags       *string `json:"user_tags"`
-	IsGuest        *bool   `json:"is_guest"`
-}
+// The JSON of users and sessions is written by hand, without reflection: GET /session is
+// the hot path of every client. wire_test.go checks the output byte for byte against
+// encoding/json on the equivalent structs.
 
-// wireSession is the ConnectyCube session object (spec §4.1). user_id is null for an
-// application session; nonce is present when the client sent one.
-type wireSession struct {
-	ID            int64     `json:"id"`
-	UserID        *int64    `json:"user_id"`
-	ApplicationID int64     `json:"application_id"`
-	Token         string    `json:"token"`
-	Nonce         any       `json:"nonce,omitempty"`
-	TS            int64     `json:"ts"`
-	CreatedAt     string    `json:"created_at"`
-	UpdatedAt     string    `json:"updated_at"`
-	User          *wireUser `json:"user,omitempty"`
-}
-
-type (
-	userBody struct {
-		User *wireUser `json:"user"`
-	}
-	sessionBody struct {
-		Session *wireSession `json:"session"`
-	}
-)
-
-func strOrNil(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func int64OrNil(n int64) *int64 {
-	if n == 0 {
-		return nil
-	}
-	return &n
-}
-
-func timeOrNil(t time.Time, layout string) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := t.UTC().Format(layout)
-	return &s
-}
-
-// toWireUser renders u. It never includes the password hash.
-func toWireUser(u *identity.User) *wireUser {
-	if u == nil {
-		return nil
-	}
-	w := &wireUser{
-		UID:            strOrNil(u.UID),
-		ID:             u.ID,
-		CreatedAt:      timeOrNil(u.CreatedAt, userTimeLayout),
-		UpdatedAt:      timeOrNil(u.UpdatedAt, userTimeLayout),
-		LastRequestAt:  timeOrNil(u.LastRequestAt, userTimeLayout),
-		Login:          strOrNil(u.Login),
-		Email:          strOrNil(u.Email),
-		FullName:       strOrNil(u.FullName),
-		Phone:          strOrNil(u.Phone),
-		CustomData:     strOrNil(u.CustomData),
-		Avatar:         strOrNil(u.Avatar),
-		ExternalID:     strOrNil(u.ExternalID),
-		Website:        strOrNil(u.Website),
-		TwitterID:      strOrNil(u.TwitterID),
-		ExternalUserID: int64OrNil(u.ExternalUserID),
-		FacebookID:     strOrNil(u.FacebookID),
-		BlobID:         int64OrNil(u.BlobID),
-		UserTags:       strOrNil(strings.Join(u.Tags, ",")),
-	}
+// appendUserJSON appends the ConnectyCube user object (spec §5.1): every field present, null
+// when empty, in the key order observed in production (blob_id, absent there, follows
+// facebook_id); times in seconds; user_tags comma-joined; is_guest true or null. The password
+// hash is never written.
+func appendUserJSON(b []byte, u *identity.User) []byte {
+	b = append(b, `{"_id":`...)
+	b = appendStringOrNull(b, u.UID)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendInt(b, u.ID, 10)
+	b = append(b, `,"created_at":`...)
+	b = appendTimeOrNull(b, u.CreatedAt, false)
+	b = append(b, `,"updated_at":`...)
+	b = appendTimeOrNull(b, u.UpdatedAt, false)
+	b = append(b, `,"last_request_at":`...)
+	b = appendTimeOrNull(b, u.LastRequestAt, false)
+	b = append(b, `,"login":`...)
+	b = appendStringOrNull(b, u.Login)
+	b = append(b, `,"email":`...)
+	b = appendStringOrNull(b, u.Email)
+	b = append(b, `,"full_name":`...)
+	b = appendStringOrNull(b, u.FullName)
+	b = append(b, `,"phone":`...)
+	b = appendStringOrNull(b, u.Phone)
+	b = append(b, `,"custom_data":`...)
+	b = appendStringOrNull(b, u.CustomData)
+	b = append(b, `,"avatar":`...)
+	b = appendStringOrNull(b, u.Avatar)
+	b = append(b, `,"external_id":`...)
+	b = appendStringOrNull(b, u.ExternalID)
+	b = append(b, `,"timezone":`...)
 	if u.Timezone != nil {
-		tz := *u.Timezone
-		w.Timezone = &tz
+		b = strconv.AppendInt(b, int64(*u.Timezone), 10)
+	} else {
+		b = append(b, "null"...)
 	}
+	b = append(b, `,"website":`...)
+	b = appendStringOrNull(b, u.Website)
+	b = append(b, `,"twitter_id":`...)
+	b = appendStringOrNull(b, u.TwitterID)
+	b = append(b, `,"external_user_id":`...)
+	b = appendIntOrNull(b, u.ExternalUserID)
+	b = append(b, `,"facebook_id":`...)
+	b = appendStringOrNull(b, u.FacebookID)
+	b = append(b, `,"blob_id":`...)
+	b = appendIntOrNull(b, u.BlobID)
+	b = append(b, `,"user_tags":`...)
+	if tagsEmpty(u.Tags) {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		for i, t := range u.Tags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendStringContent(b, t)
+		}
+		b = append(b, '"')
+	}
+	b = append(b, `,"is_guest":`...)
 	if u.IsGuest {
-		t := true
-		w.IsGuest = &t
+		b = append(b, "true"...)
+	} else {
+		b = append(b, "null"...)
 	}
-	return w
+	return append(b, '}')
 }
 
-// toWireSession renders s with its user, if any.
-func toWireSession(s *identity.Session) *wireSession {
-	w := &wireSession{
-		ID:            s.ID,
-		UserID:        int64OrNil(s.UserID),
-		ApplicationID: s.ApplicationID,
-		Token:         s.Token,
-		TS:            s.Timestamp,
-		CreatedAt:     s.CreatedAt.UTC().Format(sessionTimeLayout),
-		UpdatedAt:     s.UpdatedAt.UTC().Format(sessionTimeLayout),
-	}
+// appendSessionJSON appends the ConnectyCube session object (spec §4.1): user_id null and no
+// user for an application session; nonce present when the client sent one (a number when it
+// is one); times with milliseconds.
+func appendSessionJSON(b []byte, s *identity.Session) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, s.ID, 10)
+	b = append(b, `,"user_id":`...)
+	b = appendIntOrNull(b, s.UserID)
+	b = append(b, `,"application_id":`...)
+	b = strconv.AppendInt(b, s.ApplicationID, 10)
+	b = append(b, `,"token":`...)
+	b = appendString(b, s.Token)
 	if s.Nonce != "" {
-		// A numeric nonce is echoed as a number, as production does; anything else as a string.
+		b = append(b, `,"nonce":`...)
 		if n, err := strconv.ParseInt(s.Nonce, 10, 64); err == nil && strconv.FormatInt(n, 10) == s.Nonce {
-			w.Nonce = n
+			b = append(b, s.Nonce...)
 		} else {
-			w.Nonce = s.Nonce
+			b = appendString(b, s.Nonce)
 		}
 	}
-	if s.UserID != 0 {
-		w.User = toWireUser(s.User)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, s.Timestamp, 10)
+	b = append(b, `,"created_at":`...)
+	b = appendTimeOrNull(b, s.CreatedAt, true)
+	b = append(b, `,"updated_at":`...)
+	b = appendTimeOrNull(b, s.UpdatedAt, true)
+	if s.UserID != 0 && s.User != nil {
+		b = append(b, `,"user":`...)
+		b = appendUserJSON(b, s.User)
 	}
-	return w
+	return append(b, '}')
 }
 
-// setExpiration sets CB-Token-ExpirationDate to the session's expiry.
+// tagsEmpty reports whether the comma-joined tags are "".
+func tagsEmpty(tags []string) bool {
+	return len(tags) == 0 || len(tags) == 1 && tags[0] == ""
+}
+
+func appendIntOrNull(b []byte, n int64) []byte {
+	if n == 0 {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, n, 10)
+}
+
+func appendStringOrNull(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = appendStringContent(b, s)
+	return append(b, '"')
+}
+
+// appendStringContent appends s escaped exactly as encoding/json escapes it (HTML-safe),
+// without the quotes.
+func appendStringContent(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // rare: let encoding/json escape it
+			return append(b, q[1:len(q)-1]...)
+		}
+	}
+	return append(b, s...)
+}
+
+// appendTimeOrNull appends t in UTC as "2006-01-02T15:04:05Z", or with milliseconds
+// ("2006-01-02T15:04:05.000Z"), or null for the zero time.
+func appendTimeOrNull(b []byte, t time.Time, millis bool) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = appendDateTime(b, t, 'T')
+	if millis {
+		ms := t.Nanosecond() / 1e6
+		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	}
+	return append(b, 'Z', '"')
+}
+
+// appendDateTime appends "yyyy-MM-dd<sep>HH:mm:ss" of t in UTC.
+func appendDateTime(b []byte, t time.Time, sep byte) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, "2006-01-02"+string(sep)+"15:04:05")
+	}
+	h, mi, s := t.Clock()
+	return append(b,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), sep,
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+}
+
+// setExpiration sets CB-Token-ExpirationDate to the session's expiry, as
+// "yyyy-MM-dd HH:mm:ss UTC".
 func setExpiration(w http.ResponseWriter, s *identity.Session) {
 	if s == nil || s.ExpiresAt.IsZero() {
 		return
 	}
-	w.Header().Set(headerExpiration, s.ExpiresAt.UTC().Format(expirationLayout))
+	sec := s.ExpiresAt.Unix()
+	if c := lastExpiration.Load(); c != nil && c.sec == sec {
+		w.Header()[canonicalExpiration] = c.value
+		return
+	}
+	var buf [32]byte
+	v := append(appendDateTime(buf[:0], s.ExpiresAt, ' '), " UTC"...)
+	c := &expirationValue{sec: sec, value: []string{string(v)}}
+	lastExpiration.Store(c)
+	w.Header()[canonicalExpiration] = c.value
 }
 
-// writeJSON sends v with status. v is one of this package's wire types, whose encoding
-// cannot fail.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", contentTypeJSON)
-	w.WriteHeader(status)
-	w.Write(b)
+// expirationValue caches the last formatted expiry: under load many responses in a row
+// carry the same second.
+type expirationValue struct {
+	sec   int64
+	value []string
+}
+
+var lastExpiration atomic.Pointer[expirationValue]
+
+// canonicalExpiration is headerExpiration in the canonical form net/http keys headers by.
+var canonicalExpiration = http.CanonicalHeaderKey(headerExpiration)
+
+// bufPool recycles response buffers; a buffer is reused once Write has copied it.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func writeUser(w http.ResponseWriter, status int, u *identity.User) error {
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"user":`...)
+	b = appendUserJSON(b, u)
+	writeBody(w, status, append(b, '}'))
+	putBuf(bp, b)
 	return nil
 }
+
+func writeSession(w http.ResponseWriter, status int, s *identity.Session) error {
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"session":`...)
+	b = appendSessionJSON(b, s)
+	writeBody(w, status, append(b, '}'))
+	putBuf(bp, b)
+	return nil
+}
+
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*bp = b
+		bufPool.Put(bp)
+	}
+}
+
+// writeBody sends a JSON body with status. (net/http sets Content-Length itself for bodies
+// this small.)
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = contentTypeJSONValue
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+var contentTypeJSONValue = []string{contentTypeJSON}
 
 // writeEmpty sends an empty 200, the ConnectyCube answer to deletions.
 func writeEmpty(w http.ResponseWriter) {
