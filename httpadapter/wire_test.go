@@ -152,7 +152,6 @@ func toWireSession(s *identity.Session) *wireSession {
 	return w
 }
 
-
 var oddStrings = []string{"", "plain", "with space", `quote"back\\slash`, "<script>&amp;", "tab\tnew\nline\r\b\f\x00\x1f",
 	"ünïcødé ✓", "\u2028\u2029", "bad\xffutf8\xc3", "emoji 😀", "guest_login_ABCDEF"}
 
