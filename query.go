@@ -101,7 +101,11 @@ const (
 	// MinStartWith is the shortest start_with argument; start_with forces StartWithLimit.
 	MinStartWith   = 4
 	StartWithLimit = 5
-	maxValueLength = 255
+	// SearchTotalLimit bounds counting: a search's Total is exact up to SearchTotalLimit
+	// matches (or Offset+Limit, when larger) and reports that bound when more users match,
+	// so that a broad filter (a tag most users have) costs a bounded count, not a scan.
+	SearchTotalLimit = 10000
+	maxValueLength   = 255
 )
 
 // UserFilter is one condition: Field Op Values. Values hold int64 for KindInt, string for

@@ -253,7 +253,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return fmt.Errorf("%s: %w", m.table, err)
 			}
 		}
-		for _, ddl := range s.indexDDL() {
+		for _, ddl := range append(s.indexDDL(), s.searchIndexDDL()...) {
 			if err := tx.Exec(ddl).Error; err != nil {
 				return err
 			}

@@ -1,0 +1,476 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/identitykit/identity"
+)
+
+var _ identity.UserSearcher = (*Store)(nil)
+
+// How searches are compiled (SearchUsers):
+//
+//   - Column names come only from searchFields, a fixed map from identity.UserField to the
+//     column; every value is a bound parameter. A field or operator outside the map is an
+//     *identity.Error wrapping identity.ErrInvalidInput, never SQL.
+//   - login and email compare their normalized key columns (login_key, email_key), so that
+//     equality is case-insensitive, as uniqueness is.
+//   - The other text fields are indexed on (application_id, fold(column)), where fold is
+//     lower() limited to ASCII: SQLite's lower() folds ASCII only, and PostgreSQL's lower()
+//     of a "C"-collated value does the same. start_with is a range on that expression
+//     (fold(col) >= prefix AND fold(col) < next(prefix)), compared byte-wise on both
+//     databases (COLLATE "C" on PostgreSQL, whose database collation may be anything), so
+//     the index serves it with generic plans and no LIKE escaping is involved. Equality uses
+//     the same index (fold(col) = fold(v) AND col = v), and stays exact.
+//   - Tags are matched through user_tags (application_id, tag_key, user_id), tag_key being
+//     the lower-cased tag.
+//   - total counts the matches up to a bound (see SearchUsers) in a LIMITed subquery.
+
+// searchField says how a user field is stored.
+type searchField struct {
+	col  string
+	kind identity.FieldKind
+	// norm normalizes values for the key columns of login and email (nil: exact values).
+	norm func(string) string
+	// folded: the column has an index on (application_id, fold(col)).
+	folded bool
+	// nullable columns hold NULL when unset; others hold "" or 0.
+	nullable bool
+}
+
+var searchFields = map[identity.UserField]searchField{
+	identity.FieldID:             {col: "id", kind: identity.KindInt},
+	identity.FieldLogin:          {col: "login_key", kind: identity.KindString, norm: identity.NormalizeLogin, nullable: true},
+	identity.FieldEmail:          {col: "email_key", kind: identity.KindString, norm: identity.NormalizeEmail, nullable: true},
+	identity.FieldFullName:       {col: "full_name", kind: identity.KindString, folded: true},
+	identity.FieldPhone:          {col: "phone", kind: identity.KindString, folded: true},
+	identity.FieldWebsite:        {col: "website", kind: identity.KindString},
+	identity.FieldExternalID:     {col: "external_id", kind: identity.KindString, folded: true},
+	identity.FieldExternalUserID: {col: "external_user_id", kind: identity.KindInt, nullable: true},
+	identity.FieldFacebookID:     {col: "facebook_id", kind: identity.KindString, folded: true},
+	identity.FieldTwitterID:      {col: "twitter_id", kind: identity.KindString, folded: true},
+	identity.FieldBlobID:         {col: "blob_id", kind: identity.KindInt},
+	identity.FieldTimezone:       {col: "timezone", kind: identity.KindInt, nullable: true},
+	identity.FieldTags:           {col: "", kind: identity.KindTags},
+	identity.FieldLastRequestAt:  {col: "last_request_at", kind: identity.KindTime, nullable: true},
+	identity.FieldCreatedAt:      {col: "created_at", kind: identity.KindTime},
+	identity.FieldUpdatedAt:      {col: "updated_at", kind: identity.KindTime},
+}
+
+// searchIndexDDL returns the indexes searches need, for Migrate.
+func (s *Store) searchIndexDDL() []string {
+	p, t := s.t.prefix, s.t.users
+	pg := s.db.Dialector.Name() == "postgres"
+	idx := func(name, cols string) string {
+		return "CREATE INDEX IF NOT EXISTS " + p + "users_search_" + name + " ON " + t + " (application_id, " + cols + ")"
+	}
+	ddl := []string{idx("id", "id")}
+	for _, f := range []identity.UserField{identity.FieldFullName, identity.FieldPhone, identity.FieldExternalID, identity.FieldFacebookID, identity.FieldTwitterID} {
+		sf := searchFields[f]
+		ddl = append(ddl, idx(sf.col, foldExpr(pg, sf.col)))
+	}
+	for _, f := range []identity.UserField{identity.FieldCreatedAt, identity.FieldUpdatedAt, identity.FieldLastRequestAt} {
+		sf := searchFields[f]
+		col := sf.col
+		if pg && sf.nullable {
+			col += " NULLS FIRST" // NULL sorts lowest, as on SQLite (see orderBy)
+		}
+		ddl = append(ddl, idx(sf.col, col))
+	}
+	if pg {
+		// Byte-wise ranges (start_with) on the key columns; SQLite's unique indexes on them
+		// are byte-wise already.
+		ddl = append(ddl,
+			idx("login_key_c", `login_key COLLATE "C"`),
+			idx("email_key_c", `email_key COLLATE "C"`))
+	}
+	return ddl
+}
+
+// foldExpr is the ASCII-only lower-casing of col that the indexes hold.
+func foldExpr(pg bool, col string) string {
+	if pg {
+		return `lower(` + col + ` COLLATE "C")`
+	}
+	return "lower(" + col + ")"
+}
+
+// asciiLower lower-cases ASCII letters only, as foldExpr does in the database.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// prefixEnd returns the smallest string greater than every string that starts with p, in
+// byte order (which is code point order for UTF-8), and false when there is none (p empty
+// or made only of U+10FFFF).
+func prefixEnd(p string) (string, bool) {
+	r := []rune(p)
+	for i := len(r) - 1; i >= 0; i-- {
+		switch c := r[i]; {
+		case c == utf8.MaxRune:
+			continue
+		case c == 0xD7FF:
+			r[i] = 0xE000 // skip the surrogates, which UTF-8 cannot hold
+		default:
+			r[i] = c + 1
+		}
+		return string(r[:i+1]), true
+	}
+	return "", false
+}
+
+// searchSQL is a compiled query: FROM/WHERE text with its arguments.
+type searchSQL struct {
+	pg    bool
+	t     tables
+	where []string
+	args  []any
+}
+
+func (b *searchSQL) cond(sql string, args ...any) {
+	b.where = append(b.where, sql)
+	b.args = append(b.args, args...)
+}
+
+// placeholders returns "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// cmpCol returns col for comparisons and sorting in byte order.
+func (b *searchSQL) cmpCol(col string) string {
+	if b.pg {
+		return col + ` COLLATE "C"`
+	}
+	return col
+}
+
+// SearchUsers returns the users of appID that match every filter of q, ordered by
+// q.SortField (id when empty; ties broken by id in the same direction; NULL sorts lowest),
+// q.Limit of them from q.Offset, and the number of matches. The query must have passed
+// identity.UserQuery.CheckV2 or CheckV1; a field, operator or value this store cannot
+// search is an *identity.Error wrapping identity.ErrInvalidInput.
+//
+// Matching (identity.UserSearcher): login and email compare case-insensitively (their
+// normalized keys), other text exactly; start_with is a case-insensitive prefix match (full
+// Unicode lower-casing for login and email, ASCII letters for the other fields); tags match
+// any tag case-insensitively; times compare to the microsecond, and eq (ne) on a time means
+// within (outside) the same second. ne and nin also match users that have no value.
+//
+// The total is exact up to identity.SearchTotalLimit matches or q.Offset+q.Limit, whichever
+// is larger; beyond that it reports that bound.
+func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQuery) ([]*identity.User, int64, error) {
+	const op = "search users"
+	if q == nil {
+		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "base", "query is required")
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > identity.MaxSearchLimit {
+		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "limit", fmt.Sprintf("must be between 1 and %d", identity.MaxSearchLimit))
+	}
+	if q.Offset < 0 {
+		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "offset", "must be greater than or equal to 0")
+	}
+	b := &searchSQL{pg: s.db.Dialector.Name() == "postgres", t: s.t}
+	b.cond("u.application_id = ?", appID)
+	for _, f := range q.Filters {
+		if err := b.filter(appID, f); err != nil {
+			return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, string(f.Field), err.Error())
+		}
+	}
+	order, err := b.orderBy(q.SortField, q.SortDesc)
+	if err != nil {
+		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "sort", err.Error())
+	}
+	from := " FROM " + s.t.users + " u WHERE " + strings.Join(b.where, " AND ")
+	db := s.db.WithContext(ctx)
+
+	var rows []userRow
+	args := append(append([]any(nil), b.args...), limit, q.Offset)
+	if err := db.Raw("SELECT u.*"+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...).Scan(&rows).Error; err != nil {
+		return nil, 0, s.fail(op, err)
+	}
+	users := make([]*identity.User, len(rows))
+	for i := range rows {
+		u, err := rows[i].user()
+		if err != nil {
+			return nil, 0, fmt.Errorf("gormstore: %s: decode tags of user %d: %w", op, rows[i].ID, err)
+		}
+		users[i] = u
+	}
+	// A short page tells the total without counting.
+	if len(rows) < limit && (len(rows) > 0 || q.Offset == 0) {
+		return users, int64(q.Offset + len(rows)), nil
+	}
+	bound := max(int64(identity.SearchTotalLimit), int64(q.Offset)+int64(limit))
+	var total int64
+	args = append(append([]any(nil), b.args...), bound)
+	if err := db.Raw("SELECT count(*) FROM (SELECT 1"+from+" LIMIT ?) c", args...).Scan(&total).Error; err != nil {
+		return nil, 0, s.fail(op, err)
+	}
+	return users, total, nil
+}
+
+// orderBy returns the ORDER BY list for field (id when "").
+func (b *searchSQL) orderBy(field identity.UserField, desc bool) (string, error) {
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	if field == "" || field == identity.FieldID {
+		return "u.id" + dir, nil
+	}
+	sf, ok := searchFields[field]
+	if !ok || sf.kind == identity.KindTags {
+		return "", fmt.Errorf("cannot sort by %q", field)
+	}
+	expr := "u." + sf.col
+	if sf.kind == identity.KindString {
+		expr = b.cmpCol(expr)
+	}
+	expr += dir
+	if b.pg && sf.nullable {
+		// NULL sorts lowest, as on SQLite.
+		if desc {
+			expr += " NULLS LAST"
+		} else {
+			expr += " NULLS FIRST"
+		}
+	}
+	return expr + ", u.id" + dir, nil
+}
+
+// filter adds the condition of f.
+func (b *searchSQL) filter(appID int64, f identity.UserFilter) error {
+	sf, ok := searchFields[f.Field]
+	if !ok || sf.kind != f.Field.Kind() {
+		return fmt.Errorf("is not a searchable field")
+	}
+	n := len(f.Values)
+	switch f.Op {
+	case identity.OpIn, identity.OpNin:
+		if n == 0 || n > identity.MaxFilterValues {
+			return fmt.Errorf("needs 1 to %d values", identity.MaxFilterValues)
+		}
+	case identity.OpBetween:
+		if n != 2 {
+			return fmt.Errorf("between needs two values")
+		}
+	case identity.OpEq, identity.OpNe, identity.OpStartWith, identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+		if n != 1 {
+			return fmt.Errorf("needs exactly one value")
+		}
+	default:
+		return fmt.Errorf("has an unknown operator %q", f.Op)
+	}
+	switch sf.kind {
+	case identity.KindInt:
+		vals := make([]any, n)
+		for i, v := range f.Values {
+			x, ok := v.(int64)
+			if !ok {
+				return fmt.Errorf("has a value of the wrong type")
+			}
+			vals[i] = x
+		}
+		return b.scalar(sf, "u."+sf.col, f.Op, vals)
+	case identity.KindString:
+		return b.text(sf, f.Op, f.Values)
+	case identity.KindTags:
+		return b.tags(appID, f.Op, f.Values)
+	case identity.KindTime:
+		return b.times(sf, f.Op, f.Values)
+	}
+	return fmt.Errorf("is not a searchable field")
+}
+
+// compareOps maps the comparison operators to SQL.
+var compareOps = map[identity.FilterOp]string{
+	identity.OpGt: ">", identity.OpGte: ">=", identity.OpLt: "<", identity.OpLte: "<=",
+}
+
+// scalar adds col <op> vals for values compared as they are.
+func (b *searchSQL) scalar(sf searchField, col string, op identity.FilterOp, vals []any) error {
+	orNull := func(cond string) string {
+		if sf.nullable {
+			return "(" + col + " IS NULL OR " + cond + ")"
+		}
+		return cond
+	}
+	switch op {
+	case identity.OpEq:
+		b.cond(col+" = ?", vals[0])
+	case identity.OpNe:
+		b.cond(orNull(col+" <> ?"), vals[0])
+	case identity.OpIn:
+		b.cond(col+" IN ("+placeholders(len(vals))+")", vals...)
+	case identity.OpNin:
+		b.cond(orNull(col+" NOT IN ("+placeholders(len(vals))+")"), vals...)
+	case identity.OpBetween:
+		b.cond(col+" BETWEEN ? AND ?", vals...)
+	case identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+		b.cond(col+" "+compareOps[op]+" ?", vals[0])
+	default:
+		return fmt.Errorf("cannot be used with %s", op)
+	}
+	return nil
+}
+
+// strValues returns the string values, normalized by norm when not nil.
+func strValues(vals []any, norm func(string) string) ([]any, error) {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok || !validText(s) {
+			return nil, fmt.Errorf("has a value of the wrong type")
+		}
+		if norm != nil {
+			s = norm(s)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// text adds the condition of a text field.
+func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error {
+	col := "u." + sf.col
+	switch {
+	case op == identity.OpStartWith:
+		p, err := strValues(vals, nil)
+		if err != nil {
+			return err
+		}
+		prefix := p[0].(string)
+		var expr string
+		if sf.norm != nil {
+			// login_key and email_key are fully lower-cased.
+			expr, prefix = b.cmpCol(col), strings.ToLower(prefix)
+		} else {
+			expr, prefix = foldExpr(b.pg, col), asciiLower(prefix)
+			if !sf.folded {
+				expr = b.cmpCol(col)
+				prefix = p[0].(string)
+			}
+		}
+		if end, ok := prefixEnd(prefix); ok {
+			b.cond(expr+" >= ? AND "+expr+" < ?", prefix, end)
+		} else {
+			b.cond(expr+" >= ?", prefix)
+		}
+		return nil
+	case sf.norm != nil:
+		v, err := strValues(vals, sf.norm)
+		if err != nil {
+			return err
+		}
+		if op == identity.OpEq || op == identity.OpIn || op == identity.OpNe || op == identity.OpNin {
+			return b.scalar(sf, col, op, v)
+		}
+		return b.scalar(sf, b.cmpCol(col), op, v)
+	}
+	v, err := strValues(vals, nil)
+	if err != nil {
+		return err
+	}
+	switch op {
+	case identity.OpEq, identity.OpIn:
+		if sf.folded {
+			// Through the folded index, then exactly.
+			folded := make([]any, len(v))
+			for i, x := range v {
+				folded[i] = asciiLower(x.(string))
+			}
+			if err := b.scalar(sf, foldExpr(b.pg, col), op, folded); err != nil {
+				return err
+			}
+		}
+		return b.scalar(sf, col, op, v)
+	case identity.OpNe, identity.OpNin:
+		return b.scalar(sf, col, op, v)
+	}
+	return b.scalar(sf, b.cmpCol(col), op, v)
+}
+
+// tags adds a condition on the user's tags: eq/in any of the values, ne/nin none of them.
+func (b *searchSQL) tags(appID int64, op identity.FilterOp, vals []any) error {
+	v, err := strValues(vals, strings.ToLower)
+	if err != nil {
+		return err
+	}
+	sub := "SELECT t.user_id FROM " + b.t.userTags + " t WHERE t.application_id = ? AND t.tag_key IN (" + placeholders(len(v)) + ")"
+	args := append([]any{appID}, v...)
+	switch op {
+	case identity.OpEq, identity.OpIn:
+		b.cond("u.id IN ("+sub+")", args...)
+	case identity.OpNe, identity.OpNin:
+		b.cond("u.id NOT IN ("+sub+")", args...)
+	default:
+		return fmt.Errorf("cannot be used with %s", op)
+	}
+	return nil
+}
+
+// times adds a condition on a time column. eq and ne (and in, nin) mean within or outside
+// the same second as the value.
+func (b *searchSQL) times(sf searchField, op identity.FilterOp, vals []any) error {
+	ts := make([]time.Time, len(vals))
+	for i, v := range vals {
+		t, ok := v.(time.Time)
+		if !ok {
+			return fmt.Errorf("has a value of the wrong type")
+		}
+		ts[i] = dbTime(t)
+	}
+	col := "u." + sf.col
+	second := func(t time.Time) (time.Time, time.Time) {
+		t = t.Truncate(time.Second)
+		return t, t.Add(time.Second)
+	}
+	switch op {
+	case identity.OpEq, identity.OpIn:
+		var parts []string
+		var args []any
+		for _, t := range ts {
+			from, to := second(t)
+			parts = append(parts, col+" >= ? AND "+col+" < ?")
+			args = append(args, from, to)
+		}
+		b.cond("(("+strings.Join(parts, ") OR (")+"))", args...)
+	case identity.OpNe, identity.OpNin:
+		var parts []string
+		var args []any
+		for _, t := range ts {
+			from, to := second(t)
+			parts = append(parts, "("+col+" < ? OR "+col+" >= ?)")
+			args = append(args, from, to)
+		}
+		cond := strings.Join(parts, " AND ")
+		if sf.nullable {
+			cond = col + " IS NULL OR (" + cond + ")"
+		}
+		b.cond("("+cond+")", args...)
+	case identity.OpBetween:
+		b.cond(col+" BETWEEN ? AND ?", ts[0], ts[1])
+	case identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+		b.cond(col+" "+compareOps[op]+" ?", ts[0])
+	default:
+		return fmt.Errorf("cannot be used with %s", op)
+	}
+	return nil
+}
