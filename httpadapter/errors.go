@@ -72,8 +72,9 @@ var (
 
 var internalErrorBody = []byte(`{"errors":{"base":["Internal Server Error"]}}`)
 
-// writeError answers err through errorTable. A 500 logs err (with the method and path) and
-// sends only "Internal Server Error".
+// writeError answers err through errorTable. A 500 logs err at Error level (with the method
+// and path) and sends only "Internal Server Error"; other errors are logged at Debug level.
+// Errors of this module never carry credentials (see identity.Provider).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, body, retry := renderError(err)
 	h := w.Header()
@@ -83,6 +84,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	if status == http.StatusInternalServerError {
 		log.ErrorContext(r.Context(), "httpadapter: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if log.Enabled(r.Context(), slog.LevelDebug) {
+		log.DebugContext(r.Context(), "httpadapter: request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	w.WriteHeader(status)
 	w.Write(body)
