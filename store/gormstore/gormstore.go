@@ -241,6 +241,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		{s.t.sessions, &sessionRow{}},
 		{s.t.nonces, &nonceRow{}},
 		{s.t.resetTokens(), &resetTokenRow{}},
+		{s.blobs(), &blobRow{}},
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == "postgres" {
@@ -302,5 +303,5 @@ func (s *Store) indexDDL() []string {
 		"CREATE INDEX IF NOT EXISTS " + p + "sessions_user_id ON " + t.sessions + " (user_id, created_at)",
 		"CREATE INDEX IF NOT EXISTS " + p + "sessions_expires_at ON " + t.sessions + " (expires_at)",
 		"CREATE INDEX IF NOT EXISTS " + p + "nonces_expires_at ON " + t.nonces + " (expires_at)",
-	}, s.resetIndexDDL()...)
+	}, append(s.resetIndexDDL(), s.blobIndexDDL()...)...)
 }

@@ -89,12 +89,21 @@ var tests = []test{
 	{"ResetToken/DeleteUserTokens", testResetTokenDeleteUser},
 	{"ResetToken/DeleteExpired", testResetTokenDeleteExpired},
 
+	{"Blob/CreateRoundTrip", testBlobRoundTrip},
+	{"Blob/ScopedAndNotFound", testBlobScopedAndNotFound},
+	{"Blob/DuplicateUID", testBlobDuplicateUID},
+	{"Blob/UnstorableText", testBlobUnstorableText},
+	{"Blob/UpdateStateCompareAndSet", testBlobUpdateState},
+	{"Blob/StaleBlobs", testBlobStale},
+	{"Blob/Delete", testBlobDelete},
+
 	{"Concurrent/SignUpSameLogin", testConcurrentLogin},
 	{"Concurrent/SignUpSameEmail", testConcurrentEmail},
 	{"Concurrent/SameExternalAccount", testConcurrentAccount},
 	{"Concurrent/SameNonce", testConcurrentNonce},
 	{"Concurrent/ConsumeResetToken", testConcurrentConsumeResetToken},
 	{"Concurrent/PutResetTokenSameUser", testConcurrentPutResetToken},
+	{"Concurrent/BlobStateCompareAndSet", testConcurrentBlobState},
 }
 
 // t0 is the suite's clock: microsecond precision, far from any real "now".

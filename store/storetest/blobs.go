@@ -1,0 +1,295 @@
+package storetest
+
+import (
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/identitykit/identity"
+)
+
+// The identity.BlobStore rules. A store that does not implement the interface skips them
+// (blobs are then unavailable with it).
+
+func blobStore(t *testing.T, s identity.Store) identity.BlobStore {
+	t.Helper()
+	bs, ok := s.(identity.BlobStore)
+	if !ok {
+		t.Skipf("%T does not implement identity.BlobStore", s)
+	}
+	return bs
+}
+
+// blobUID returns a fresh 32-hex-character blob UID.
+func blobUID() string {
+	return fmt.Sprintf("%016x%016x", uint64(time.Now().UnixNano()), uint64(seq.Add(1)))
+}
+
+func mkBlob(appID, userID int64, created time.Time) *identity.Blob {
+	return &identity.Blob{
+		ApplicationID: appID,
+		UserID:        userID,
+		UID:           blobUID(),
+		Name:          "photo.png",
+		ContentType:   "image/png",
+		State:         identity.BlobCreated,
+		CreatedAt:     created,
+		UpdatedAt:     created,
+	}
+}
+
+func newBlob(t *testing.T, bs identity.BlobStore, appID, userID int64, created time.Time) *identity.Blob {
+	t.Helper()
+	b := mkBlob(appID, userID, created)
+	if err := bs.CreateBlob(t.Context(), b); err != nil {
+		t.Fatalf("CreateBlob: %v", err)
+	}
+	if b.ID == 0 {
+		t.Fatal("CreateBlob did not set ID")
+	}
+	return b
+}
+
+func normBlob(b *identity.Blob) identity.Blob {
+	n := *b
+	n.CreatedAt = n.CreatedAt.UTC()
+	n.UpdatedAt = n.UpdatedAt.UTC()
+	n.CompletedAt = n.CompletedAt.UTC()
+	return n
+}
+
+func checkBlob(t *testing.T, what string, got, want *identity.Blob) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("%s: nil blob", what)
+	}
+	if g, w := normBlob(got), normBlob(want); !reflect.DeepEqual(g, w) {
+		t.Fatalf("%s:\n got %s\nwant %s", what, dump(g), dump(w))
+	}
+}
+
+func testBlobRoundTrip(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	b := &identity.Blob{
+		ApplicationID: 7,
+		UserID:        42,
+		UID:           blobUID(),
+		Name:          "Ünïcödé ../../etc/passwd.png",
+		ContentType:   "image/svg+xml; charset=utf-8",
+		Size:          0,
+		Public:        true,
+		State:         identity.BlobCreated,
+		CreatedAt:     t0,
+		UpdatedAt:     t0.Add(time.Second),
+	}
+	wantErr(t, "CreateBlob", bs.CreateBlob(ctx, b), nil)
+	if b.ID == 0 {
+		t.Fatal("CreateBlob did not set ID")
+	}
+	got, err := bs.Blob(ctx, 7, b.ID)
+	wantErr(t, "Blob", err, nil)
+	checkBlob(t, "Blob", got, b)
+	got, err = bs.BlobByUID(ctx, b.UID)
+	wantErr(t, "BlobByUID", err, nil)
+	checkBlob(t, "BlobByUID", got, b)
+
+	other := newBlob(t, bs, 7, 42, t0)
+	if other.ID == b.ID {
+		t.Fatal("two blobs got the same ID")
+	}
+}
+
+func testBlobScopedAndNotFound(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	b := newBlob(t, bs, 1, 5, t0)
+	_, err := bs.Blob(ctx, 2, b.ID)
+	wantErr(t, "Blob of another application", err, identity.ErrNotFound)
+	_, err = bs.Blob(ctx, 1, b.ID+1000)
+	wantErr(t, "Blob of a missing id", err, identity.ErrNotFound)
+	for _, uid := range []string{"", blobUID(), "x\x00y", "\xff"} {
+		_, err = bs.BlobByUID(ctx, uid)
+		wantErr(t, fmt.Sprintf("BlobByUID(%q)", uid), err, identity.ErrNotFound)
+	}
+	// BlobByUID is not scoped: uids are unique across applications.
+	got, err := bs.BlobByUID(ctx, b.UID)
+	wantErr(t, "BlobByUID", err, nil)
+	if got.ApplicationID != 1 || got.ID != b.ID {
+		t.Fatalf("BlobByUID returned %+v", got)
+	}
+}
+
+func testBlobDuplicateUID(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	b := newBlob(t, bs, 1, 5, t0)
+	dup := mkBlob(2, 6, t0)
+	dup.UID = b.UID
+	wantField(t, "CreateBlob with a taken uid", bs.CreateBlob(ctx, dup), identity.ErrInvalidInput, "uid", "")
+	got, err := bs.BlobByUID(ctx, b.UID)
+	wantErr(t, "BlobByUID", err, nil)
+	checkBlob(t, "the first blob after a conflict", got, b)
+}
+
+func testBlobUnstorableText(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	for _, tc := range []struct {
+		field string
+		set   func(b *identity.Blob)
+	}{
+		{"name", func(b *identity.Blob) { b.Name = "a\x00b" }},
+		{"name", func(b *identity.Blob) { b.Name = "\xff\xfe" }},
+		{"content_type", func(b *identity.Blob) { b.ContentType = "image/\x00png" }},
+		{"uid", func(b *identity.Blob) { b.UID = "" }},
+	} {
+		b := mkBlob(1, 1, t0)
+		tc.set(b)
+		wantField(t, "CreateBlob with unstorable "+tc.field, bs.CreateBlob(t.Context(), b), identity.ErrInvalidInput, tc.field, "")
+	}
+}
+
+func testBlobUpdateState(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	b := newBlob(t, bs, 3, 9, t0)
+	untouched := *b
+
+	// From the wrong state: nothing is written.
+	upd := *b
+	upd.State, upd.Size, upd.UpdatedAt = identity.BlobUploaded, 123, t0.Add(time.Minute)
+	wantErr(t, "UpdateBlobState from a wrong state", bs.UpdateBlobState(ctx, &upd, identity.BlobUploading), identity.ErrNotFound)
+	got, _ := bs.Blob(ctx, 3, b.ID)
+	checkBlob(t, "blob after a refused update", got, &untouched)
+
+	// A missing blob.
+	missing := upd
+	missing.ID = b.ID + 1000
+	wantErr(t, "UpdateBlobState of a missing blob", bs.UpdateBlobState(ctx, &missing, identity.BlobCreated), identity.ErrNotFound)
+
+	// Through every state; only state, size, updated_at and completed_at change.
+	steps := []struct {
+		from, to identity.BlobState
+		size     int64
+	}{
+		{identity.BlobCreated, identity.BlobUploading, 0},
+		{identity.BlobUploading, identity.BlobUploaded, 4096},
+		{identity.BlobUploaded, identity.BlobCompleted, 4096},
+		{identity.BlobCompleted, identity.BlobDeleting, 4096},
+	}
+	want := *b
+	for i, st := range steps {
+		u := want
+		u.Name, u.ContentType, u.Public, u.UserID = "ignored", "text/ignored", !want.Public, 999 // not written
+		u.State, u.Size, u.UpdatedAt = st.to, st.size, t0.Add(time.Duration(i+1)*time.Minute)
+		if st.to == identity.BlobCompleted {
+			u.CompletedAt = t0.Add(time.Hour)
+		}
+		wantErr(t, fmt.Sprintf("UpdateBlobState %d→%d", st.from, st.to), bs.UpdateBlobState(ctx, &u, st.from), nil)
+		want.State, want.Size, want.UpdatedAt, want.CompletedAt = u.State, u.Size, u.UpdatedAt, u.CompletedAt
+		got, err := bs.Blob(ctx, 3, b.ID)
+		wantErr(t, "Blob", err, nil)
+		checkBlob(t, fmt.Sprintf("blob in state %d", st.to), got, &want)
+		// The same transition again is refused: the stored state moved on.
+		wantErr(t, "repeated UpdateBlobState", bs.UpdateBlobState(ctx, &u, st.from), identity.ErrNotFound)
+	}
+}
+
+func testBlobStale(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	before := t0.Add(time.Hour)
+	old := t0
+	withState := func(created time.Time, st identity.BlobState) *identity.Blob {
+		b := newBlob(t, bs, 1, 1, created)
+		if st != identity.BlobCreated {
+			u := *b
+			u.State = st
+			if st == identity.BlobCompleted {
+				u.CompletedAt = created
+			}
+			wantErr(t, "UpdateBlobState", bs.UpdateBlobState(ctx, &u, identity.BlobCreated), nil)
+			*b = u
+		}
+		return b
+	}
+	var want []int64
+	for _, st := range []identity.BlobState{identity.BlobCreated, identity.BlobUploading, identity.BlobUploaded, identity.BlobDeleting} {
+		want = append(want, withState(old, st).ID) // old and incomplete: stale
+	}
+	withState(old, identity.BlobCompleted)                                            // completed: never stale
+	withState(before, identity.BlobCreated)                                           // created at the cutoff: not before it
+	withState(before.Add(time.Minute), identity.BlobUploading)                        // fresh
+	want = append(want, withState(before.Add(time.Minute), identity.BlobDeleting).ID) // deleting: always
+	withState(before.Add(time.Minute), identity.BlobCompleted)
+
+	got, err := bs.StaleBlobs(ctx, before, 100)
+	wantErr(t, "StaleBlobs", err, nil)
+	var ids []int64
+	for _, b := range got {
+		ids = append(ids, b.ID)
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("StaleBlobs ids = %v, want %v (oldest id first)", ids, want)
+	}
+	got, err = bs.StaleBlobs(ctx, before, 2)
+	wantErr(t, "StaleBlobs with a limit", err, nil)
+	if len(got) != 2 || got[0].ID != want[0] || got[1].ID != want[1] {
+		t.Fatalf("StaleBlobs(limit 2) = %d blobs, want the first two of %v", len(got), want)
+	}
+	if got[1].State != identity.BlobUploading || got[1].UID == "" {
+		t.Fatalf("StaleBlobs returned an incomplete record: %+v", got[1])
+	}
+}
+
+func testBlobDelete(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	b := newBlob(t, bs, 1, 1, t0)
+	keep := newBlob(t, bs, 1, 1, t0)
+	wantErr(t, "DeleteBlob", bs.DeleteBlob(ctx, b.ID), nil)
+	_, err := bs.Blob(ctx, 1, b.ID)
+	wantErr(t, "Blob after DeleteBlob", err, identity.ErrNotFound)
+	_, err = bs.BlobByUID(ctx, b.UID)
+	wantErr(t, "BlobByUID after DeleteBlob", err, identity.ErrNotFound)
+	wantErr(t, "DeleteBlob of a missing blob", bs.DeleteBlob(ctx, b.ID), nil)
+	if _, err := bs.Blob(ctx, 1, keep.ID); err != nil {
+		t.Fatalf("DeleteBlob removed another blob: %v", err)
+	}
+}
+
+// Of concurrent compare-and-sets from the same state, exactly one succeeds: the single use
+// of an upload grant rests on it.
+func testConcurrentBlobState(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	b := newBlob(t, bs, 1, 1, t0)
+	var won atomic.Int64
+	errs := race(func(i int) error {
+		u := *b
+		u.State, u.Size = identity.BlobUploading, int64(i)
+		err := bs.UpdateBlobState(t.Context(), &u, identity.BlobCreated)
+		if err == nil {
+			won.Store(int64(i))
+		}
+		return err
+	})
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		default:
+			wantErr(t, "losing UpdateBlobState", err, identity.ErrNotFound)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent UpdateBlobState calls succeeded, want exactly 1", wins)
+	}
+	got, err := bs.Blob(t.Context(), 1, b.ID)
+	wantErr(t, "Blob", err, nil)
+	if got.State != identity.BlobUploading || got.Size != won.Load() {
+		t.Fatalf("stored state %d size %d, want the winner's (size %d)", got.State, got.Size, won.Load())
+	}
+}
