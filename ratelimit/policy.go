@@ -127,11 +127,17 @@ type Policy struct {
 	tarpit Rate
 	log    *slog.Logger
 
-	mu         sync.Mutex
-	delayed    int
-	delayedBy  map[string]int
-	lastLogged atomic.Int64
+	mu        sync.Mutex
+	delayed   int
+	delayedBy map[string]int
+	// downUntil (Unix ns of Config.Now) is set for limiterPause after a Limiter failure:
+	// until then the Limiter is not called.
+	downUntil atomic.Int64
 }
+
+// limiterPause is how long a Policy leaves a failed Limiter alone: a dead store then costs
+// one failing call (a connection timeout) per pause, not one per attempt.
+const limiterPause = 5 * time.Second
 
 var (
 	defaultLogin           = Rate{Burst: 300, Interval: 200 * time.Millisecond}
@@ -247,8 +253,9 @@ type Attempt struct {
 // through its SHA-256, and should be normalized (identity.NormalizeLogin or
 // NormalizeEmail) and tagged by kind ("login:" or "email:") by the caller.
 //
-// A Limiter failure does not refuse the attempt: it is logged (at most once per 10 s) and
-// the attempt goes on unlimited, so an outage of a shared store does not stop logins.
+// A Limiter failure does not refuse the attempt: the attempt goes on unlimited, so an
+// outage of a shared store does not stop logins. The failure is logged, and the Limiter is
+// then left alone for 5 seconds (attempts go unlimited at once) before it is tried again.
 func (p *Policy) Begin(ctx context.Context, action Action, addr, account string) (*Attempt, error) {
 	if p == nil {
 		return nil, nil
@@ -334,9 +341,7 @@ func (a *Attempt) Done(ctx context.Context, o Outcome) {
 			p.take(ctx, a.failKey, p.cfg.LoginFailures, -1, now)
 		}
 		if a.tarpitKey != "" {
-			if err := p.lim.Reset(ctx, a.tarpitKey); err != nil {
-				p.logFailure(ctx, err)
-			}
+			p.reset(ctx, a.tarpitKey, now)
 		}
 	case OutcomeNone:
 		if a.failKey != "" {
@@ -383,24 +388,37 @@ func (p *Policy) release(addr string) {
 	}
 }
 
-// take calls the Limiter; ok is false when it failed (logged).
+// take calls the Limiter; ok is false when it failed or is paused after a failure.
 func (p *Policy) take(ctx context.Context, key string, r Rate, cost int, now time.Time) (Result, bool) {
+	if now.UnixNano() < p.downUntil.Load() {
+		return Result{}, false
+	}
 	res, err := p.lim.Take(ctx, key, r, cost, now)
 	if err != nil {
-		p.logFailure(ctx, err)
+		p.failed(ctx, err, now)
 		return Result{}, false
 	}
 	return res, true
 }
 
-// logFailure logs a Limiter failure, at most once per 10 seconds of Config.Now.
-func (p *Policy) logFailure(ctx context.Context, err error) {
-	now := p.cfg.Now().UnixNano()
-	last := p.lastLogged.Load()
-	if last != 0 && now-last < int64(10*time.Second) || !p.lastLogged.CompareAndSwap(last, now) {
+func (p *Policy) reset(ctx context.Context, key string, now time.Time) {
+	if now.UnixNano() < p.downUntil.Load() {
 		return
 	}
-	p.log.WarnContext(ctx, "ratelimit: limiter failed; requests are let through unlimited", "err", err)
+	if err := p.lim.Reset(ctx, key); err != nil {
+		p.failed(ctx, err, now)
+	}
+}
+
+// failed pauses the Limiter for limiterPause and logs err, once per pause.
+func (p *Policy) failed(ctx context.Context, err error, now time.Time) {
+	until := now.Add(limiterPause).UnixNano()
+	old := p.downUntil.Load()
+	if now.UnixNano() < old || !p.downUntil.CompareAndSwap(old, until) {
+		return
+	}
+	p.log.WarnContext(ctx, "ratelimit: limiter failed; attempts go unlimited for a while",
+		"pause", limiterPause, "err", err)
 }
 
 // accountHash returns the key form of an account: 128 bits of its SHA-256, in hex.

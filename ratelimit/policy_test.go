@@ -348,8 +348,9 @@ func (f *failingLimiter) Take(context.Context, string, ratelimit.Rate, int, time
 
 func (f *failingLimiter) Reset(context.Context, string) error { f.calls++; return errDown }
 
-// TestLimiterFailureFailsOpen: a failing Limiter lets attempts through undelayed, and the
-// failure is logged once, without the account.
+// TestLimiterFailureFailsOpen: a failing Limiter lets attempts through undelayed; it is
+// called once per 5-second pause, and the failure is logged once per pause, without the
+// account.
 func TestLimiterFailureFailsOpen(t *testing.T) {
 	var logs bytes.Buffer
 	fl := &failingLimiter{}
@@ -363,19 +364,31 @@ func TestLimiterFailureFailsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for i := 0; i < 50; i++ {
-		a, err := p.Begin(ctx, ratelimit.ActionLogin, attacker, "login:secret-bob")
-		if err != nil || a.Delay != 0 {
-			t.Fatalf("attempt %d: %v %v", i, a, err)
+	for _, step := range []struct {
+		advance   time.Duration
+		wantCalls int
+		wantLogs  int
+	}{
+		{0, 1, 1},
+		{4 * time.Second, 1, 1},
+		{time.Second, 2, 2},
+		{time.Second, 2, 2},
+	} {
+		c.Advance(step.advance)
+		for i := 0; i < 10; i++ {
+			a, err := p.Begin(ctx, ratelimit.ActionLogin, attacker, "login:secret-bob")
+			if err != nil || a.Delay != 0 {
+				t.Fatalf("attempt %d: %v %v", i, a, err)
+			}
+			a.Done(ctx, ratelimit.OutcomeSuccess)
 		}
-		a.Done(ctx, ratelimit.OutcomeSuccess)
-	}
-	if fl.calls < 100 {
-		t.Fatalf("limiter called %d times", fl.calls)
-	}
-	out := logs.String()
-	if strings.Count(out, "limiter failed") != 1 || !strings.Contains(out, "store down") || strings.Contains(out, "bob") {
-		t.Fatalf("log:\n%s", out)
+		out := logs.String()
+		if fl.calls != step.wantCalls || strings.Count(out, "limiter failed") != step.wantLogs {
+			t.Fatalf("after +%s: %d calls, log:\n%s", step.advance, fl.calls, out)
+		}
+		if !strings.Contains(out, "store down") || strings.Contains(out, "bob") {
+			t.Fatalf("log:\n%s", out)
+		}
 	}
 }
 
