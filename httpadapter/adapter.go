@@ -128,6 +128,18 @@ func (h *handler) routes() {
 	h.handle("PUT /users/{id}", authRequired, h.updateUser)
 	h.handle("DELETE /users/{id}", authRequired, h.deleteUser)
 	h.handle("DELETE /users/external/{id}", authRequired, h.deleteUserByExternalID)
+	// User retrieval (users_search.go): V2 search, the deprecated V1 list and lookups.
+	h.handle("GET /users/v2", authRequired, h.searchUsersV2)
+	h.handle("GET /users", authRequired, h.listUsersV1)
+	h.handle("GET /users/by_login", authRequired, h.lookupBy("login", identity.FieldLogin))
+	h.handle("GET /users/by_email", authRequired, h.lookupBy("email", identity.FieldEmail))
+	h.handle("GET /users/by_facebook_id", authRequired, h.lookupBy("facebook_id", identity.FieldFacebookID))
+	h.handle("GET /users/by_twitter_id", authRequired, h.lookupBy("twitter_id", identity.FieldTwitterID))
+	h.handle("GET /users/phone", authRequired, h.lookupBy("phone", identity.FieldPhone))
+	h.handle("GET /users/by_phone", authRequired, h.lookupBy("phone", identity.FieldPhone))
+	h.handle("GET /users/by_full_name", authRequired, h.usersByFullName)
+	h.handle("GET /users/by_tags", authRequired, h.usersByTags)
+	h.handle("GET /users/external/{id}", authRequired, h.userByExternalID)
 }
 
 // handle registers fn for pattern ("METHOD /path") and for its ".json" twin. A pattern

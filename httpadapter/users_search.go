@@ -1,0 +1,645 @@
+package httpadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/identitykit/identity"
+)
+
+// This file serves user retrieval: GET /users/v2 (spec §5.6), the deprecated V1 list GET
+// /users (§5.7) and the V1 lookups (§5.8). Parsers turn the decoded parameters into an
+// identity.UserQuery; every malformed parameter is a field error (422), never SQL: the store
+// compiles queries with bound parameters only.
+
+// maxOffset bounds offset (V2) and (page-1)*per_page (V1).
+const maxOffset = math.MaxInt32
+
+// writeV2Page sends the body of GET /users/v2: {"limit","skip","total_entries","items"}
+// with flat user objects.
+func writeV2Page(w http.ResponseWriter, p *identity.UserPage) error {
+	b := make([]byte, 0, 256+len(p.Users)*512)
+	b = append(b, `{"limit":`...)
+	b = strconv.AppendInt(b, int64(p.Limit), 10)
+	b = append(b, `,"skip":`...)
+	b = strconv.AppendInt(b, int64(p.Offset), 10)
+	b = append(b, `,"total_entries":`...)
+	b = strconv.AppendInt(b, p.Total, 10)
+	b = append(b, `,"items":[`...)
+	for i, u := range p.Users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUserJSON(b, u)
+	}
+	writeBody(w, http.StatusOK, append(b, "]}"...))
+	return nil
+}
+
+// writeV1Page sends the body of the V1 lists: {"current_page","per_page","total_entries",
+// "items"} with user objects wrapped in {"user":...}.
+func writeV1Page(w http.ResponseWriter, page int, p *identity.UserPage) error {
+	b := make([]byte, 0, 256+len(p.Users)*512)
+	b = append(b, `{"current_page":`...)
+	b = strconv.AppendInt(b, int64(page), 10)
+	b = append(b, `,"per_page":`...)
+	b = strconv.AppendInt(b, int64(p.Limit), 10)
+	b = append(b, `,"total_entries":`...)
+	b = strconv.AppendInt(b, p.Total, 10)
+	b = append(b, `,"items":[`...)
+	for i, u := range p.Users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"user":`...)
+		b = appendUserJSON(b, u)
+		b = append(b, '}')
+	}
+	writeBody(w, http.StatusOK, append(b, "]}"...))
+	return nil
+}
+
+// v2Ops are the operators of V2 bracket keys (field[op]). eq is accepted as the explicit
+// form of field=value.
+var v2Ops = map[string]identity.FilterOp{
+	"eq": identity.OpEq, "in": identity.OpIn, "nin": identity.OpNin, "start_with": identity.OpStartWith,
+	"gt": identity.OpGt, "gte": identity.OpGte, "lt": identity.OpLt, "lte": identity.OpLte,
+}
+
+// parseV2 reads a V2 search: field=v, field[op]=v, field[op][]=v (and field[]=v as "in"),
+// limit, offset, sort_asc or sort_desc. Values of in and nin may also be one comma-separated
+// string for integer and tag fields. Dates are ISO 8601, Unix seconds, or a JavaScript
+// Date's string form (parseTime). The rules of the query (identity.UserQuery.CheckV2) are
+// checked by Identity.SearchUsers; parseV2 reports what cannot even be read.
+func parseV2(p params) (identity.UserQuery, error) {
+	f := fieldErrs{}
+	var q identity.UserQuery
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same query always compiles to the same SQL text
+	sorted := false
+	for _, k := range keys {
+		v := p[k]
+		switch k {
+		case "limit":
+			n, ok := intParam(f, k, v, 1, identity.MaxSearchLimit)
+			if ok {
+				q.Limit = n
+			}
+			continue
+		case "offset":
+			n, ok := intParam(f, k, v, 0, maxOffset)
+			if ok {
+				q.Offset = n
+			}
+			continue
+		case "sort_asc", "sort_desc":
+			s, ok := asString(v)
+			if !ok || strings.TrimSpace(s) == "" {
+				f.add(k, "is invalid")
+				continue
+			}
+			if sorted {
+				f.add(k, "cannot be used with another sort_asc or sort_desc")
+				continue
+			}
+			sorted = true
+			q.SortField = identity.UserField(strings.TrimSpace(s))
+			q.SortDesc = k == "sort_desc"
+			continue
+		}
+		field := identity.UserField(k)
+		if field.Kind() == identity.KindUnknown {
+			f.add(fieldName(k), "is not a searchable field")
+			continue
+		}
+		switch x := v.(type) {
+		case params:
+			ops := make([]string, 0, len(x))
+			for op := range x {
+				ops = append(ops, op)
+			}
+			sort.Strings(ops)
+			for _, opName := range ops {
+				op, ok := v2Ops[opName]
+				if !ok {
+					f.add(k, fmt.Sprintf("has an unknown operator %q", truncate(opName)))
+					continue
+				}
+				if fl, ok := readFilter(f, field, op, x[opName]); ok {
+					q.Filters = append(q.Filters, fl)
+				}
+			}
+		case []any:
+			if fl, ok := readFilter(f, field, identity.OpIn, x); ok {
+				q.Filters = append(q.Filters, fl)
+			}
+		default:
+			op := identity.OpEq
+			if field.Kind() == identity.KindTags {
+				if s, _ := asString(v); strings.Contains(s, ",") {
+					op = identity.OpIn // user_tags=a,b: any of them
+				}
+			}
+			if fl, ok := readFilter(f, field, op, v); ok {
+				q.Filters = append(q.Filters, fl)
+			}
+		}
+	}
+	return q, f.err("search users")
+}
+
+// fieldName keeps an unknown parameter name short enough to echo.
+func fieldName(k string) string { return truncate(k) }
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// intParam reads an integer parameter in [lo, hi].
+func intParam(f fieldErrs, name string, v any, lo, hi int64) (int, bool) {
+	n, ok := asInt64(v)
+	switch {
+	case !ok:
+		f.add(name, "is invalid")
+	case n < lo || n > hi:
+		f.add(name, fmt.Sprintf("must be between %d and %d", lo, hi))
+	default:
+		return int(n), true
+	}
+	return 0, false
+}
+
+// readFilter reads the values of field op v: one scalar, or a list for in and nin (a list,
+// or for integer and tag fields one comma-separated string).
+func readFilter(f fieldErrs, field identity.UserField, op identity.FilterOp, v any) (identity.UserFilter, bool) {
+	name := string(field)
+	var raw []string
+	switch x := v.(type) {
+	case []any:
+		if op != identity.OpIn && op != identity.OpNin {
+			f.add(name, fmt.Sprintf("%s takes one value, not a list", op))
+			return identity.UserFilter{}, false
+		}
+		s, ok := asStrings(x)
+		if !ok {
+			f.add(name, "is invalid")
+			return identity.UserFilter{}, false
+		}
+		raw = s
+	case params:
+		f.add(name, "is invalid")
+		return identity.UserFilter{}, false
+	default:
+		s, _ := asString(x)
+		raw = []string{s}
+		kind := field.Kind()
+		if (op == identity.OpIn || op == identity.OpNin) && (kind == identity.KindInt || kind == identity.KindTags) {
+			raw = strings.Split(s, ",")
+		}
+	}
+	if len(raw) > identity.MaxFilterValues {
+		f.add(name, fmt.Sprintf("has too many values (maximum is %d)", identity.MaxFilterValues))
+		return identity.UserFilter{}, false
+	}
+	vals, ok := parseValues(f, field, raw)
+	if !ok {
+		return identity.UserFilter{}, false
+	}
+	return identity.UserFilter{Field: field, Op: op, Values: vals}, true
+}
+
+// parseValues converts raw values to the kind of field: int64, string (tags trimmed) or
+// time.Time.
+func parseValues(f fieldErrs, field identity.UserField, raw []string) ([]any, bool) {
+	name := string(field)
+	vals := make([]any, 0, len(raw))
+	for _, s := range raw {
+		switch field.Kind() {
+		case identity.KindInt:
+			n, ok := asInt64(s)
+			if !ok {
+				f.add(name, fmt.Sprintf("%s is not an integer", quoteValue(s)))
+				return nil, false
+			}
+			vals = append(vals, n)
+		case identity.KindTime:
+			t, ok := parseTime(s)
+			if !ok {
+				f.add(name, fmt.Sprintf("%s is not a date (use ISO 8601, Unix seconds or a JavaScript Date)", quoteValue(s)))
+				return nil, false
+			}
+			vals = append(vals, t)
+		case identity.KindTags:
+			vals = append(vals, strings.TrimSpace(s))
+		default:
+			vals = append(vals, s)
+		}
+	}
+	return vals, true
+}
+
+func quoteValue(s string) string { return strconv.Quote(truncate(s)) }
+
+// jsDate matches a JavaScript Date's toString(): "Fri Nov 10 2017 00:00:00 GMT+0000
+// (Coordinated Universal Time)", which the SDK sends for a Date in a query.
+var jsDate = regexp.MustCompile(`^([A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT[+-]\d{4})(?: \([^()]*\))?$`)
+
+// timeLayouts are the ISO 8601 forms accepted besides RFC 3339; a time without a zone is UTC.
+var timeLayouts = []string{
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02",
+	"2006.01.02",
+	time.RFC1123,  // Date.toUTCString()
+	time.RFC1123Z, // and with a numeric zone
+}
+
+const (
+	minUnix = -62135596800 // 0001-01-01T00:00:00Z
+	maxUnix = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// parseTime reads a date the way clients send one: Unix seconds ("1690886495"), RFC 3339
+// and other ISO 8601 forms ("2018-12-06T09:21:41Z", "2018-12-06T09:21:41.123+02:00",
+// "2018-12-06 09:21:41", "2018-12-06"), the V1 form "2018.12.06", a JavaScript Date's
+// toString() ("Fri Nov 10 2017 00:00:00 GMT+0000 (Coordinated Universal Time)", what the SDK
+// sends for a Date) and toUTCString() ("Fri, 10 Nov 2017 00:00:00 GMT").
+func parseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 100 {
+		return time.Time{}, false
+	}
+	if isInteger(s) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < minUnix || n > maxUnix {
+			return time.Time{}, false
+		}
+		return time.Unix(n, 0).UTC(), true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	if m := jsDate.FindStringSubmatch(s); m != nil {
+		t, err := time.Parse("Mon Jan 02 2006 15:04:05 GMT-0700", m[1])
+		return t, err == nil
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func isInteger(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// v1Ops are the operators of V1 filter[] strings.
+var v1Ops = map[string]identity.FilterOp{
+	"gt": identity.OpGt, "lt": identity.OpLt, "ge": identity.OpGte, "le": identity.OpLte,
+	"eq": identity.OpEq, "ne": identity.OpNe, "between": identity.OpBetween, "in": identity.OpIn,
+}
+
+// v1Types are the value types of V1 filter[] and order strings. Values are read by the kind
+// of the field; the type must be one of these ("integer" appears in the documentation's
+// order example).
+var v1Types = map[string]bool{"number": true, "integer": true, "string": true, "date": true}
+
+// parseV1Filter reads "<type> <field> <op> <value>" (spec §5.7): in takes "a,b,c", between
+// "a,b"; dates are "yyyy-mm-dd", "yyyy.mm.dd" or any form parseTime reads.
+func parseV1Filter(f fieldErrs, s string) (identity.UserFilter, bool) {
+	tokens, value := splitTokens(s, 3)
+	if len(tokens) < 3 {
+		f.add("filter", fmt.Sprintf("%s is not of the form \"<type> <field> <operator> <value>\"", quoteValue(s)))
+		return identity.UserFilter{}, false
+	}
+	typ, fieldStr, opStr := tokens[0], tokens[1], tokens[2]
+	if !v1Types[typ] {
+		f.add("filter", fmt.Sprintf("%s has an unknown type %s (number, string or date)", quoteValue(s), quoteValue(typ)))
+		return identity.UserFilter{}, false
+	}
+	field := identity.UserField(fieldStr)
+	if field.Kind() == identity.KindUnknown {
+		f.add(fieldName(fieldStr), "is not a searchable field")
+		return identity.UserFilter{}, false
+	}
+	op, ok := v1Ops[opStr]
+	if !ok {
+		f.add(string(field), fmt.Sprintf("has an unknown operator %s", quoteValue(opStr)))
+		return identity.UserFilter{}, false
+	}
+	raw := []string{value}
+	if op == identity.OpIn || op == identity.OpBetween {
+		raw = strings.Split(value, ",")
+		for i := range raw {
+			raw[i] = strings.TrimSpace(raw[i])
+		}
+	}
+	if len(raw) > identity.MaxFilterValues {
+		f.add(string(field), fmt.Sprintf("has too many values (maximum is %d)", identity.MaxFilterValues))
+		return identity.UserFilter{}, false
+	}
+	vals, ok := parseValues(f, field, raw)
+	if !ok {
+		return identity.UserFilter{}, false
+	}
+	return identity.UserFilter{Field: field, Op: op, Values: vals}, true
+}
+
+// splitTokens returns the first n space-separated tokens of s and the rest, trimmed.
+func splitTokens(s string, n int) ([]string, string) {
+	var tokens []string
+	rest := strings.TrimSpace(s)
+	for len(tokens) < n && rest != "" {
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			tokens = append(tokens, rest)
+			rest = ""
+			break
+		}
+		tokens = append(tokens, rest[:i])
+		rest = strings.TrimLeft(rest[i:], " \t")
+	}
+	return tokens, strings.TrimSpace(rest)
+}
+
+// parseV1Order reads "<asc|desc> <type> <field>".
+func parseV1Order(f fieldErrs, q *identity.UserQuery, s string) {
+	tokens, rest := splitTokens(s, 3)
+	if len(tokens) < 3 || rest != "" || (tokens[0] != "asc" && tokens[0] != "desc") || !v1Types[tokens[1]] {
+		f.add("order", fmt.Sprintf("%s is not of the form \"<asc|desc> <type> <field>\"", quoteValue(s)))
+		return
+	}
+	q.SortDesc = tokens[0] == "desc"
+	q.SortField = identity.UserField(tokens[2])
+}
+
+// parsePaging reads page (default 1) and per_page (default 10, 1..100) into q.
+func parsePaging(f fieldErrs, p params, q *identity.UserQuery) (page int) {
+	page, perPage := 1, 10
+	if v, ok := p["page"]; ok {
+		if n, ok := intParam(f, "page", v, 1, maxOffset); ok {
+			page = n
+		}
+	}
+	if v, ok := p["per_page"]; ok {
+		if n, ok := intParam(f, "per_page", v, 1, identity.MaxSearchLimit); ok {
+			perPage = n
+		}
+	}
+	if int64(page-1)*int64(perPage) > maxOffset {
+		f.add("page", "is too large")
+	}
+	q.Limit, q.Offset = perPage, (page-1)*perPage
+	return page
+}
+
+// unknownParams adds an error for every parameter of p not in known.
+func unknownParams(f fieldErrs, p params, known ...string) {
+	for k := range p {
+		found := false
+		for _, n := range known {
+			if k == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			f.add(fieldName(k), "is not a parameter of this endpoint")
+		}
+	}
+}
+
+// parseV1List reads GET /users: page, per_page, filter[] (repeated), order and
+// external_user_id.
+func parseV1List(p params) (identity.UserQuery, int, error) {
+	f := fieldErrs{}
+	var q identity.UserQuery
+	unknownParams(f, p, "page", "per_page", "filter", "order", "external_user_id")
+	page := parsePaging(f, p, &q)
+	if v, ok := p["filter"]; ok {
+		var list []string
+		switch x := v.(type) {
+		case params: // filter[gt]=..., as the documentation's table writes it
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				s, ok := asString(x[k])
+				if !ok {
+					f.add("filter", "is invalid")
+					continue
+				}
+				list = append(list, s)
+			}
+		default:
+			s, ok := asStrings(x)
+			if !ok {
+				f.add("filter", "is invalid")
+			}
+			list = s
+		}
+		if len(list) > identity.MaxFilters {
+			f.add("filter", fmt.Sprintf("too many filters (maximum is %d)", identity.MaxFilters))
+			list = nil
+		}
+		for _, s := range list {
+			if fl, ok := parseV1Filter(f, s); ok {
+				q.Filters = append(q.Filters, fl)
+			}
+		}
+	}
+	if v, ok := p["order"]; ok {
+		if s, ok := asString(v); ok {
+			parseV1Order(f, &q, s)
+		} else {
+			f.add("order", "is invalid")
+		}
+	}
+	if v, ok := p["external_user_id"]; ok {
+		if fl, ok := readFilter(f, identity.FieldExternalUserID, identity.OpEq, v); ok {
+			q.Filters = append(q.Filters, fl)
+		}
+	}
+	return q, page, f.err("list users")
+}
+
+// requiredString reads the non-blank scalar parameter name.
+func requiredString(f fieldErrs, p params, name string) string {
+	v, ok := p[name]
+	if !ok {
+		f.add(name, "cannot be blank")
+		return ""
+	}
+	s, ok := asString(v)
+	if !ok {
+		f.add(name, "is invalid")
+		return ""
+	}
+	if strings.TrimSpace(s) == "" {
+		f.add(name, "cannot be blank")
+	}
+	return s
+}
+
+// searchUsersV2 is GET /users/v2.
+func (h *handler) searchUsersV2(ctx context.Context, c *call) error {
+	q, err := parseV2(c.p)
+	if err != nil {
+		return err
+	}
+	page, err := h.id.SearchUsers(ctx, c.s, q)
+	if err != nil {
+		return h.searchErr(ctx, c, err)
+	}
+	return writeV2Page(c.w, page)
+}
+
+// listUsersV1 is GET /users.
+func (h *handler) listUsersV1(ctx context.Context, c *call) error {
+	q, page, err := parseV1List(c.p)
+	if err != nil {
+		return err
+	}
+	return h.v1List(ctx, c, q, page)
+}
+
+func (h *handler) v1List(ctx context.Context, c *call, q identity.UserQuery, page int) error {
+	res, err := h.id.ListUsersV1(ctx, c.s, q)
+	if err != nil {
+		return h.searchErr(ctx, c, err)
+	}
+	return writeV1Page(c.w, page, res)
+}
+
+// usersByFullName is GET /users/by_full_name: a V1 list of exact full-name matches.
+func (h *handler) usersByFullName(ctx context.Context, c *call) error {
+	f := fieldErrs{}
+	unknownParams(f, c.p, "full_name", "page", "per_page")
+	var q identity.UserQuery
+	page := parsePaging(f, c.p, &q)
+	name := requiredString(f, c.p, "full_name")
+	if err := f.err("list users"); err != nil {
+		return err
+	}
+	q.Filters = []identity.UserFilter{{Field: identity.FieldFullName, Op: identity.OpEq, Values: []any{name}}}
+	return h.v1List(ctx, c, q, page)
+}
+
+// usersByTags is GET /users/by_tags: users having any of tags (tags[]=a&tags[]=b or
+// tags=a,b).
+func (h *handler) usersByTags(ctx context.Context, c *call) error {
+	f := fieldErrs{}
+	unknownParams(f, c.p, "tags", "page", "per_page")
+	var q identity.UserQuery
+	page := parsePaging(f, c.p, &q)
+	var tags []any
+	if v, ok := c.p["tags"]; !ok {
+		f.add("tags", "cannot be blank")
+	} else if list, ok := asStrings(v); !ok {
+		f.add("tags", "is invalid")
+	} else {
+		for _, s := range list {
+			for _, t := range strings.Split(s, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					tags = append(tags, t)
+				}
+			}
+		}
+		if len(tags) == 0 {
+			f.add("tags", "cannot be blank")
+		}
+	}
+	if err := f.err("list users"); err != nil {
+		return err
+	}
+	q.Filters = []identity.UserFilter{{Field: identity.FieldTags, Op: identity.OpIn, Values: tags}}
+	return h.v1List(ctx, c, q, page)
+}
+
+// lookupBy returns the handler of a V1 single lookup by the parameter param (field field).
+func (h *handler) lookupBy(param string, field identity.UserField) endpointFunc {
+	return func(ctx context.Context, c *call) error {
+		f := fieldErrs{}
+		unknownParams(f, c.p, param)
+		v := requiredString(f, c.p, param)
+		if err := f.err("find user"); err != nil {
+			return err
+		}
+		return h.lookup(ctx, c, field, v)
+	}
+}
+
+func (h *handler) lookup(ctx context.Context, c *call, field identity.UserField, v any) error {
+	u, err := h.id.LookupUserV1(ctx, c.s, field, v)
+	if err != nil {
+		return h.searchErr(ctx, c, err)
+	}
+	return writeUser(c.w, http.StatusOK, u)
+}
+
+// userByExternalID is GET /users/external/{id} (the deprecated numeric external_user_id).
+func (h *handler) userByExternalID(ctx context.Context, c *call) error {
+	f := fieldErrs{}
+	unknownParams(f, c.p)
+	n, err := strconv.ParseInt(pathValue(c.r, "id"), 10, 64)
+	if err != nil {
+		f.add("external_user_id", "is not an integer")
+	}
+	if err := f.err("find user"); err != nil {
+		return err
+	}
+	return h.lookup(ctx, c, identity.FieldExternalUserID, n)
+}
+
+// Messages of searches turned off by application settings (spec §5.7, §9).
+const (
+	msgUsersForbidden = "Users retrieving forbidden in admin panel, application settings. Setup it here: "
+)
+
+// searchErr gives identity.ErrDisabled the ConnectyCube message, naming the application
+// setting that refused the request; other errors pass through.
+func (h *handler) searchErr(ctx context.Context, c *call, err error) error {
+	if !errors.Is(err, identity.ErrDisabled) || c.s == nil {
+		return err
+	}
+	setting := "disable_user_list"
+	if app, aerr := h.id.Application(ctx, c.s.ApplicationID); aerr == nil && !app.Settings.DisableUserList && app.Settings.DisableUsersV1 {
+		setting = "disable_users_v1"
+	}
+	msg := fmt.Sprintf("%sthe settings of application %d (%s)", msgUsersForbidden, c.s.ApplicationID, setting)
+	return &identity.Error{Op: "search users", Err: identity.ErrDisabled, Fields: map[string][]string{"base": {msg}}}
+}
