@@ -82,6 +82,7 @@
 //	403 {"errors":{"base":["Forbidden. Need user."]}}            application session on a user-only action
 //	403 {"errors":{"base":["Forbidden. Users may only act on their own account."]}}
 //	401 {"errors":["Unauthorized"]}                              wrong password and unknown user alike
+//	422 the provider's message                                   a remote identity service (CIdP) refused
 //	401 {"errors":["Unknown application or invalid auth key"]}   POST /session, POST /users with CB-AuthKey
 //	422 {"errors":["Unexpected signature"]}                      bad HMAC
 //	422 {"errors":{"timestamp":["is invalid"]}}                  signed timestamp outside the window

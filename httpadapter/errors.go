@@ -43,6 +43,9 @@ var errorTable = []errorRule{
 	{target: identity.ErrSessionNotFound, status: http.StatusUnauthorized, shape: shapeBase, msg: msgSessionNotFound},
 	{target: identity.ErrNeedUser, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Need user."},
 	{target: identity.ErrForbidden, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Users may only act on their own account."},
+	// A remote identity service (a Custom Identity Provider) refused: its answer, carried in
+	// the *identity.Error, goes to the client as ConnectyCube sends it (spec §6.3).
+	{target: identity.ErrRejectedByProvider, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Bad Authentication data. Unauthorized on remote side"},
 	// Unknown user and wrong password are one error with one body.
 	{target: identity.ErrInvalidCredentials, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unauthorized"},
 	{target: identity.ErrApplicationNotFound, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unknown application or invalid auth key"},

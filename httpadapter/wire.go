@@ -219,6 +219,36 @@ var lastExpiration atomic.Pointer[expirationValue]
 // canonicalExpiration is headerExpiration in the canonical form net/http keys headers by.
 var canonicalExpiration = http.CanonicalHeaderKey(headerExpiration)
 
+// wireUser is a user for encoding/json: it marshals through appendUserJSON. Use it inside
+// larger response structs (lists); single users are written with writeUser.
+type wireUser struct{ u *identity.User }
+
+// toWireUser wraps u; nil stays nil (null).
+func toWireUser(u *identity.User) *wireUser {
+	if u == nil {
+		return nil
+	}
+	return &wireUser{u}
+}
+
+// MarshalJSON returns the ConnectyCube user object.
+func (w *wireUser) MarshalJSON() ([]byte, error) { return appendUserJSON(nil, w.u), nil }
+
+// userBody is {"user":{...}}, the wrapper of single users and of V1 list items.
+type userBody struct {
+	User *wireUser `json:"user"`
+}
+
+// writeJSON sends v, encoded by encoding/json, with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	writeBody(w, status, b)
+	return nil
+}
+
 // bufPool recycles response buffers; a buffer is reused once Write has copied it.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 

@@ -20,10 +20,10 @@ const (
 	sessionTimeLayout = "2006-01-02T15:04:05.000Z"
 )
 
-// wireUser is the ConnectyCube user object (spec §5.1): every field present, null when
+// refUser is the ConnectyCube user object (spec §5.1): every field present, null when
 // empty, in the key order observed in production (blob_id, absent there, follows
 // facebook_id).
-type wireUser struct {
+type refUser struct {
 	UID            *string `json:"_id"`
 	ID             int64   `json:"id"`
 	CreatedAt      *string `json:"created_at"`
@@ -46,9 +46,9 @@ type wireUser struct {
 	IsGuest        *bool   `json:"is_guest"`
 }
 
-// wireSession is the ConnectyCube session object (spec §4.1). user_id is null for an
+// refSession is the ConnectyCube session object (spec §4.1). user_id is null for an
 // application session; nonce is present when the client sent one.
-type wireSession struct {
+type refSession struct {
 	ID            int64     `json:"id"`
 	UserID        *int64    `json:"user_id"`
 	ApplicationID int64     `json:"application_id"`
@@ -57,17 +57,9 @@ type wireSession struct {
 	TS            int64     `json:"ts"`
 	CreatedAt     string    `json:"created_at"`
 	UpdatedAt     string    `json:"updated_at"`
-	User          *wireUser `json:"user,omitempty"`
+	User          *refUser `json:"user,omitempty"`
 }
 
-type (
-	userBody struct {
-		User *wireUser `json:"user"`
-	}
-	sessionBody struct {
-		Session *wireSession `json:"session"`
-	}
-)
 
 func strOrNil(s string) *string {
 	if s == "" {
@@ -91,12 +83,12 @@ func timeOrNil(t time.Time, layout string) *string {
 	return &s
 }
 
-// toWireUser renders u. It never includes the password hash.
-func toWireUser(u *identity.User) *wireUser {
+// toRefUser renders u. It never includes the password hash.
+func toRefUser(u *identity.User) *refUser {
 	if u == nil {
 		return nil
 	}
-	w := &wireUser{
+	w := &refUser{
 		UID:            strOrNil(u.UID),
 		ID:             u.ID,
 		CreatedAt:      timeOrNil(u.CreatedAt, userTimeLayout),
@@ -127,9 +119,9 @@ func toWireUser(u *identity.User) *wireUser {
 	return w
 }
 
-// toWireSession renders s with its user, if any.
-func toWireSession(s *identity.Session) *wireSession {
-	w := &wireSession{
+// toRefSession renders s with its user, if any.
+func toRefSession(s *identity.Session) *refSession {
+	w := &refSession{
 		ID:            s.ID,
 		UserID:        int64OrNil(s.UserID),
 		ApplicationID: s.ApplicationID,
@@ -147,7 +139,7 @@ func toWireSession(s *identity.Session) *wireSession {
 		}
 	}
 	if s.UserID != 0 && s.User != nil {
-		w.User = toWireUser(s.User)
+		w.User = toRefUser(s.User)
 	}
 	return w
 }
@@ -183,12 +175,16 @@ func TestAppendUserMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	for i := 0; i < 2000; i++ {
 		u := randomUser(r)
-		want, err := json.Marshal(toWireUser(u))
+		want, err := json.Marshal(toRefUser(u))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := appendUserJSON(nil, u); string(got) != string(want) {
 			t.Fatalf("user %+v\ngot  %s\nwant %s", u, got, want)
+		}
+		// The encoding/json path (wireUser's MarshalJSON) writes the same bytes.
+		if got, err := json.Marshal(userBody{User: toWireUser(u)}); err != nil || string(got) != `{"user":`+string(want)+`}` {
+			t.Fatalf("userBody: %s, %v", got, err)
 		}
 		if strings.Contains(string(want), "argon2id") {
 			t.Fatal("password hash written")
@@ -209,7 +205,7 @@ func TestAppendSessionMatchesEncodingJSON(t *testing.T) {
 			s.User = randomUser(r)
 			s.UserID = s.User.ID
 		}
-		want, err := json.Marshal(toWireSession(s))
+		want, err := json.Marshal(toRefSession(s))
 		if err != nil {
 			t.Fatal(err)
 		}
