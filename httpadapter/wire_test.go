@@ -49,17 +49,16 @@ type refUser struct {
 // refSession is the ConnectyCube session object (spec §4.1). user_id is null for an
 // application session; nonce is present when the client sent one.
 type refSession struct {
-	ID            int64     `json:"id"`
-	UserID        *int64    `json:"user_id"`
-	ApplicationID int64     `json:"application_id"`
-	Token         string    `json:"token"`
-	Nonce         any       `json:"nonce,omitempty"`
-	TS            int64     `json:"ts"`
-	CreatedAt     string    `json:"created_at"`
-	UpdatedAt     string    `json:"updated_at"`
+	ID            int64    `json:"id"`
+	UserID        *int64   `json:"user_id"`
+	ApplicationID int64    `json:"application_id"`
+	Token         string   `json:"token"`
+	Nonce         any      `json:"nonce,omitempty"`
+	TS            int64    `json:"ts"`
+	CreatedAt     string   `json:"created_at"`
+	UpdatedAt     string   `json:"updated_at"`
 	User          *refUser `json:"user,omitempty"`
 }
-
 
 func strOrNil(s string) *string {
 	if s == "" {
