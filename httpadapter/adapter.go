@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/ratelimit"
 )
 
 // Config configures the handler returned by New and the Middleware. The zero value means
@@ -22,6 +24,24 @@ type Config struct {
 	AllowedOrigins []string
 	// Logger receives internal errors (500s, recovered panics). Default slog.Default().
 	Logger *slog.Logger
+	// RateLimit guards POST /session, POST /login, POST /users and password reset requests
+	// against brute force and floods (see ratelimit.Config for the rules and the defaults;
+	// refused requests are 429 with Retry-After). Default: ratelimit.New with the zero
+	// ratelimit.Config, which counts in this process's memory; instances of one deployment
+	// should share one ratelimit.Policy over redislimit. Only New uses it.
+	RateLimit *ratelimit.Policy
+	// InsecureNoRateLimit turns RateLimit off, for load tests or when a proxy in front
+	// enforces equivalent limits.
+	InsecureNoRateLimit bool
+	// TrustedProxies lists the reverse proxies (addresses or CIDR prefixes) whose
+	// ClientAddrHeader is believed. Default none: the client address is the connection's
+	// peer and no header is trusted. A connection without an IP address (a Unix socket) is
+	// taken for a trusted proxy when the list is not empty.
+	TrustedProxies []netip.Prefix
+	// ClientAddrHeader is the header trusted proxies add the client address to, read from
+	// the right (see the package documentation). Default "X-Forwarded-For"; "Forwarded"
+	// (RFC 7239) and single-address headers such as "X-Real-IP" work too.
+	ClientAddrHeader string
 }
 
 const defaultMaxBodyBytes = 1 << 20
@@ -57,6 +77,7 @@ type handler struct {
 	origins  map[string]bool
 	maxBody  int64
 	patterns []string
+	lim      *limits
 }
 
 // New returns the handler of the ConnectyCube REST endpoints over id (see the package
@@ -75,6 +96,7 @@ func New(id *identity.Identity, cfg Config) http.Handler {
 		mux:     http.NewServeMux(),
 		origins: map[string]bool{},
 		maxBody: cfg.MaxBodyBytes,
+		lim:     newLimits(cfg),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
@@ -116,14 +138,14 @@ type endpointFunc func(ctx context.Context, c *call) error
 
 // routes registers every endpoint. Later features add theirs here with h.handle.
 func (h *handler) routes() {
-	h.handle("POST /session", authIgnored, h.createSession)
+	h.handle("POST /session", authIgnored, h.limited(limitSession, h.createSession))
 	h.handle("GET /session", authRequired, h.getSession)
 	h.handle("DELETE /session", authRequired, h.destroySession)
 	h.handle("DELETE /session/list", authRequired, h.revokeOtherSessions)
 	h.handle("DELETE /session/{id}", authRequired, h.revokeSession)
-	h.handle("POST /login", authRequired, h.login)
+	h.handle("POST /login", authRequired, h.limited(limitLogin, h.login))
 	h.handle("DELETE /login", authRequired, h.logout)
-	h.handle("POST /users", authOptional, h.signUp)
+	h.handle("POST /users", authOptional, h.limited(limitSignUp, h.signUp))
 	h.handle("GET /users/{id}", authRequired, h.getUser)
 	h.handle("PUT /users/{id}", authRequired, h.updateUser)
 	h.handle("DELETE /users/{id}", authRequired, h.deleteUser)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/ratelimit"
 )
 
 // Error body shapes (spec §1.6).
@@ -57,6 +58,8 @@ var errorTable = []errorRule{
 	{target: identity.ErrNotFound, status: http.StatusNotFound, shape: shapeFlat, msg: "Not found"},
 	{target: identity.ErrDisabled, status: http.StatusForbidden, shape: shapeFields, msg: "Disabled by application settings"},
 	{target: identity.ErrBusy, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Server busy, retry later", retryAfter: 1},
+	// A rate limit refused the request (ratelimit.go); Retry-After is the limit's own.
+	{target: ratelimit.ErrLimited, status: http.StatusTooManyRequests, shape: shapeBase, msg: "Too many requests, retry later", retryAfter: 1},
 	{target: identity.ErrUnavailable, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Service temporarily unavailable, retry later", retryAfter: 5},
 	{target: context.DeadlineExceeded, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Service temporarily unavailable, retry later", retryAfter: 5},
 	{target: context.Canceled, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Request canceled"},
@@ -119,7 +122,7 @@ func renderError(err error) (status int, body []byte, retryAfter int) {
 		if mErr != nil {
 			break
 		}
-		return rule.status, b, rule.retryAfter
+		return rule.status, b, limitRetryAfter(err, rule.retryAfter)
 	}
 	return http.StatusInternalServerError, internalErrorBody, 0
 }
