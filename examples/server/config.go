@@ -18,6 +18,7 @@ type config struct {
 	Addr            string
 	PublicURL       string
 	DB              string
+	TablePrefix     string
 	AppName         string
 	DenyAutoCreate  bool
 	SessionIdle     time.Duration
@@ -85,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.Addr, "addr", "IDENTITY_ADDR", ":8080", "listen address")
 	str(&c.PublicURL, "public-url", "IDENTITY_PUBLIC_URL", "", "URL clients use to reach this server, shown in the startup banner (default derived from -addr)")
 	str(&c.DB, "db", "IDENTITY_DB", "identity.db", "SQLite database file, or a postgres:// DSN")
+	str(&c.TablePrefix, "table-prefix", "IDENTITY_TABLE_PREFIX", "identity_", "prefix of the tables the server creates and uses")
 	str(&c.AppName, "app-name", "IDENTITY_APP_NAME", "default", "name of the application created on first start")
 	boolean(&c.DenyAutoCreate, "deny-auto-create", "IDENTITY_DENY_AUTO_CREATE", false,
 		"deny session creation for an unknown login/email (ConnectyCube's \"Session creation without an existing user entity\" = Deny)")

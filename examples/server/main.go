@@ -127,7 +127,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 
 // openStore opens SQLite at cfg.DB, or PostgreSQL when cfg.DB is a postgres:// URL.
 func openStore(cfg *config, log *slog.Logger) (*gormstore.Store, error) {
-	scfg := gormstore.Config{Logger: log}
+	scfg := gormstore.Config{Logger: log, TablePrefix: cfg.TablePrefix}
 	if cfg.isPostgres() {
 		return gormstore.OpenPostgres(cfg.DB, scfg)
 	}

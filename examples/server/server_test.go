@@ -5,14 +5,18 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/identitykit/identity/store/gormstore"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -98,6 +102,47 @@ func start(t *testing.T, db string, args ...string) (addr, banner string, stop f
 		if err := <-done; err != nil {
 			t.Errorf("run returned %v", err)
 		}
+	}
+}
+
+// TestRunPostgres starts the server on PostgreSQL (IDENTITY_TEST_POSTGRES_DSN) with a table
+// prefix of its own, and drops its tables afterwards.
+func TestRunPostgres(t *testing.T) {
+	dsn := os.Getenv("IDENTITY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("IDENTITY_TEST_POSTGRES_DSN not set")
+	}
+	prefix := fmt.Sprintf("srv%d_", time.Now().UnixNano()%1e9)
+	addr, banner, stop := start(t, dsn, "-table-prefix", prefix)
+	defer func() {
+		stop()
+		st, err := gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var tables []string
+		if err := st.DB().Raw("SELECT tablename FROM pg_tables WHERE tablename LIKE ?", prefix+"%").Scan(&tables).Error; err != nil {
+			t.Error(err)
+		}
+		for _, name := range tables {
+			if err := st.DB().Exec(`DROP TABLE IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	m := keyRE.FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("banner:\n%s", banner)
+	}
+	res, err := http.Post("http://"+addr+"/session.json", "application/json",
+		strings.NewReader(`{"application_id":1,"auth_key":"`+m[1]+`","user":{"login":"john","password":"11111111"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("create session: %d", res.StatusCode)
 	}
 }
 
