@@ -42,6 +42,11 @@ type Config struct {
 	// the right (see the package documentation). Default "X-Forwarded-For"; "Forwarded"
 	// (RFC 7239) and single-address headers such as "X-Real-IP" work too.
 	ClientAddrHeader string
+	// PublicURL is the absolute URL clients reach this handler at, mount prefix included
+	// ("https://api.example.com/auth"); the upload URLs that POST /blobs returns start with
+	// it. Default: derived from each request (https when the connection is TLS or
+	// X-Forwarded-Proto says so, the Host header, and the prefix http.StripPrefix removed).
+	PublicURL string
 }
 
 const defaultMaxBodyBytes = 1 << 20
@@ -162,6 +167,8 @@ func (h *handler) routes() {
 	h.handle("GET /users/by_full_name", authRequired, h.usersByFullName)
 	h.handle("GET /users/by_tags", authRequired, h.usersByTags)
 	h.handle("GET /users/external/{id}", authRequired, h.userByExternalID)
+	// Blobs (blobs.go): file upload and download for avatars.
+	h.blobRoutes()
 }
 
 // handle registers fn for pattern ("METHOD /path") and for its ".json" twin. A pattern

@@ -1,0 +1,422 @@
+package httpadapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/identitykit/identity"
+)
+
+// The ConnectyCube storage API as far as the SDKs' avatar flow needs it (see the package
+// documentation, "Blobs"). The JavaScript SDK's storage.createAndUpload:
+//
+//  1. POST /blobs.json {"blob":{"name","content_type","public"}} → 201 {"blob":{..,
+//     "blob_object_access":{"params":"<upload URL>"}}};
+//  2. POST to the upload URL without its query, as multipart/form-data: every query
+//     parameter as a field (decoded), then the file as the part "file" (from Node, a Buffer
+//     part has no filename); CB-Token is sent too, as the URL is not on s3.amazonaws.com.
+//     The SDK reads the answer as text and only looks at the status;
+//  3. PUT /blobs/{id}/complete.json {"size":N}, answer read as text.
+//
+// storage.privateUrl(uid) is "<api_url>/blobs/<uid>?token=<session token>" and publicUrl
+// the same without the token; getInfo(id) is GET /blobs/{id}.json.
+
+const (
+	// uploadFormOverhead is what the multipart body may hold besides the file: boundaries,
+	// part headers and the grant field.
+	uploadFormOverhead = 64 << 10
+	maxUploadFields    = 16
+	maxUploadFieldLen  = 2048
+	// uploadTimeout replaces the server's read and write deadlines for an upload, so that a
+	// slow client can send MaxBlobSize bytes however short the server's ReadTimeout is.
+	uploadTimeout = 10 * time.Minute
+	// grantField names the form field (and URL query parameter) of the upload grant.
+	grantField = "grant"
+)
+
+// blobRoutes registers the blob endpoints.
+func (h *handler) blobRoutes() {
+	h.handle("POST /blobs", authRequired, h.createBlob)
+	h.handle("PUT /blobs/{id}/complete", authRequired, h.completeBlob)
+	h.handle("DELETE /blobs/{id}", authRequired, h.deleteBlob)
+	info := &endpoint{h: h, auth: authRequired, fn: h.blobInfo}
+	// GET /blobs/{ref} is the info of blob id ref when ref is a number, else the content of
+	// the blob with UID ref (UIDs always hold a letter).
+	h.mux.Handle("GET /blobs/{ref}", rawEndpoint(func(w http.ResponseWriter, r *http.Request) {
+		if ref := pathValue(r, "ref"); ref != "" && strings.Trim(ref, "0123456789") == "" {
+			info.ServeHTTP(w, r)
+			return
+		}
+		h.downloadBlob(w, r)
+	}))
+	// The upload reads its multipart body itself, streaming, instead of decodeParams.
+	h.mux.Handle("POST /blobs/upload", rawEndpoint(h.uploadBlob))
+	h.patterns = append(h.patterns, "GET /blobs/{ref}", "POST /blobs/upload")
+}
+
+// rawEndpoint is a handler that writes its own response, errors included.
+type rawEndpoint func(w http.ResponseWriter, r *http.Request)
+
+func (f rawEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rw, ok := w.(*respWriter); ok {
+		rw.routed = true
+	}
+	f(w, r)
+}
+
+// wireBlob is the ConnectyCube blob object. size is null until the bytes arrived;
+// blob_status is "complete" once completed, null before; blob_object_access is present only
+// in the answer to POST /blobs.
+type wireBlob struct {
+	ID               int64           `json:"id"`
+	UID              string          `json:"uid"`
+	ContentType      string          `json:"content_type"`
+	Name             string          `json:"name"`
+	Size             *int64          `json:"size"`
+	CreatedAt        string          `json:"created_at"`
+	UpdatedAt        string          `json:"updated_at"`
+	BlobStatus       *string         `json:"blob_status"`
+	SetCompletedAt   *string         `json:"set_completed_at"`
+	Public           bool            `json:"public"`
+	BlobObjectAccess *wireBlobAccess `json:"blob_object_access,omitempty"`
+}
+
+// wireBlobAccess is the write access of a new blob: params is the absolute upload URL whose
+// query holds the form fields to send with the file (the shape of an S3 presigned POST).
+type wireBlobAccess struct {
+	ID               int64  `json:"id"`
+	BlobID           int64  `json:"blob_id"`
+	Expires          string `json:"expires"`
+	ObjectAccessType string `json:"object_access_type"`
+	Params           string `json:"params"`
+}
+
+type blobBody struct {
+	Blob *wireBlob `json:"blob"`
+}
+
+const blobTimeLayout = "2006-01-02T15:04:05Z"
+
+func toWireBlob(b *identity.Blob) *wireBlob {
+	w := &wireBlob{
+		ID:          b.ID,
+		UID:         b.UID,
+		ContentType: b.ContentType,
+		Name:        b.Name,
+		CreatedAt:   b.CreatedAt.UTC().Format(blobTimeLayout),
+		UpdatedAt:   b.UpdatedAt.UTC().Format(blobTimeLayout),
+		Public:      b.Public,
+	}
+	if b.State >= identity.BlobUploaded {
+		n := b.Size
+		w.Size = &n
+	}
+	if b.State == identity.BlobCompleted {
+		st, at := "complete", b.CompletedAt.UTC().Format(blobTimeLayout)
+		w.BlobStatus, w.SetCompletedAt = &st, &at
+	}
+	return w
+}
+
+// createBlob is POST /blobs: {"blob":{"name","content_type","public"}} (or the fields at the
+// top level). Answers 201 {"blob":{...,"blob_object_access":{"params":"<upload URL>"}}}.
+func (h *handler) createBlob(ctx context.Context, c *call) error {
+	p := c.p.object("blob")
+	if p == nil {
+		p = c.p
+	}
+	f := fieldErrs{}
+	in := identity.BlobInput{
+		Name:        f.str(p, "name", "name"),
+		ContentType: f.str(p, "content_type", "content_type"),
+		Public:      asBool(p["public"]),
+	}
+	if err := f.err("create blob"); err != nil {
+		return err
+	}
+	b, g, err := h.id.CreateBlob(ctx, c.s, in)
+	if err != nil {
+		return err
+	}
+	w := toWireBlob(b)
+	w.BlobObjectAccess = &wireBlobAccess{
+		ID:               b.ID,
+		BlobID:           b.ID,
+		Expires:          g.ExpiresAt.UTC().Format(blobTimeLayout),
+		ObjectAccessType: "Write",
+		Params:           h.baseURL(c.r) + "/blobs/upload?" + grantField + "=" + url.QueryEscape(g.Token),
+	}
+	return writeJSON(c.w, http.StatusCreated, blobBody{Blob: w})
+}
+
+// baseURL is the absolute URL of the handler's root: Config.PublicURL, or else derived from
+// r: https when the connection is TLS or X-Forwarded-Proto says https, the Host header, and
+// the path prefix that http.StripPrefix (or chi's Mount with it) removed.
+func (h *handler) baseURL(r *http.Request) string {
+	if h.cfg.PublicURL != "" {
+		return strings.TrimRight(h.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https") {
+		scheme = "https"
+	}
+	prefix := ""
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && strings.HasSuffix(u.Path, r.URL.Path) {
+		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
+	}
+	return (&url.URL{Scheme: scheme, Host: r.Host, Path: prefix}).String()
+}
+
+// blobID reads the {id} or {ref} wildcard; a malformed id names no blob.
+func blobID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(pathValue(r, name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &identity.Error{Op: "blob", Err: identity.ErrNotFound}
+	}
+	return id, nil
+}
+
+// completeBlob is PUT /blobs/{id}/complete with {"size":N} (or {"blob":{"size":N}}): the
+// owner declares the upload complete. Answers an empty 200, as ConnectyCube does.
+func (h *handler) completeBlob(ctx context.Context, c *call) error {
+	id, err := blobID(c.r, "id")
+	if err != nil {
+		return err
+	}
+	p := c.p
+	if o := p.object("blob"); o != nil {
+		p = o
+	}
+	v, ok := p["size"]
+	if !ok {
+		return identity.FieldError("complete blob", identity.ErrInvalidInput, "size", "cannot be blank")
+	}
+	size, ok := asInt64(v)
+	if !ok || size < 0 {
+		return identity.FieldError("complete blob", identity.ErrInvalidInput, "size", "is invalid")
+	}
+	if _, err := h.id.CompleteBlob(ctx, c.s, id, size); err != nil {
+		return err
+	}
+	writeEmpty(c.w)
+	return nil
+}
+
+// blobInfo is GET /blobs/{id}: 200 {"blob":{...}}.
+func (h *handler) blobInfo(ctx context.Context, c *call) error {
+	id, err := blobID(c.r, "ref")
+	if err != nil {
+		return err
+	}
+	b, err := h.id.BlobInfo(ctx, c.s, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, blobBody{Blob: toWireBlob(b)})
+}
+
+// deleteBlob is DELETE /blobs/{id}: the owner deletes the blob and its bytes. Empty 200.
+func (h *handler) deleteBlob(ctx context.Context, c *call) error {
+	id, err := blobID(c.r, "id")
+	if err != nil {
+		return err
+	}
+	if err := h.id.DeleteBlob(ctx, c.s, id); err != nil {
+		return err
+	}
+	writeEmpty(c.w)
+	return nil
+}
+
+// uploadBlob is POST /blobs/upload, the upload URL: a multipart/form-data body whose fields
+// (the grant) precede the part named "file". A CB-Token, when sent, must be the grant's
+// user's. Answers 201 {"blob":{...}}. The body may be MaxBlobSize plus 64 KiB; the file is
+// streamed to storage, never held in memory, and nothing is stored on any error.
+func (h *handler) uploadBlob(w http.ResponseWriter, r *http.Request) {
+	if err := h.upload(w, r); err != nil {
+		writeError(w, r, h.log, err)
+	}
+}
+
+func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
+	const op = "upload blob"
+	ctx := r.Context()
+	if !h.id.BlobsEnabled() {
+		return identity.FieldError(op, identity.ErrDisabled, "", "File storage is not configured on this server")
+	}
+	var s *identity.Session
+	if tok := requestToken(r); tok != "" {
+		var err error
+		if s, err = h.id.Validate(ctx, tok); err != nil {
+			return err
+		}
+		setExpiration(w, s)
+	}
+	limit := h.id.MaxBlobSize() + uploadFormOverhead
+	tooLarge := identity.FieldError(op, identity.ErrTooLarge, "file",
+		"is too large (maximum is "+strconv.FormatInt(h.id.MaxBlobSize(), 10)+" bytes)")
+	if r.ContentLength > limit {
+		return tooLarge
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+	rc.SetWriteDeadline(time.Now().Add(uploadTimeout + time.Minute))
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badf("send the file as multipart/form-data")
+	}
+	readErr := func(err error) error {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return tooLarge
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return badf("the multipart body could not be read")
+	}
+	fields := map[string]string{}
+	for n := 0; ; n++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return identity.FieldError(op, identity.ErrInvalidInput, "file", "cannot be blank")
+		}
+		if err != nil {
+			return readErr(err)
+		}
+		if part.FormName() == "file" {
+			grant := fields[grantField]
+			if grant == "" {
+				grant = r.URL.Query().Get(grantField)
+			}
+			body := &trackReader{r: part}
+			b, err := h.id.UploadBlob(ctx, s, grant, body)
+			if err != nil {
+				if body.err != nil && !errors.Is(err, identity.ErrTooLarge) {
+					return readErr(body.err)
+				}
+				return err
+			}
+			return writeJSON(w, http.StatusCreated, blobBody{Blob: toWireBlob(b)})
+		}
+		if n >= maxUploadFields {
+			return badf("too many form fields before the file (maximum is %d)", maxUploadFields)
+		}
+		v, err := io.ReadAll(io.LimitReader(part, maxUploadFieldLen+1))
+		if err != nil {
+			return readErr(err)
+		}
+		if len(v) > maxUploadFieldLen {
+			return badf("a form field is too long (maximum is %d bytes)", maxUploadFieldLen)
+		}
+		fields[part.FormName()] = string(v)
+	}
+}
+
+// trackReader remembers the first read error other than io.EOF, so a failed upload can be
+// blamed on the client's body rather than on storage.
+type trackReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// inlineTypes are the image types browsers render without running anything; everything else
+// (SVG and HTML included) is served as an attachment.
+var inlineTypes = map[string]bool{
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true,
+	"image/avif": true, "image/bmp": true,
+}
+
+// downloadBlob is GET /blobs/{uid}[?token=<session token>] (the SDK's privateUrl and
+// publicUrl): the bytes, with the stored Content-Type, Content-Length, a strong ETag, range
+// and conditional request support (http.ServeContent) and headers that keep a stored file
+// from being run as a page of this origin: X-Content-Type-Options: nosniff, a sandboxing
+// Content-Security-Policy, and Content-Disposition: attachment for anything but raster
+// images. The token may also come as CB-Token; "undefined" and "null" (what privateUrl
+// writes without a session) mean none.
+func (h *handler) downloadBlob(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimSpace(r.URL.Query().Get("token"))
+	if tok == "" || tok == "undefined" || tok == "null" {
+		tok = requestToken(r)
+	}
+	b, content, err := h.id.OpenBlob(r.Context(), tok, pathValue(r, "ref"))
+	if err != nil {
+		writeError(w, r, h.log, err)
+		return
+	}
+	defer content.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", b.ContentType)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	hd.Set("Etag", `"`+b.UID+`"`)
+	if b.Public {
+		hd.Set("Cache-Control", "public, max-age=86400")
+	} else {
+		hd.Set("Cache-Control", "private, max-age=3600")
+	}
+	mt, _, _ := mime.ParseMediaType(b.ContentType)
+	disposition := "attachment"
+	if inlineTypes[mt] {
+		disposition = "inline"
+	}
+	if cd := mime.FormatMediaType(disposition, map[string]string{"filename": b.Name}); cd != "" {
+		hd.Set("Content-Disposition", cd)
+	} else {
+		hd.Set("Content-Disposition", disposition)
+	}
+	http.ServeContent(&serveErrWriter{ResponseWriter: w}, r, "", b.CompletedAt, content)
+}
+
+// serveErrWriter turns the plain-text error answers of http.ServeContent (416 Range Not
+// Satisfiable, 412, ...) into ConnectyCube error bodies.
+type serveErrWriter struct {
+	http.ResponseWriter
+	failed bool
+}
+
+func (w *serveErrWriter) WriteHeader(code int) {
+	if code >= 400 {
+		w.failed = true
+		hd := w.Header()
+		for _, k := range []string{"Content-Disposition", "Etag", "Cache-Control", "Last-Modified", "Content-Range"} {
+			if code != http.StatusRequestedRangeNotSatisfiable || k != "Content-Range" {
+				hd.Del(k)
+			}
+		}
+		body, _ := json.Marshal(errorsBody{Errors: flatErrors{http.StatusText(code)}})
+		hd.Set("Content-Type", contentTypeJSON)
+		hd.Set("Content-Length", strconv.Itoa(len(body)))
+		w.ResponseWriter.WriteHeader(code)
+		w.ResponseWriter.Write(body)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *serveErrWriter) Write(b []byte) (int, error) {
+	if w.failed {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *serveErrWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
