@@ -2,8 +2,11 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -187,8 +190,31 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "offset", "must be greater than or equal to 0")
 	}
 	b := &searchSQL{pg: s.db.Dialector.Name() == "postgres", t: s.t}
+	from := s.t.users + " u"
+	// tagOnly: the total is the number of user_tags rows of one tag (every row belongs to an
+	// existing user of the application), counted on the index alone.
+	tagOnly, tagKey := "", ""
+	driver := tagDriver(q.Filters)
+	if driver >= 0 {
+		// Walk the users having the tag in user_id order on (application_id, tag_key,
+		// user_id) and fetch each by primary key: the first page is read without touching
+		// the other matches. (SQLite keeps CROSS JOIN's order; PostgreSQL plans it as a join.)
+		key, err := strValues(q.Filters[driver].Values, strings.ToLower)
+		if err != nil {
+			return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, string(identity.FieldTags), err.Error())
+		}
+		tagKey = key[0].(string)
+		from = s.t.userTags + " t CROSS JOIN " + s.t.users + " u"
+		b.cond("t.application_id = ? AND t.tag_key = ? AND u.id = t.user_id", appID, tagKey)
+		if len(q.Filters) == 1 {
+			tagOnly = "SELECT count(*) FROM (SELECT 1 FROM " + s.t.userTags + " t WHERE t.application_id = ? AND t.tag_key = ? LIMIT ?) c"
+		}
+	}
 	b.cond("u.application_id = ?", appID)
-	for _, f := range q.Filters {
+	for i, f := range q.Filters {
+		if i == driver {
+			continue
+		}
 		if err := b.filter(appID, f); err != nil {
 			return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, string(f.Field), err.Error())
 		}
@@ -197,12 +223,15 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 	if err != nil {
 		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "sort", err.Error())
 	}
-	from := " FROM " + s.t.users + " u WHERE " + strings.Join(b.where, " AND ")
+	if driver >= 0 && strings.HasPrefix(order, "u.id ") {
+		order = "t.user_id" + strings.TrimPrefix(order, "u.id") // the index's order
+	}
+	from = " FROM " + from + " WHERE " + strings.Join(b.where, " AND ")
 	db := s.db.WithContext(ctx)
 
-	var rows []userRow
 	args := append(append([]any(nil), b.args...), limit, q.Offset)
-	if err := db.Raw("SELECT u.*"+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...).Scan(&rows).Error; err != nil {
+	rows, err := scanUserRows(db.Raw("SELECT u.*"+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...).Rows())
+	if err != nil {
 		return nil, 0, s.fail(op, err)
 	}
 	users := make([]*identity.User, len(rows))
@@ -219,11 +248,70 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 	}
 	bound := max(int64(identity.SearchTotalLimit), int64(q.Offset)+int64(limit))
 	var total int64
+	count := "SELECT count(*) FROM (SELECT 1" + from + " LIMIT ?) c"
 	args = append(append([]any(nil), b.args...), bound)
-	if err := db.Raw("SELECT count(*) FROM (SELECT 1"+from+" LIMIT ?) c", args...).Scan(&total).Error; err != nil {
+	if tagOnly != "" {
+		count, args = tagOnly, []any{appID, tagKey, bound}
+	}
+	if err := db.Raw(count, args...).Scan(&total).Error; err != nil {
 		return nil, 0, s.fail(op, err)
 	}
 	return users, total, nil
+}
+
+// userRowFields maps the column names of userRow to their field indexes.
+var userRowFields = sync.OnceValue(func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeFor[userRow]()
+	for i := 0; i < t.NumField(); i++ {
+		for _, part := range strings.Split(t.Field(i).Tag.Get("gorm"), ";") {
+			if name, ok := strings.CutPrefix(part, "column:"); ok {
+				m[name] = i
+			}
+		}
+	}
+	return m
+})
+
+// scanUserRows reads rows of SELECT u.* into userRows with database/sql's Scan, straight into
+// the fields (a page is up to 100 rows: GORM's per-field scanning costs more than the query).
+// Columns userRow does not know are skipped.
+func scanUserRows(rows *sql.Rows, err error) ([]userRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	fields := userRowFields()
+	index := make([]int, len(cols))
+	for i, c := range cols {
+		index[i] = -1
+		if fi, ok := fields[c]; ok {
+			index[i] = fi
+		}
+	}
+	var out []userRow
+	dest := make([]any, len(cols))
+	var skip any
+	for rows.Next() {
+		var r userRow
+		v := reflect.ValueOf(&r).Elem()
+		for i, fi := range index {
+			if fi < 0 {
+				dest[i] = &skip
+			} else {
+				dest[i] = v.Field(fi).Addr().Interface()
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // orderBy returns the ORDER BY list for field (id when "").
@@ -408,22 +496,50 @@ func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error
 }
 
 // tags adds a condition on the user's tags: eq/in any of the values, ne/nin none of them.
+// It is a probe of user_tags' primary key (user_id, tag_key) per candidate user.
 func (b *searchSQL) tags(appID int64, op identity.FilterOp, vals []any) error {
 	v, err := strValues(vals, strings.ToLower)
 	if err != nil {
 		return err
 	}
-	sub := "SELECT t.user_id FROM " + b.t.userTags + " t WHERE t.application_id = ? AND t.tag_key IN (" + placeholders(len(v)) + ")"
-	args := append([]any{appID}, v...)
+	sub := "EXISTS (SELECT 1 FROM " + b.t.userTags + " t2 WHERE t2.user_id = u.id AND t2.tag_key IN (" + placeholders(len(v)) + ") AND t2.application_id = ?)"
+	args := append(v, appID)
 	switch op {
 	case identity.OpEq, identity.OpIn:
-		b.cond("u.id IN ("+sub+")", args...)
+		b.cond(sub, args...)
 	case identity.OpNe, identity.OpNin:
-		b.cond("u.id NOT IN ("+sub+")", args...)
+		b.cond("NOT "+sub, args...)
 	default:
 		return fmt.Errorf("cannot be used with %s", op)
 	}
 	return nil
+}
+
+// tagDriver returns the index of the filter a search should be driven by when it is a
+// filter on one tag (eq, or in with one value) and no filter selects users through an
+// index of the users table (id, login, email, external_user_id, the folded text fields with
+// eq, in or start_with); -1 otherwise.
+func tagDriver(filters []identity.UserFilter) int {
+	driver := -1
+	for i, f := range filters {
+		primary := f.Op == identity.OpEq || f.Op == identity.OpIn || f.Op == identity.OpStartWith
+		if !primary {
+			continue
+		}
+		if f.Field == identity.FieldTags {
+			if driver < 0 && len(f.Values) == 1 {
+				if _, ok := f.Values[0].(string); ok {
+					driver = i
+				}
+			}
+			continue
+		}
+		sf := searchFields[f.Field]
+		if f.Field == identity.FieldID || sf.norm != nil || sf.folded || f.Field == identity.FieldExternalUserID {
+			return -1
+		}
+	}
+	return driver
 }
 
 // times adds a condition on a time column. eq and ne (and in, nin) mean within or outside

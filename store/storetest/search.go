@@ -263,6 +263,22 @@ func testSearchFields(t *testing.T, s identity.Store) {
 			{Field: "full_name", Op: "start_with", Values: []any{"hunt"}},
 			{Field: "id", Op: "nin", Values: []any{id("hunter")}},
 		}, all("hunting")},
+		{"user_tags eq and created_at", []identity.UserFilter{
+			{Field: "user_tags", Op: "eq", Values: []any{"Guest"}},
+			{Field: "created_at", Op: "gt", Values: []any{t0.Add(day)}},
+		}, all("hunting")},
+		{"user_tags eq and login", []identity.UserFilter{
+			{Field: "user_tags", Op: "eq", Values: []any{"guest"}},
+			{Field: "login", Op: "eq", Values: []any{"HUNTER_S"}},
+		}, all("hunter")},
+		{"user_tags eq and eq", []identity.UserFilter{
+			{Field: "user_tags", Op: "eq", Values: []any{"guest"}},
+			{Field: "user_tags", Op: "eq", Values: []any{"vip"}},
+		}, all("hunter")},
+		{"user_tags eq and nin", []identity.UserFilter{
+			{Field: "user_tags", Op: "eq", Values: []any{"guest"}},
+			{Field: "user_tags", Op: "nin", Values: []any{"vip"}},
+		}, all("hunting")},
 		{"no filter lists the application", nil, except()},
 	}
 	for _, tt := range tests {
@@ -332,6 +348,23 @@ func testSearchOrder(t *testing.T, s identity.Store) {
 	}
 	for _, tt := range tests {
 		q := identity.UserQuery{SortField: tt.field, SortDesc: tt.desc}
+		got, _ := f.search(t, us, f.app.ID, q)
+		checkNames(t, describe(q), got, tt.want)
+	}
+	// The same orders when a tag selects the users.
+	guests := f1("user_tags", "eq", "guest")
+	for _, tt := range []struct {
+		field identity.UserField
+		desc  bool
+		want  []string
+	}{
+		{"", false, all("hunter", "hunting")},
+		{"id", true, all("hunting", "hunter")},
+		{"full_name", false, all("hunter", "hunting")},
+		{"created_at", true, all("hunting", "hunter")},
+		{"last_request_at", false, all("hunter", "hunting")},
+	} {
+		q := identity.UserQuery{Filters: guests, SortField: tt.field, SortDesc: tt.desc}
 		got, _ := f.search(t, us, f.app.ID, q)
 		checkNames(t, describe(q), got, tt.want)
 	}
