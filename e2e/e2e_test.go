@@ -46,6 +46,7 @@ import (
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/store/blobstore"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -228,12 +229,19 @@ func startServer(t *testing.T, su setup) *server {
 	if err != nil {
 		t.Fatalf("e2e: password provider: %v", err)
 	}
+	// Blob bytes (avatars, tests/avatar.test.mjs) in a directory of their own.
+	blobs, err := blobstore.OpenDir(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatalf("e2e: blob directory: %v", err)
+	}
+	t.Cleanup(func() { blobs.Close() })
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
 		Providers: []identity.Provider{pw, guest.New()},
 		Now:       clock.Now,
 		Logger:    logger,
+		Blobs:     identity.BlobConfig{Storage: blobs},
 		// Later issues add their providers here (firebase_phone, firebase_email, cidp) with
 		// their key servers and identity services as httptest servers.
 	})
