@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ type config struct {
 	AccessLog       bool
 	LogLevel        slog.Level
 	LogFormat       string
+	// Rate limiting (ratelimit.go).
+	RateLimit        bool
+	RedisURL         string
+	RedisPrefix      string
+	TrustedProxies   []netip.Prefix
+	ClientAddrHeader string
 }
 
 // applySettings returns s with the application settings this server's flags govern.
@@ -80,7 +87,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		}
 		fs.DurationVar(p, name, v, help+" (env "+envName+")")
 	}
-	var origins, level string
+	var origins, level, proxies string
 	var maxBody int64
 
 	str(&c.Addr, "addr", "IDENTITY_ADDR", ":8080", "listen address")
@@ -107,6 +114,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	boolean(&c.AccessLog, "access-log", "IDENTITY_ACCESS_LOG", true, "log every request (method, path, status, duration)")
 	str(&level, "log-level", "IDENTITY_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "IDENTITY_LOG_FORMAT", "text", "log format: text or json")
+	boolean(&c.RateLimit, "rate-limit", "IDENTITY_RATE_LIMIT", true, "limit logins, session creation, sign-ups and password resets per client address, with a login tarpit (off only for load tests)")
+	str(&c.RedisURL, "redis-url", "IDENTITY_REDIS_URL", "", "redis:// URL: keep rate limits in Redis, shared by every instance using it (default: in this process's memory)")
+	str(&c.RedisPrefix, "redis-prefix", "IDENTITY_REDIS_PREFIX", "identity:ratelimit:", "prefix of the rate-limit keys in Redis")
+	str(&proxies, "trusted-proxies", "IDENTITY_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose client address header is believed (default none: the connection's address counts)")
+	str(&c.ClientAddrHeader, "client-addr-header", "IDENTITY_CLIENT_ADDR_HEADER", "X-Forwarded-For", "header trusted proxies put the client address in (X-Forwarded-For, Forwarded, X-Real-IP...)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: server [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
@@ -131,6 +143,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
+	}
+	var err error
+	if c.TrustedProxies, err = parseProxies(proxies); err != nil {
+		return nil, err
 	}
 	if maxBody <= 0 {
 		return nil, fmt.Errorf("-max-body-bytes must be positive")

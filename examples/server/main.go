@@ -84,10 +84,19 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	stopJanitor := id.StartJanitor(cfg.JanitorInterval)
 	defer stopJanitor()
 
+	limits, closeLimits, err := newRateLimit(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
 	api := httpadapter.New(id, httpadapter.Config{
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		AllowedOrigins: cfg.CORSOrigins,
-		Logger:         log,
+		MaxBodyBytes:        cfg.MaxBodyBytes,
+		AllowedOrigins:      cfg.CORSOrigins,
+		Logger:              log,
+		RateLimit:           limits,
+		InsecureNoRateLimit: limits == nil,
+		TrustedProxies:      cfg.TrustedProxies,
+		ClientAddrHeader:    cfg.ClientAddrHeader,
 	})
 	var h http.Handler = api
 	if cfg.AccessLog {

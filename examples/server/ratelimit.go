@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/identitykit/identity/ratelimit"
+	"github.com/identitykit/identity/ratelimit/redislimit"
+)
+
+// redisTimeout is the dial, read and write timeout of the Redis client unless the URL sets
+// them: the rate limiter lets attempts through while Redis fails, so it should fail fast.
+const redisTimeout = 500 * time.Millisecond
+
+// newRateLimit returns the rate-limit policy of cfg: nil when -rate-limit=false (the adapter
+// is then told InsecureNoRateLimit), in memory without -redis-url, over Redis with it. close
+// releases the Redis client.
+func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *ratelimit.Policy, close func(), err error) {
+	close = func() {}
+	if !cfg.RateLimit {
+		log.Warn("server: rate limiting is off (-rate-limit=false)")
+		return nil, close, nil
+	}
+	rc := ratelimit.Config{Logger: log}
+	backend := "memory"
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			// The parser's message may quote the URL, which can hold a password.
+			return nil, close, fmt.Errorf("server: -redis-url: not a valid redis:// or rediss:// URL")
+		}
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = redisTimeout
+		}
+		if opts.ReadTimeout == 0 {
+			opts.ReadTimeout = redisTimeout
+		}
+		if opts.WriteTimeout == 0 {
+			opts.WriteTimeout = redisTimeout
+		}
+		rdb := redis.NewClient(opts)
+		close = func() { rdb.Close() }
+		lim, err := redislimit.New(rdb, redislimit.Config{Prefix: cfg.RedisPrefix})
+		if err != nil {
+			close()
+			return nil, func() {}, err
+		}
+		rc.Limiter = lim
+		backend = "redis"
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			log.Warn("server: Redis does not answer; rate limits are off until it does", "err", err)
+		}
+	}
+	p, err = ratelimit.New(rc)
+	if err != nil {
+		close()
+		return nil, func() {}, err
+	}
+	log.Info("server: rate limiting on", "limiter", backend, "trusted_proxies", len(cfg.TrustedProxies))
+	return p, close, nil
+}
+
+// parseProxies parses a comma-separated list of addresses and CIDR prefixes.
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %q is not an address or CIDR prefix", f)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
+}
