@@ -93,11 +93,31 @@
 //	405 {"errors":["Method not allowed"]}
 //	413 {"errors":["Request entity too large"]}
 //	400 {"errors":["Bad request: ..."]}                          undecodable body or query
+//	429 {"errors":{"base":["Too many requests, retry later"]}}   a rate limit refused (see Rate limits); Retry-After
 //	503 {"errors":["Server busy, retry later"]}                  password hashing saturated; Retry-After: 1
 //	503 {"errors":["Service temporarily unavailable, retry later"]}  database or remote service down; Retry-After: 5
 //	500 {"errors":{"base":["Internal Server Error"]}}            anything else: the cause is logged, never sent
 //
 // Panics in handlers are recovered, logged with their stack and answered 500.
+//
+// # Rate limits
+//
+// POST /session, POST /login and POST /users pass through Config.RateLimit (package
+// ratelimit; on by default, counting in memory): a volume per client address for
+// application sessions, logins and sign-ups; for logins with a login or email, a budget of
+// failed logins per address and a tarpit per (account, address) that delays each attempt
+// after the fifth by 1 s, doubling up to 10 s, instead of locking the account, so an
+// attacker elsewhere can never lock a user out. A successful login clears its tarpit.
+// Provider-token and guest logins count only toward the address's volume. Answers that
+// prove nothing about the credentials (422, 503) are not counted as failures. A refused
+// request, or one that would wait in the tarpit while the address already has 4 waiting
+// (256 in all), is answered 429 with Retry-After in seconds.
+//
+// The client address is the connection's peer (IPv6 addresses counted per /64). Behind a
+// reverse proxy, list it in Config.TrustedProxies: when the peer is one of them,
+// Config.ClientAddrHeader (X-Forwarded-For) is read from the right, skipping trusted
+// proxies, and the first other address is the client; entries a client wrote further left
+// are ignored. Without TrustedProxies no header is ever believed.
 //
 // # Decisions where ConnectyCube is not documented (spec §13)
 //

@@ -69,7 +69,7 @@ func (h *handler) limited(kind limitKind, fn endpointFunc) endpointFunc {
 	}
 	return func(ctx context.Context, c *call) error {
 		action, account := classify(kind, c.p)
-		a, err := h.lim.p.Begin(ctx, action, ratelimit.AddrKey(h.lim.clientIP(c.r)), account)
+		a, err := h.lim.p.Begin(ctx, action, h.clientAddr(c.r), account)
 		if err != nil {
 			return err
 		}
@@ -77,6 +77,13 @@ func (h *handler) limited(kind limitKind, fn endpointFunc) endpointFunc {
 		a.Done(context.WithoutCancel(ctx), outcome(err))
 		return err
 	}
+}
+
+// clientAddr returns the rate-limit key of r's client address (ratelimit.AddrKey of
+// clientIP): the value to pass where a client must be identified, e.g. as the client of
+// identity.RequestPasswordReset.
+func (h *handler) clientAddr(r *http.Request) string {
+	return ratelimit.AddrKey(h.lim.clientIP(r))
 }
 
 // classify returns the action of a request to an endpoint of kind, and the account the
