@@ -125,9 +125,22 @@ func (id *Identity) CreateSession(ctx context.Context, req SessionRequest) (*Ses
 	if err := id.store.CreateSession(ctx, s); err != nil {
 		return nil, err
 	}
+	id.recordLogin(ctx, s, u, now)
 	s.User = u
 	id.cache.put(s, u, now, now)
 	return s, nil
+}
+
+// recordLogin makes a login a request of the user: LastRequestAt becomes now, in u and in
+// the Store (a failure to write it is logged, not returned).
+func (id *Identity) recordLogin(ctx context.Context, s *Session, u *User, now time.Time) {
+	if u == nil {
+		return
+	}
+	u.LastRequestAt = now
+	if err := id.store.TouchSession(ctx, s.ID, u.ID, now, s.ExpiresAt); err != nil {
+		id.log.Warn("identity: recording login time failed", "user_id", u.ID, "err", err)
+	}
 }
 
 // bindUser sets the session's user and lifetimes for app and u (nil for an app session).
@@ -329,6 +342,7 @@ func (id *Identity) setSessionUser(ctx context.Context, s *Session, app *Applica
 	if err := id.store.SetSessionUser(ctx, s); err != nil {
 		return nil, err
 	}
+	id.recordLogin(ctx, s, u, now)
 	s.User = u
 	tok := s.Token
 	id.cache.remove(sha256.Sum256([]byte(tok)))

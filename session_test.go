@@ -353,6 +353,25 @@ func TestConcurrentValidate(t *testing.T) {
 	wg.Wait()
 }
 
+func TestLoginRecordsLastRequest(t *testing.T) {
+	e := newEnv(t, identity.AppSettings{})
+	ctx := context.Background()
+	s := e.userSession(t, "recorder", "password1")
+	if !s.User.LastRequestAt.Equal(e.clock.Now()) {
+		t.Fatalf("session user LastRequestAt = %v, want %v", s.User.LastRequestAt, e.clock.Now())
+	}
+	e.clock.Advance(time.Hour)
+	app, _ := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey})
+	up, err := e.id.Login(ctx, app.Token, identity.Credentials{Login: "recorder", Password: "password1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := e.store.User(ctx, e.app.ID, up.UserID)
+	if err != nil || !stored.LastRequestAt.Equal(e.clock.Now()) || !up.User.LastRequestAt.Equal(e.clock.Now()) {
+		t.Fatalf("after Login: stored %v, returned %v, want %v (%v)", stored.LastRequestAt, up.User.LastRequestAt, e.clock.Now(), err)
+	}
+}
+
 func TestTokensAreOpaqueAndHashed(t *testing.T) {
 	e := newEnv(t, identity.AppSettings{})
 	ctx := context.Background()
