@@ -467,7 +467,10 @@ func TestTwoInstancesShareRedisLimits(t *testing.T) {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second})
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			rdb.Close()
-			t.Skipf("no Redis at %s: %v", addr, err)
+			if os.Getenv("IDENTITY_TEST_REDIS_ADDR") != "" {
+				t.Fatalf("no Redis at IDENTITY_TEST_REDIS_ADDR=%s: %v", addr, err)
+			}
+			t.Skipf("no Redis at %s (set IDENTITY_TEST_REDIS_ADDR to require one): %v", addr, err)
 		}
 		t.Cleanup(func() { rdb.Close() })
 		return rdb

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,10 +84,17 @@ func TestRunBadRedisURL(t *testing.T) {
 // -redis-prefix, and holds no account names there.
 func TestRunRedis(t *testing.T) {
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DialTimeout: time.Second})
+	addr := os.Getenv("IDENTITY_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second})
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Skipf("no Redis at 127.0.0.1:6379: %v", err)
+		if os.Getenv("IDENTITY_TEST_REDIS_ADDR") != "" {
+			t.Fatalf("no Redis at IDENTITY_TEST_REDIS_ADDR=%s: %v", addr, err)
+		}
+		t.Skipf("no Redis at %s (set IDENTITY_TEST_REDIS_ADDR to require one): %v", addr, err)
 	}
 	prefix := fmt.Sprintf("identity-test:server:%d:", time.Now().UnixNano())
 	defer func() {
@@ -95,7 +103,7 @@ func TestRunRedis(t *testing.T) {
 		}
 	}()
 	addr, banner, stop := start(t, filepath.Join(t.TempDir(), "identity.db"),
-		"-redis-url", "redis://127.0.0.1:6379/0", "-redis-prefix", prefix, "-deny-auto-create")
+		"-redis-url", "redis://"+addr+"/0", "-redis-prefix", prefix, "-deny-auto-create")
 	defer stop()
 	m := keyRE.FindStringSubmatch(banner)
 	if m == nil {

@@ -18,8 +18,7 @@ import (
 	"github.com/identitykit/identity/ratelimit/redislimit"
 )
 
-// redisAddr is the test server: IDENTITY_TEST_REDIS_ADDR, default 127.0.0.1:6379. Tests
-// skip when it does not answer.
+// redisAddr is the test server: IDENTITY_TEST_REDIS_ADDR, default 127.0.0.1:6379.
 func redisAddr() string {
 	if a := os.Getenv("IDENTITY_TEST_REDIS_ADDR"); a != "" {
 		return a
@@ -27,7 +26,8 @@ func redisAddr() string {
 	return "127.0.0.1:6379"
 }
 
-// newClient returns a client of the test server, or skips the test.
+// newClient returns a client of the test server. When it does not answer the test is
+// skipped, or fails when IDENTITY_TEST_REDIS_ADDR names it (CI sets it).
 func newClient(t testing.TB) *redis.Client {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), DialTimeout: time.Second})
@@ -35,7 +35,10 @@ func newClient(t testing.TB) *redis.Client {
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		t.Skipf("redislimit: no Redis at %s: %v", redisAddr(), err)
+		if os.Getenv("IDENTITY_TEST_REDIS_ADDR") != "" {
+			t.Fatalf("redislimit: no Redis at IDENTITY_TEST_REDIS_ADDR=%s: %v", redisAddr(), err)
+		}
+		t.Skipf("redislimit: no Redis at %s (set IDENTITY_TEST_REDIS_ADDR to require one): %v", redisAddr(), err)
 	}
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
