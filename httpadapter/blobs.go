@@ -368,6 +368,12 @@ func (h *handler) downloadBlob(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	hd.Set("Etag", `"`+b.UID+`"`)
+	// The answer is cacheable and its CORS headers depend on Origin: without Vary, a copy
+	// cached for an <img> (no Origin, so no Access-Control-Allow-Origin) would be reused for
+	// a script's fetch of the same URL and fail its CORS check.
+	if !strings.Contains(strings.Join(hd.Values("Vary"), ","), "Origin") {
+		hd.Add("Vary", "Origin")
+	}
 	if b.Public {
 		hd.Set("Cache-Control", "public, max-age=86400")
 	} else {

@@ -237,6 +237,7 @@ func TestBlobUploadAndDownload(t *testing.T) {
 		"Accept-Ranges":                "bytes",
 		"Cache-Control":                "private, max-age=3600",
 		"Cross-Origin-Resource-Policy": "cross-origin",
+		"Vary":                         "Origin",
 	} {
 		if got := r.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
