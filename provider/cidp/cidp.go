@@ -331,11 +331,13 @@ const op = "cidp"
 //
 // Errors: an application without configuration wraps ErrDisabled; a configuration that
 // does not Validate is an internal error; missing or oversized credentials wrap
-// ErrInvalidInput; a non-2xx answer wraps ErrInvalidCredentials in an *identity.Error whose
-// Fields[""] is "Bad Authentication data. Unauthorized on remote side. Status: 401.Response
-// \"<body, truncated>\"" (or ".With empty response"); an answer without uid wraps
-// ErrInvalidCredentials with Fields["base"] "Custom Identity Provider uid is required"; a
-// timeout, an unreachable service, an oversized or malformed answer wrap ErrUnavailable.
+// ErrInvalidInput; a non-2xx answer wraps ErrRejectedByProvider (a child of
+// ErrInvalidCredentials) in an *identity.Error whose Fields[""] is "Bad Authentication data.
+// Unauthorized on remote side. Status: 401.Response \"<body, truncated>\"" (or ".With empty
+// response"); an answer without uid, or whose mapped fields have the wrong type, wraps
+// ErrRejectedByProvider with Fields["base"] "Custom Identity Provider uid is required" (or
+// naming the field); a timeout, an unreachable service, an oversized or malformed answer
+// wrap ErrUnavailable.
 // A redirect to another scheme or host is not followed: its 3xx status is the answer. No
 // error message contains the token or the password.
 func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) (*identity.Claims, error) {
@@ -537,7 +539,7 @@ func remoteRefusal(status int, body string) error {
 	} else {
 		msg += "Response " + strconv.Quote(truncate(body, 512))
 	}
-	return &identity.Error{Op: op, Err: identity.ErrInvalidCredentials, Fields: map[string][]string{"": {msg}}}
+	return &identity.Error{Op: op, Err: identity.ErrRejectedByProvider, Fields: map[string][]string{"": {msg}}}
 }
 
 // truncate cuts s to at most n bytes at a rune boundary, marking the cut.
@@ -622,7 +624,7 @@ func sameOriginClient(c *http.Client) *http.Client {
 
 // mapClaims applies the response mapping to the answer.
 func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
-	uidErr := identity.FieldError(op, identity.ErrInvalidCredentials, "base", "Custom Identity Provider uid is required")
+	uidErr := identity.FieldError(op, identity.ErrRejectedByProvider, "base", "Custom Identity Provider uid is required")
 	v, ok, err := cc.uid.render(doc)
 	if err != nil || !ok {
 		return nil, uidErr
@@ -636,10 +638,10 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 		return nil, uidErr
 	}
 	if len(uid) > identity.MaxExternalIDLength || !utf8.ValidString(uid) {
-		return nil, identity.FieldError(op, identity.ErrInvalidCredentials, "base",
+		return nil, identity.FieldError(op, identity.ErrRejectedByProvider, "base",
 			fmt.Sprintf("Custom Identity Provider uid is too long (maximum is %d characters)", identity.MaxExternalIDLength))
 	}
-	in, err := mapProfile(cc.fields, doc, "Custom Identity Provider response param")
+	in, err := mapProfile(cc.fields, doc, "Custom Identity Provider response param", identity.ErrRejectedByProvider)
 	if err != nil {
 		return nil, err
 	}
@@ -647,8 +649,8 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 }
 
 // mapProfile renders the field templates over doc. what names the mapping in error
-// messages.
-func mapProfile(templates map[string]template, doc any, what string) (identity.UserInput, error) {
+// messages, which wrap sentinel.
+func mapProfile(templates map[string]template, doc any, what string, sentinel error) (identity.UserInput, error) {
 	var in identity.UserInput
 	fields := make([]string, 0, len(templates))
 	for f := range templates {
@@ -656,7 +658,7 @@ func mapProfile(templates map[string]template, doc any, what string) (identity.U
 	}
 	sort.Strings(fields)
 	mappingError := func(field string, err error) error {
-		return identity.FieldError(op, identity.ErrInvalidCredentials, "base", fmt.Sprintf("%s %s %v", what, field, err))
+		return identity.FieldError(op, sentinel, "base", fmt.Sprintf("%s %s %v", what, field, err))
 	}
 	for _, f := range fields {
 		v, ok, err := templates[f].render(doc)

@@ -323,69 +323,69 @@ func TestAuthenticateErrors(t *testing.T) {
 		{
 			name:       "401 with body",
 			handler:    jsonAnswer(401, `{"error":"User token is invalid"}`),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"": {`Bad Authentication data. Unauthorized on remote side. Status: 401.Response "{\"error\":\"User token is invalid\"}"`}},
 		},
 		{
 			name:       "404 with empty body",
 			handler:    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) },
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 404.With empty response"}},
 		},
 		{
 			name:       "500 is a refusal too",
 			handler:    jsonAnswer(500, "  \n"),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 500.With empty response"}},
 		},
 		{
 			name:       "body echoing the token is redacted",
 			handler:    jsonAnswer(403, `{"error":"token `+secretToken+` revoked","q":"`+url.QueryEscape(secretToken)+`"}`),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"": {`Bad Authentication data. Unauthorized on remote side. Status: 403.Response "{\"error\":\"token [FILTERED] revoked\",\"q\":\"[FILTERED]\"}"`}},
 		},
 		{
 			name:    "long refusal body is truncated",
 			handler: jsonAnswer(401, strings.Repeat("é", 1000)),
-			wantErr: identity.ErrInvalidCredentials,
+			wantErr: identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 401.Response " +
 				`"` + strings.Repeat("é", 256) + `..."`}},
 		},
 		{
 			name:       "missing uid",
 			handler:    jsonAnswer(200, `{"user":{"login":"simon"}}`),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
 		},
 		{
 			name:       "null uid",
 			handler:    jsonAnswer(200, `{"user":{"id":null}}`),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
 		},
 		{
 			name:       "object uid",
 			handler:    jsonAnswer(200, `{"user":{"id":{"v":1}}}`),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
 		},
 		{
 			name:       "blank uid",
 			handler:    jsonAnswer(200, `{"user":{"id":"  "}}`),
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
 		},
 		{
 			name:       "empty 2xx body has no uid",
 			handler:    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) },
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
 		},
 		{
 			name:       "object where a string is mapped",
 			handler:    jsonAnswer(200, `{"user":{"id":1,"login":{"a":1}}}`),
 			response:   map[string]string{"uid": "#{user.id}", "login": "#{user.login}"},
-			wantErr:    identity.ErrInvalidCredentials,
+			wantErr:    identity.ErrRejectedByProvider,
 			wantFields: map[string][]string{"base": {"Custom Identity Provider response param login is not a string or a number"}},
 		},
 		{
@@ -443,7 +443,7 @@ func TestAuthenticateErrors(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, other.URL+"/steal?"+r.URL.RawQuery, http.StatusFound)
 			},
-			wantErr: identity.ErrInvalidCredentials,
+			wantErr: identity.ErrRejectedByProvider,
 		},
 	}
 	for _, tt := range tests {
@@ -505,9 +505,9 @@ func TestAuthenticateRedirects(t *testing.T) {
 		wantFields map[string][]string
 	}{
 		{path: "/old", wantSub: "moved-tok"},
-		{path: "/away", wantErr: identity.ErrInvalidCredentials, wantFields: map[string][]string{"": {
+		{path: "/away", wantErr: identity.ErrRejectedByProvider, wantFields: map[string][]string{"": {
 			"Bad Authentication data. Unauthorized on remote side. Status: 307.With empty response"}}},
-		{path: "/loop", wantErr: identity.ErrInvalidCredentials},
+		{path: "/loop", wantErr: identity.ErrRejectedByProvider},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -36,10 +36,11 @@
 // mapped fields. A mapped login or email that another user already has is never merged: the
 // login fails with ErrUserExists naming the field.
 //
-// Failures follow ConnectyCube: a non-2xx answer is ErrInvalidCredentials with the flat
-// message "Bad Authentication data. Unauthorized on remote side. Status: 401.Response
-// \"...\"" (or "...Status: 404.With empty response"), which the HTTP adapter sends as 422
-// {"errors":["..."]}; an answer without uid is ErrInvalidCredentials with
+// Failures follow ConnectyCube: a non-2xx answer is identity.ErrRejectedByProvider (a child
+// of ErrInvalidCredentials) with the flat message "Bad Authentication data. Unauthorized on
+// remote side. Status: 401.Response \"...\"" (or "...Status: 404.With empty response"),
+// which the HTTP adapter sends as 422 {"errors":["..."]}; an answer without uid is
+// ErrRejectedByProvider with the field message that the adapter sends as 422
 // {"errors":{"base":["Custom Identity Provider uid is required"]}}. A timeout (Config.Timeout,
 // 5 s), an unreachable service, an answer larger than Config.MaxResponseBytes (1 MiB) or
 // one that is not JSON wrap ErrUnavailable (503). Redirects are followed only to the same

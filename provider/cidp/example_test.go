@@ -72,7 +72,7 @@ func ExampleProvider_Enable() {
 		Credentials: &identity.Credentials{Login: "stolen-token"}})
 	var e *identity.Error
 	if errors.As(err, &e) {
-		fmt.Println(errors.Is(err, identity.ErrInvalidCredentials), e.Fields[""])
+		fmt.Println(errors.Is(err, identity.ErrRejectedByProvider), e.Fields[""])
 	}
 	// Output:
 	// simon371 Simon true

@@ -145,7 +145,7 @@ func TestCIdPThroughIdentity(t *testing.T) {
 	}
 
 	// A refused token, and a new uid whose email belongs to the first user.
-	if _, err := login("bogus"); !errors.Is(err, identity.ErrInvalidCredentials) {
+	if _, err := login("bogus"); !errors.Is(err, identity.ErrRejectedByProvider) {
 		t.Errorf("refused token: err = %v", err)
 	}
 	dir.set("tok-3", map[string]any{"id": 999, "login": "other", "email": "SIMON@example.com"})

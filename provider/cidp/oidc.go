@@ -524,7 +524,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 	if err := dec.Decode(&doc); err != nil {
 		return nil, p.reject(ctx, app, errTokenMalformed)
 	}
-	in, err := mapProfile(cc.fields, doc, "ID token claim for")
+	in, err := mapProfile(cc.fields, doc, "ID token claim for", identity.ErrInvalidCredentials)
 	if err != nil {
 		return nil, err
 	}
