@@ -38,6 +38,10 @@ type config struct {
 	RedisPrefix      string
 	TrustedProxies   []netip.Prefix
 	ClientAddrHeader string
+	// File storage (blobs.go).
+	BlobDir      string
+	MaxBlobBytes int64
+	BlobGrantKey []byte
 }
 
 // applySettings returns s with the application settings this server's flags govern.
@@ -87,7 +91,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		}
 		fs.DurationVar(p, name, v, help+" (env "+envName+")")
 	}
-	var origins, level, proxies string
+	var origins, level, proxies, grantKey string
 	var maxBody int64
 
 	str(&c.Addr, "addr", "IDENTITY_ADDR", ":8080", "listen address")
@@ -119,6 +123,16 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.RedisPrefix, "redis-prefix", "IDENTITY_REDIS_PREFIX", "identity:ratelimit:", "prefix of the rate-limit keys in Redis")
 	str(&proxies, "trusted-proxies", "IDENTITY_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose client address header is believed (default none: the connection's address counts)")
 	str(&c.ClientAddrHeader, "client-addr-header", "IDENTITY_CLIENT_ADDR_HEADER", "X-Forwarded-For", "header trusted proxies put the client address in (X-Forwarded-For, Forwarded, X-Real-IP...)")
+	str(&c.BlobDir, "blob-dir", "IDENTITY_BLOB_DIR", "", "directory of uploaded files (avatars), or off (default: blobs next to the SQLite database, ./blobs with PostgreSQL)")
+	fs.Int64Var(&c.MaxBlobBytes, "max-blob-bytes", 10<<20, "largest accepted upload in bytes (env IDENTITY_MAX_BLOB_BYTES)")
+	if s := env("IDENTITY_MAX_BLOB_BYTES", ""); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			envErrs = append(envErrs, fmt.Sprintf("IDENTITY_MAX_BLOB_BYTES=%q: not a positive integer", s))
+		}
+		c.MaxBlobBytes = n
+	}
+	str(&grantKey, "blob-grant-key", "IDENTITY_BLOB_GRANT_KEY", "", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: server [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
@@ -150,6 +164,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	if maxBody <= 0 {
 		return nil, fmt.Errorf("-max-body-bytes must be positive")
+	}
+	if c.MaxBlobBytes <= 0 {
+		return nil, fmt.Errorf("-max-blob-bytes must be positive")
+	}
+	if c.BlobGrantKey, err = parseGrantKey(strings.TrimSpace(grantKey)); err != nil {
+		return nil, err
 	}
 	c.MaxBodyBytes = maxBody
 	if c.SessionIdle <= 0 || c.GuestLifetime <= 0 || c.JanitorInterval <= 0 || c.ShutdownTimeout <= 0 {

@@ -3,8 +3,9 @@
 //
 //	go run ./examples/server
 //
-// It listens on :8080 with SQLite in ./identity.db, creates the tables, and on first start
-// creates an application whose id, auth key and auth secret it prints; later starts reuse the
+// It listens on :8080 with SQLite in ./identity.db and uploaded files (avatars) in ./blobs,
+// creates the tables, and on first start creates an application whose id, auth key and auth
+// secret it prints; later starts reuse the
 // first application of the database (and print its id and auth key). Every setting is a flag
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
 // for the list. SIGINT or SIGTERM shuts it down gracefully.
@@ -66,11 +67,17 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err != nil {
 		return err
 	}
+	blobs, closeBlobs, err := openBlobs(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeBlobs()
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
 		Providers: []identity.Provider{pw, guest.New()},
 		Logger:    log,
+		Blobs:     blobs,
 	})
 	if err != nil {
 		return err
@@ -97,6 +104,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		InsecureNoRateLimit: limits == nil,
 		TrustedProxies:      cfg.TrustedProxies,
 		ClientAddrHeader:    cfg.ClientAddrHeader,
+		PublicURL:           cfg.PublicURL,
 	})
 	var h http.Handler = api
 	if cfg.AccessLog {

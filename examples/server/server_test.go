@@ -113,7 +113,7 @@ func TestRunPostgres(t *testing.T) {
 		t.Skip("IDENTITY_TEST_POSTGRES_DSN not set")
 	}
 	prefix := fmt.Sprintf("srv%d_", time.Now().UnixNano()%1e9)
-	addr, banner, stop := start(t, dsn, "-table-prefix", prefix)
+	addr, banner, stop := start(t, dsn, "-table-prefix", prefix, "-blob-dir", t.TempDir())
 	defer func() {
 		stop()
 		st, err := gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
