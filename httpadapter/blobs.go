@@ -35,9 +35,10 @@ const (
 	uploadFormOverhead = 64 << 10
 	maxUploadFields    = 16
 	maxUploadFieldLen  = 2048
-	// uploadTimeout replaces the server's read and write deadlines for an upload, so that a
-	// slow client can send MaxBlobSize bytes however short the server's ReadTimeout is.
-	uploadTimeout = 10 * time.Minute
+	// minTransferRate sets the read deadline of an upload and the write deadline of a
+	// download (see transferTimeout): they replace the server's ReadTimeout and WriteTimeout,
+	// which are sized for small JSON bodies, so that a slow client can move a whole file.
+	minTransferRate = 32 << 10 // bytes per second
 	// grantField names the form field (and URL query parameter) of the upload grant.
 	grantField = "grant"
 )
@@ -267,8 +268,8 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 		return tooLarge
 	}
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
-	rc.SetWriteDeadline(time.Now().Add(uploadTimeout + time.Minute))
+	rc.SetReadDeadline(time.Now().Add(transferTimeout(limit)))
+	rc.SetWriteDeadline(time.Now().Add(transferTimeout(limit) + time.Minute))
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -322,6 +323,13 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// transferTimeout is how long moving n bytes may take: a minute plus n at minTransferRate
+// (6 min 20 s for 10 MiB). Errors setting deadlines (a writer without deadlines, as in tests)
+// are ignored.
+func transferTimeout(n int64) time.Duration {
+	return time.Minute + time.Duration(n/minTransferRate)*time.Second
+}
+
 // trackReader remembers the first read error other than io.EOF, so a failed upload can be
 // blamed on the client's body rather than on storage.
 type trackReader struct {
@@ -362,6 +370,7 @@ func (h *handler) downloadBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer content.Close()
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(transferTimeout(b.Size)))
 	hd := w.Header()
 	hd.Set("Content-Type", b.ContentType)
 	hd.Set("X-Content-Type-Options", "nosniff")
