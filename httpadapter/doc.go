@@ -26,6 +26,12 @@
 //	PUT    /users/{id}              update one's own profile or password           200 {"user":{...}}
 //	DELETE /users/{id}              delete one's own account                       200, empty
 //	DELETE /users/external/{id}     the same, by the deprecated external_user_id   200, empty
+//	POST   /blobs                   create a file and its upload URL (see Blobs)   201 {"blob":{...}}
+//	POST   /blobs/upload            the upload URL: multipart, grant then file     201 {"blob":{...}}
+//	PUT    /blobs/{id}/complete     declare the upload complete: {"size":N}        200, empty
+//	GET    /blobs/{id}              a file's metadata (numeric id)                 200 {"blob":{...}}
+//	GET    /blobs/{uid}             a file's bytes (?token=...; public: none)      200, the file
+//	DELETE /blobs/{id}              delete one's own file and its bytes            200, empty
 //
 // POST /session accepts application_id (number or string), auth_key, optional timestamp,
 // nonce and signature (verified when present; see the identity package), and the user
@@ -91,7 +97,9 @@
 //	422 {"errors":["..."]}                                       provider messages about the whole request
 //	404 {"errors":["User not found"]}, {"errors":["Not found"]}  unknown user, session or path
 //	405 {"errors":["Method not allowed"]}
+//	403 {"errors":{"base":["Upload grant has expired"]}}         upload grant missing, invalid, expired, used, or another user's
 //	413 {"errors":["Request entity too large"]}
+//	413 {"errors":{"file":["is too large (maximum is N bytes)"]}}  an upload over the file size limit
 //	400 {"errors":["Bad request: ..."]}                          undecodable body or query
 //	429 {"errors":{"base":["Too many requests, retry later"]}}   a rate limit refused (see Rate limits); Retry-After
 //	503 {"errors":["Server busy, retry later"]}                  password hashing saturated; Retry-After: 1
@@ -99,6 +107,41 @@
 //	500 {"errors":{"base":["Internal Server Error"]}}            anything else: the cause is logged, never sent
 //
 // Panics in handlers are recovered, logged with their stack and answered 500.
+//
+// # Blobs
+//
+// File storage (identity.Config.Blobs; off without it: the blob endpoints answer 403
+// {"errors":["File storage is not configured on this server"]}) serves the SDKs' avatar flow:
+// storage.createAndUpload, users.update({avatar: uid}), storage.privateUrl(uid).
+//
+// POST /blobs takes {"blob":{"name","content_type","public"}} (a user session; public
+// defaults to false, content_type to application/octet-stream) and answers the blob with
+// blob_object_access {"object_access_type":"Write","expires","params"}: params is the
+// absolute upload URL, Config.PublicURL (or the request's scheme, Host and mount prefix) +
+// "/blobs/upload?grant=<grant>", in the shape of an S3 presigned POST. The SDK posts the file
+// there as multipart/form-data, the URL's query parameters first as form fields, then the
+// part "file" (a filename is optional); the grant may also stay in the URL's query. The grant
+// is an HMAC-signed token naming the blob, its owner and the size limit, valid 15 minutes and
+// single-use: the first upload spends it whatever its outcome. A CB-Token sent with the
+// upload must be the owner's. The file is streamed to storage and kept only if whole and
+// within the limit (10 MiB by default): 413 otherwise, and nothing is stored. PUT
+// /blobs/{id}/complete with {"size":N} (or {"blob":{"size":N}}) completes the upload; a size
+// other than the bytes received is 422 on "size" and discards the upload. Only completed
+// blobs can be downloaded or used as an avatar; blobs not completed within an hour are
+// removed by identity.DeleteExpired.
+//
+// GET /blobs/{uid} (what privateUrl and publicUrl build; also with ".json" and CB-Token, as
+// getFile sends) serves a public blob to anyone and a private one to any valid session of
+// its application, the token in the query (?token=, "undefined" counting as none) or in
+// CB-Token; without one 401, with another application's 404. The answer carries the stored
+// Content-Type, Content-Length, Last-Modified, ETag "<uid>", Accept-Ranges (ranges and
+// conditional requests work), X-Content-Type-Options: nosniff, Content-Security-Policy:
+// default-src 'none'; sandbox, Vary: Origin, and Content-Disposition inline for PNG, JPEG,
+// GIF, WebP, AVIF and BMP, attachment for anything else (SVG and HTML included), so that an
+// uploaded file never runs as a page of the API's origin. GET /blobs/{id} (numeric) is the
+// metadata: the owner sees its blobs in any state, other sessions of the application only
+// completed public ones (404 otherwise). Numeric ids and hex uids never collide: every uid
+// holds a letter.
 //
 // # Rate limits
 //
