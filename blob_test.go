@@ -29,7 +29,7 @@ type blobEnv struct {
 }
 
 // newBlobEnv is newEnv with blobs on: a blobstore.Dir in a temp directory and cfg applied.
-func newBlobEnv(t *testing.T, cfg identity.BlobConfig) *blobEnv {
+func newBlobEnv(t testing.TB, cfg identity.BlobConfig) *blobEnv {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "blobs")
 	d, err := blobstore.OpenDir(dir)
@@ -685,4 +685,36 @@ func TestBlobConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzUploadGrant feeds arbitrary grants to UploadBlob: each is refused with ErrInvalidGrant
+// unless it is exactly the grant that was issued (and then it works once).
+func FuzzUploadGrant(f *testing.F) {
+	e := newBlobEnv(f, identity.BlobConfig{})
+	ctx := context.Background()
+	_, err := e.id.SignUp(ctx, e.app.ID, identity.UserInput{Login: ptr("fuzzer"), Password: ptr("password123")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := e.userSession(f, "fuzzer", "password123")
+	_, g, err := e.id.CreateBlob(ctx, s, identity.BlobInput{Name: "f"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(g.Token)
+	f.Add("v1..")
+	f.Add("v1.MS4yLjMuNC41.AAAA")
+	f.Add(strings.Replace(g.Token, "v1.", "v1.x", 1))
+	used := false
+	f.Fuzz(func(t *testing.T, tok string) {
+		_, err := e.id.UploadBlob(ctx, nil, tok, strings.NewReader("x"))
+		switch {
+		case err == nil && tok == g.Token && !used:
+			used = true
+		case err == nil:
+			t.Fatalf("grant %q accepted", tok)
+		case !errors.Is(err, identity.ErrInvalidGrant):
+			t.Fatalf("grant %q: %v, want ErrInvalidGrant", tok, err)
+		}
+	})
 }
