@@ -21,6 +21,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/jwks"
 )
 
 // OIDCConfig configures the OIDC ID token provider. The zero value means every default.
@@ -172,7 +173,7 @@ type oidcCompiled struct {
 	clientIDs []string
 	algs      []string
 	jwksURL   string
-	static    staticKeys
+	static    jwks.Source // nil unless PublicKeys is set
 	fields    map[string]template
 }
 
@@ -257,7 +258,7 @@ type source struct {
 	sem chan struct{} // held while discovering
 
 	mu      sync.Mutex
-	keys    verifyingKeys
+	keys    jwks.Source
 	algs    []string // advertised by discovery
 	discErr error
 	discAt  time.Time
@@ -285,7 +286,9 @@ func (p *OIDCProvider) source(raw string) (*source, error) {
 	case cc.static != nil:
 		src.keys = cc.static
 	case cc.jwksURL != "":
-		src.keys = p.newKeySet(cc.jwksURL)
+		if src.keys, err = p.newKeySet(cc.jwksURL); err != nil {
+			return nil, err
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -302,14 +305,18 @@ func (p *OIDCProvider) source(raw string) (*source, error) {
 	return src, nil
 }
 
-func (p *OIDCProvider) newKeySet(u string) *keySet {
-	return &keySet{url: u, client: p.client, timeout: p.timeout, maxBody: p.maxBody,
-		minRefresh: p.minRefresh, now: p.now, log: p.log}
+func (p *OIDCProvider) newKeySet(u string) (*jwks.Remote, error) {
+	r, err := jwks.NewRemote(jwks.Config{URL: u, Client: p.client, Timeout: p.timeout, MaxBytes: p.maxBody,
+		MinRefresh: p.minRefresh, Now: p.now, Logger: p.log, Options: keyOptions})
+	if err != nil {
+		return nil, fmt.Errorf("cidp: key set: %v", err)
+	}
+	return r, nil
 }
 
 // resolve returns the source's keys and the algorithms discovery advertised, discovering
 // the issuer on first use. A failed discovery is retried after MinRefresh.
-func (p *OIDCProvider) resolve(ctx context.Context, src *source) (verifyingKeys, []string, error) {
+func (p *OIDCProvider) resolve(ctx context.Context, src *source) (jwks.Source, []string, error) {
 	for {
 		src.mu.Lock()
 		keys, algs, discErr, discAt := src.keys, src.algs, src.discErr, src.discAt
@@ -373,7 +380,12 @@ func (p *OIDCProvider) discover(ctx context.Context, src *source) error {
 			src.algs = append(src.algs, a)
 		}
 	}
-	src.keys = p.newKeySet(meta.JWKSURL)
+	keys, err := p.newKeySet(meta.JWKSURL)
+	if err != nil {
+		src.discErr = fmt.Errorf("cidp: OIDC discovery of %s: %v: %w", issuer, err, identity.ErrUnavailable)
+		return src.discErr
+	}
+	src.keys = keys
 	src.discErr = nil
 	return nil
 }
@@ -476,7 +488,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 	if !slices.Contains(allowed, alg) {
 		return nil, p.reject(ctx, app, errTokenAlgorithm)
 	}
-	if err := keys.ensure(ctx, kid); err != nil {
+	if err := keys.Ensure(ctx, kid); err != nil {
 		if errors.Is(err, errTokenUnknownKey) {
 			return nil, p.reject(ctx, app, err)
 		}

@@ -83,6 +83,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/jwks"
 )
 
 // Provider names.
@@ -310,7 +311,7 @@ var (
 	errMalformed         = errors.New("malformed token")
 	errUnsigned          = errors.New("unsigned token (InsecureEmulator is off)")
 	errNoKeyID           = errors.New("token has no key id")
-	errUnknownKey        = errors.New("token signed by an unknown key")
+	errUnknownKey        = jwks.ErrUnknownKey
 	errRejected          = errors.New("token rejected by the OIDC verifier")
 	errAudience          = errors.New("token audience is not exactly the project")
 	errExpired           = errors.New("token expired")

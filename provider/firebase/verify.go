@@ -15,6 +15,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/identitykit/identity/internal/jwks"
 )
 
 const issuerPrefix = "https://securetoken.google.com/"
@@ -24,7 +26,7 @@ const maxSubjectLength = 128
 
 // verifier checks Firebase ID tokens; shared by both providers.
 type verifier struct {
-	keys     *keySet
+	keys     *jwks.Remote
 	now      func() time.Time // nil: the caller's clock
 	leeway   time.Duration
 	maxSize  int
@@ -40,7 +42,7 @@ func newVerifier(cfg Config) (*verifier, error) {
 		return nil, errors.New("firebase: Config.KeySetURL must be an http(s) URL")
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: fetchTimeout}
+		cfg.HTTPClient = &http.Client{Timeout: jwks.DefaultTimeout}
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -68,14 +70,20 @@ func newVerifier(cfg Config) (*verifier, error) {
 		cfg.Logger.Warn("firebase: InsecureEmulator is on: unsigned Firebase Auth emulator tokens are accepted " +
 			"and anyone can sign in as anyone; never use this setting in production")
 	}
+	keys, err := jwks.NewRemote(jwks.Config{
+		URL:        cfg.KeySetURL,
+		Client:     cfg.HTTPClient,
+		MinRefresh: cfg.MinRefreshInterval,
+		Now:        keyNow,
+		Logger:     cfg.Logger,
+		// Google publishes RSA keys with key ids, and Firebase signs with RS256 only.
+		Options: jwks.Options{Algorithms: []jose.SignatureAlgorithm{jose.RS256}, RequireKeyID: true},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firebase: %v", err)
+	}
 	return &verifier{
-		keys: &keySet{
-			url:        cfg.KeySetURL,
-			client:     cfg.HTTPClient,
-			now:        keyNow,
-			minRefresh: cfg.MinRefreshInterval,
-			log:        cfg.Logger,
-		},
+		keys:     keys,
 		now:      cfg.Now,
 		leeway:   cfg.Leeway,
 		maxSize:  cfg.MaxTokenSize,
@@ -152,7 +160,7 @@ func (v *verifier) verify(ctx context.Context, raw, projectID string, now time.T
 		if hdr.KeyID == "" {
 			return nil, errNoKeyID
 		}
-		if err := v.keys.ensure(ctx, hdr.KeyID); err != nil {
+		if err := v.keys.Ensure(ctx, hdr.KeyID); err != nil {
 			return nil, err
 		}
 	}
