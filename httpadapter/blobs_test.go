@@ -32,7 +32,7 @@ type blobEnv struct {
 }
 
 // newBlobEnv is an env whose Identity has blobs on (a blobstore.Dir in a temp directory).
-func newBlobEnv(t *testing.T, bcfg identity.BlobConfig, cfg httpadapter.Config) *blobEnv {
+func newBlobEnv(t testing.TB, bcfg identity.BlobConfig, cfg httpadapter.Config) *blobEnv {
 	t.Helper()
 	st, err := gormstore.OpenMemory(gormstore.Config{})
 	if err != nil {
@@ -100,7 +100,7 @@ type wireBlob struct {
 	} `json:"blob_object_access"`
 }
 
-func decodeBlob(t *testing.T, r *resp) *wireBlob {
+func decodeBlob(t testing.TB, r *resp) *wireBlob {
 	t.Helper()
 	var b struct {
 		Blob *wireBlob `json:"blob"`
@@ -119,7 +119,7 @@ func (e *blobEnv) createBlob(token, name, contentType string, public bool) (*wir
 	if r.Code != http.StatusCreated {
 		e.t.Fatalf("POST /blobs: %d %s", r.Code, r.Body)
 	}
-	b := decodeBlob(e.t.(*testing.T), r)
+	b := decodeBlob(e.t, r)
 	if b.BlobObjectAccess == nil {
 		e.t.Fatalf("no blob_object_access: %s", r.Body)
 	}
@@ -574,4 +574,29 @@ func TestBlobOversizedOverHTTP(t *testing.T) {
 	if f := e.files(); len(f) != 0 {
 		t.Fatalf("files = %v", f)
 	}
+}
+
+// FuzzBlobUpload sends arbitrary multipart bodies (with a valid grant available as a seed) to
+// the upload URL: the answer is never a 5xx, always JSON, and a refused upload stores nothing.
+func FuzzBlobUpload(f *testing.F) {
+	e := newBlobEnv(f, identity.BlobConfig{MaxSize: 1024}, httpadapter.Config{})
+	tok, _ := e.userSession("fuzzer", "password123")
+	_, u := e.createBlob(tok, "f.png", "image/png", false)
+	grant := u.Query().Get("grant")
+	body, ct := form([][2]string{{"grant", grant}}, []byte("data"), "")
+	boundary := strings.TrimPrefix(ct, "multipart/form-data; boundary=")
+	f.Add(boundary, body)
+	f.Add(boundary, "--"+boundary+"\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nxx\r\n--"+boundary+"--\r\n")
+	f.Add("b", "--b\r\nContent-Disposition: form-data; name=\"grant\"\r\n\r\n"+grant+"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x\"\r\n\r\n"+strings.Repeat("z", 2000)+"\r\n--b--\r\n")
+	f.Fuzz(func(t *testing.T, boundary, body string) {
+		e.t = t
+		before := len(e.files())
+		r := e.do("POST", "/blobs/upload", body, "Content-Type: multipart/form-data; boundary="+boundary)
+		if r.Code >= 500 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("status %d, Content-Type %q: %s", r.Code, r.Header.Get("Content-Type"), r.Body)
+		}
+		if after := len(e.files()); r.Code != http.StatusCreated && after != before {
+			t.Fatalf("a refused upload (%d) changed the stored files: %d → %d", r.Code, before, after)
+		}
+	})
 }
