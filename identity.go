@@ -295,7 +295,7 @@ func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 				if err != nil && ctx.Err() == nil {
 					id.log.Error("identity: janitor sweep failed", "err", err)
 				} else if err == nil {
-					id.log.Debug("identity: janitor sweep", "sessions", p.Sessions, "guests", p.Guests, "nonces", p.Nonces)
+					id.log.Debug("identity: janitor sweep", "sessions", p.Sessions, "guests", p.Guests, "nonces", p.Nonces, "blobs", p.Blobs)
 				}
 			}
 		}
