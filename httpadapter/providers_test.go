@@ -199,10 +199,18 @@ func TestFirebaseWire(t *testing.T) {
 		})
 	}
 
-	// firebase_email through POST /login; an email a password user already has is not merged.
-	e.userSession("taken", "password123")
+	// A number whose digits another user has as login: a new user with the phone, login null.
+	_, squatter := e.userSession("15550009999", "password123")
+	r := e.do("POST", "/session.json", e.sessionBody(`,"provider":"firebase_phone","firebase_phone":{"project_id":"proj-a","access_token":`+
+		jsonStr(mint("proj-a", "fb-uid-9", map[string]any{"phone_number": "+15550009999"}))+`}`))
+	wantStatus(t, r, 201, "")
+	if u := session(t, r)["user"].(map[string]any); u["login"] != nil || u["phone"] != "15550009999" || u["id"] == float64(squatter) {
+		t.Fatalf("user %v, want a new user with phone 15550009999 and login null", u)
+	}
+
+	// firebase_email through POST /login, then a users call with the session.
 	tok := e.appSession()
-	r := e.do("POST", "/login.json", `{"provider":"firebase_email","firebase_email":{"project_id":"proj-a","access_token":`+
+	r = e.do("POST", "/login.json", `{"provider":"firebase_email","firebase_email":{"project_id":"proj-a","access_token":`+
 		jsonStr(mint("proj-a", "fb-uid-2", map[string]any{"email": "Ann@Example.com", "email_verified": true}))+`}}`, "CB-Token: "+tok)
 	wantStatus(t, r, 202, "")
 	if u := r.json(t)["user"].(map[string]any); u["email"] != "ann@example.com" {
@@ -210,7 +218,11 @@ func TestFirebaseWire(t *testing.T) {
 	}
 	r = e.do("PUT", "/users/"+itoa(int64(r.json(t)["user"].(map[string]any)["id"].(float64)))+".json", `{"user":{"full_name":"Ann"}}`, "CB-Token: "+tok)
 	wantStatus(t, r, 200, "")
+
+	// An email a password user already has is not merged: 422, nothing created.
+	r = e.do("POST", "/users.json", `{"user":{"email":"owner@example.com","password":"password123"}}`, "CB-Token: "+e.appSession())
+	wantStatus(t, r, 201, "")
 	r = e.do("POST", "/session.json", e.sessionBody(`,"provider":"firebase_email","firebase_email":{"project_id":"proj-a","access_token":`+
-		jsonStr(mint("proj-a", "fb-uid-3", map[string]any{"email": "ann@example.com"}))+`}`))
+		jsonStr(mint("proj-a", "fb-uid-3", map[string]any{"email": "Owner@example.com", "email_verified": true}))+`}`))
 	wantStatus(t, r, 422, `{"errors":{"email":["has already been taken"]}}`)
 }

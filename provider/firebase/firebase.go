@@ -42,20 +42,27 @@
 // only used to create the user and is not refreshed afterwards; the user may change it with
 // a profile update like any other user.
 //
-//   - firebase_phone creates a user whose login and phone are the digits of the phone number
-//     without "+" ("+380505701234" gives "380505701234"), as ConnectyCube does.
+//   - firebase_phone creates a user whose phone, and login, are the digits of the phone
+//     number without "+" ("+380505701234" gives "380505701234"), as ConnectyCube does. When
+//     another user of the application already has that login (a password user who chose it,
+//     or another Firebase account that had the number before), the new user is created
+//     with the phone but without a login, so that nobody can keep a phone owner out by
+//     taking the number as a login first; the user may set a login later.
 //   - firebase_email creates a user with the token's email (lower-cased) and no login.
 //
 // Identity never merges a new external account into an existing user. When a user with the
-// same login (firebase_phone: the digits) or the same email (firebase_email) already exists,
-// for example a password user who signed up with that email, the first Firebase sign-in
-// fails with an *identity.Error wrapping identity.ErrUserExists that names the field
-// ("login" or "email": "has already been taken", HTTP 422) and nothing is created or
-// linked. So a Firebase account, even one whose email is not verified, can never take over
-// an existing account; the cost is that such a person must sign in the way they signed up
-// (or change that account's login or email first). An unverified email can still reserve an
-// address nobody uses yet in this application: set AppConfig.RequireEmailVerified to refuse
-// unverified emails (recommended when the Firebase project allows email/password sign-up).
+// same email already exists, for example a password user who signed up with that email,
+// the first firebase_email sign-in fails with an *identity.Error wrapping
+// identity.ErrUserExists that names the field ("email": "has already been taken", HTTP 422)
+// and nothing is created or linked. So a Firebase account, even one whose email is not
+// verified, can never take over an existing account; the owner of both must keep signing in
+// the way they signed up (or change that account's email first): linking a Firebase
+// account to an existing user is an explicit operation that does not exist yet. (A
+// firebase_phone sign-in can meet the same refusal on "login" only when another user takes
+// the digits as a login between the check and the creation.) An unverified email can still
+// reserve an address nobody uses yet in this application: set AppConfig.RequireEmailVerified
+// to refuse unverified emails (recommended when the Firebase project allows email/password
+// sign-up).
 //
 // The two providers link accounts separately: the same Firebase uid signing in once with
 // firebase_phone and once with firebase_email gets two users. The uid is not qualified by
@@ -249,8 +256,16 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		if !ok {
 			return nil, p.reject(ctx, app, projectID, errNoPhone)
 		}
-		login, phone := digits, digits
-		c.Profile.Login, c.Profile.Phone = &login, &phone
+		phone := digits
+		c.Profile.Phone = &phone
+		free, err := loginFree(ctx, req.Users, digits)
+		if err != nil {
+			return nil, err
+		}
+		if free {
+			login := digits
+			c.Profile.Login = &login
+		}
 	case EmailProvider:
 		email := strings.TrimSpace(tc.Email)
 		if email == "" || len(email) > identity.MaxEmailLength || !strings.Contains(email, "@") {
@@ -324,6 +339,24 @@ var (
 	errNoEmail           = errors.New("token has no valid email")
 	errEmailNotVerified  = errors.New("token email not verified")
 )
+
+// loginFree reports whether no user of the application has login. Without a UserFinder
+// (a provider called outside Identity) the login is taken to be free: Identity still
+// refuses a taken login when it creates the user.
+func loginFree(ctx context.Context, users identity.UserFinder, login string) (bool, error) {
+	if users == nil {
+		return true, nil
+	}
+	_, err := users.UserByLogin(ctx, login)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, identity.ErrUserNotFound):
+		return true, nil
+	default:
+		return false, fmt.Errorf("firebase: looking up login: %w", err)
+	}
+}
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{2,14}$`)
 

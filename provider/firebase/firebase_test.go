@@ -432,3 +432,73 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// users is a hand-written identity.UserFinder: logins it holds are taken; err, when set,
+// is returned for every lookup.
+type users struct {
+	logins map[string]bool
+	err    error
+}
+
+func (u users) UserByLogin(_ context.Context, login string) (*identity.User, error) {
+	if u.err != nil {
+		return nil, u.err
+	}
+	if u.logins[login] {
+		return &identity.User{ID: 1, Login: login}, nil
+	}
+	return nil, identity.ErrUserNotFound
+}
+
+func (u users) UserByEmail(context.Context, string) (*identity.User, error) {
+	return nil, identity.ErrUserNotFound
+}
+
+func TestPhoneLoginOnlyWhenFree(t *testing.T) {
+	ks := newKeyServer(t, "k1")
+	clk := newClock()
+	phone, _, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := testApp(t, false)
+	tok := sign(t, "k1", "k1", claimsFor("proj-a", clk.Now()))
+	storeDown := errors.New("store: connection refused")
+	tests := []struct {
+		name      string
+		users     identity.UserFinder
+		wantErr   error
+		wantLogin bool
+	}{
+		{name: "login free", users: users{}, wantLogin: true},
+		{name: "login taken", users: users{logins: map[string]bool{"380505701234": true}}, wantLogin: false},
+		{name: "other login taken", users: users{logins: map[string]bool{"380505701235": true}}, wantLogin: true},
+		{name: "no finder", users: nil, wantLogin: true},
+		{name: "lookup fails", users: users{err: storeDown}, wantErr: storeDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := authReq(app, PhoneProvider, "proj-a", tok)
+			req.Users = tt.users
+			c, err := phone.Authenticate(context.Background(), req)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if errors.Is(err, identity.ErrInvalidCredentials) {
+					t.Errorf("a failed lookup is reported as invalid credentials: %v", err)
+				}
+				return
+			}
+			if c.Profile.Phone == nil || *c.Profile.Phone != "380505701234" {
+				t.Errorf("phone %v, want 380505701234", c.Profile.Phone)
+			}
+			if got := c.Profile.Login != nil; got != tt.wantLogin {
+				t.Errorf("login set = %v, want %v", got, tt.wantLogin)
+			}
+			if c.Profile.Login != nil && *c.Profile.Login != "380505701234" {
+				t.Errorf("login %q", *c.Profile.Login)
+			}
+		})
+	}
+}

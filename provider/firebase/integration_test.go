@@ -110,9 +110,15 @@ func TestIntegrationPhone(t *testing.T) {
 		t.Errorf("AuthenticateUserToken = %v, %v", got, err)
 	}
 
-	// Another uid with the same number collides on login and is refused, not merged.
-	_, err = in.session(in.creds(PhoneProvider, in.token("uid-other", "+380505701234", "")))
-	assertTaken(t, err, "login")
+	// Another uid with the same number (the number changed hands) is not merged into the
+	// first user: it gets a user of its own, with the phone and without the taken login.
+	s3, err := in.session(in.creds(PhoneProvider, in.token("uid-other", "+380505701234", "")))
+	if err != nil {
+		t.Fatalf("other uid, same number: %v", err)
+	}
+	if s3.UserID == u.ID || s3.User.Login != "" || s3.User.Phone != "380505701234" {
+		t.Fatalf("other uid, same number: user %d %+v; want a new user with phone and no login", s3.UserID, s3.User)
+	}
 }
 
 func TestIntegrationPhoneLoginOfPasswordUserIsNotTakenOver(t *testing.T) {
@@ -123,16 +129,29 @@ func TestIntegrationPhoneLoginOfPasswordUserIsNotTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = in.session(in.creds(PhoneProvider, in.token("uid-attacker", "+380505709999", "")))
-	assertTaken(t, err, "login")
+	// The phone's owner signs in with Firebase: a user of its own, with the phone and
+	// without the login somebody else already has.
+	s1, err := in.session(in.creds(PhoneProvider, in.token("uid-owner", "+380505709999", "")))
+	if err != nil {
+		t.Fatalf("Firebase sign-in over a taken login: %v", err)
+	}
+	if s1.UserID == victim.ID || s1.User.Login != "" || s1.User.Phone != "380505709999" || s1.User.PasswordHash != "" {
+		t.Fatalf("Firebase user %d %+v; want a new user with phone, no login, no password", s1.UserID, s1.User)
+	}
 
-	// Nothing was linked: the password still works and the uid still cannot sign in.
+	// Nothing was linked to the password user: its password still works, the Firebase uid
+	// keeps reaching its own user, and the password user is unchanged.
 	s, err := in.session(&identity.Credentials{Login: login, Password: pass})
 	if err != nil || s.UserID != victim.ID {
-		t.Fatalf("password login after the refused Firebase sign-in: %v", err)
+		t.Fatalf("password login after the Firebase sign-in: %v", err)
 	}
-	_, err = in.session(in.creds(PhoneProvider, in.token("uid-attacker", "+380505709999", "")))
-	assertTaken(t, err, "login")
+	if s.User.Phone != "" || s.User.Login != login {
+		t.Errorf("password user changed: %+v", s.User)
+	}
+	s2, err := in.session(in.creds(PhoneProvider, in.token("uid-owner", "+380505709999", "")))
+	if err != nil || s2.UserID != s1.UserID {
+		t.Fatalf("returning Firebase sign-in: user %d, %v; want %d", s2.UserID, err, s1.UserID)
+	}
 }
 
 func TestIntegrationEmail(t *testing.T) {
