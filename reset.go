@@ -512,12 +512,13 @@ func (id *Identity) liveResetToken(ctx context.Context, token string) (*ResetTok
 	return t, app, u, nil
 }
 
-// CheckResetToken returns the application of a usable reset token (the reset page shows its
-// name), or ErrInvalidResetToken when the token is malformed, unknown, used, replaced by a
-// newer request, expired, or its user is gone or changed email since. It changes nothing.
-func (id *Identity) CheckResetToken(ctx context.Context, token string) (*Application, error) {
-	_, app, _, err := id.liveResetToken(ctx, token)
-	return app, err
+// CheckResetToken returns the application and the user of a usable reset token (the reset
+// page shows the application's name and the user's email), or ErrInvalidResetToken when the
+// token is malformed, unknown, used, replaced by a newer request, expired, or its user is
+// gone or changed email since. It changes nothing.
+func (id *Identity) CheckResetToken(ctx context.Context, token string) (*Application, *User, error) {
+	_, app, u, err := id.liveResetToken(ctx, token)
+	return app, u, err
 }
 
 // ResetPassword sets the password of the user a reset token was mailed to. The application's

@@ -224,9 +224,9 @@ func TestPasswordResetFlow(t *testing.T) {
 		t.Fatalf("HTML part lacks the link:\n%s", m.HTML)
 	}
 
-	app, err := e.id.CheckResetToken(t.Context(), tok)
-	if err != nil || app.ID != e.app.ID {
-		t.Fatalf("CheckResetToken = %v, %v", app, err)
+	app, u, err := e.id.CheckResetToken(t.Context(), tok)
+	if err != nil || app.ID != e.app.ID || u.Email != "marvin@example.com" {
+		t.Fatalf("CheckResetToken = %v, %v, %v", app, u, err)
 	}
 	if err := e.id.ResetPassword(t.Context(), tok, "new-password"); err != nil {
 		t.Fatalf("ResetPassword: %v", err)
@@ -258,7 +258,7 @@ func TestPasswordResetTokenSingleUse(t *testing.T) {
 	if err := e.id.ResetPassword(t.Context(), tok, "second-new-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
 		t.Fatalf("second use: %v, want ErrInvalidResetToken", err)
 	}
-	if _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, identity.ErrInvalidResetToken) {
+	if _, _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, identity.ErrInvalidResetToken) {
 		t.Fatalf("CheckResetToken after use: %v", err)
 	}
 	if _, err := e.login("once@example.com", "first-new-password"); err != nil {
@@ -286,7 +286,7 @@ func TestPasswordResetTokenExpiry(t *testing.T) {
 			e.id.RequestPasswordReset(t.Context(), e.app.ID, "expiring@example.com", "")
 			tok := tokenOf(t, e.flush(t)[0])
 			e.clock.Advance(tc.after)
-			if _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
+			if _, _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
 				t.Fatalf("CheckResetToken: %v, want %v", err, tc.wantErr)
 			}
 			err := e.id.ResetPassword(t.Context(), tok, "new-password")
