@@ -3,9 +3,9 @@
 // spreading attempts over instances behind a load balancer.
 //
 // Each bucket is one Redis string key holding the bucket's theoretical arrival time in
-// microseconds, with a TTL at which the bucket is empty; every Take is one EVALSHA of a Lua
-// script, so concurrent Takes from any number of instances are applied atomically. Keys
-// touch one hash slot each, so Redis Cluster works too.
+// microseconds, with a TTL of one second past the instant the bucket is empty. Every Take is
+// one EVALSHA of a Lua script, so concurrent Takes from any number of instances are applied
+// atomically. Each call touches one key, so Redis Cluster works too.
 //
 // The time is the caller's (ratelimit.Config.Now, normally the instance's clock): instances
 // sharing a Redis should keep their clocks synchronized (NTP); a skew of s between two
@@ -56,7 +56,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 
 // takeScript is ratelimit's generic cell rate algorithm (see take in package ratelimit) in
 // microseconds. KEYS[1] is the bucket; ARGV is now, the interval, the burst and the cost.
-// It returns {allowed (0 or 1), level in microseconds, retry-after in microseconds}.
+// It returns {allowed (0 or 1), level in microseconds, retry-after in microseconds}. A key
+// expires a second after its bucket drains empty (by the caller's clock; Redis counts the
+// TTL by its own): a key that outlives its bucket reads as empty, one that expired early
+// would lose counts.
 // Numbers stay below 2^53, where Lua's doubles are exact.
 var takeScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
@@ -72,7 +75,7 @@ if cost > 0 and nxt > limit then
   return {0, tat - now, nxt - limit}
 end
 if nxt > now then
-  redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.ceil((nxt - now) / 1000))
+  redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1000)
 else
   redis.call('DEL', KEYS[1])
 end
