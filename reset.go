@@ -456,6 +456,12 @@ func (r *resetService) send(ctx context.Context, job resetJob) error {
 	return nil
 }
 
+// Limits returns the password lengths p allows, in characters, with the defaults applied.
+func (p PasswordPolicy) Limits() (min, max int) {
+	p = p.withDefaults()
+	return p.MinLength, p.MaxLength
+}
+
 // validResetToken reports whether token has the form of a reset token: 64 lower-case hex
 // characters.
 func validResetToken(token string) bool {
