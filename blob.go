@@ -145,8 +145,9 @@ type BlobConfig struct {
 	// GrantLifetime is how long an upload grant (the upload URL) is valid. Default 15 min.
 	GrantLifetime time.Duration
 	// PendingLifetime is how long a blob may stay incomplete before DeleteExpired removes it
-	// and its bytes. It must exceed GrantLifetime (uploads in progress need time to
-	// finish). Default 1 h.
+	// and its bytes. It must exceed GrantLifetime, and should exceed it by the longest upload
+	// (an upload still running when its blob is removed fails, and stores nothing). Default
+	// 1 h.
 	PendingLifetime time.Duration
 }
 

@@ -287,7 +287,8 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 	}
 	fields := map[string]string{}
 	for n := 0; ; n++ {
-		part, err := mr.NextPart()
+		// Raw: the bytes are stored as sent, never transfer-decoded.
+		part, err := mr.NextRawPart()
 		if err == io.EOF {
 			return identity.FieldError(op, identity.ErrInvalidInput, "file", "cannot be blank")
 		}
