@@ -42,6 +42,8 @@ type config struct {
 	BlobDir      string
 	MaxBlobBytes int64
 	BlobGrantKey []byte
+	// External identity providers: Firebase, CIdP, OIDC (providers.go).
+	Providers providerFlags
 }
 
 // applySettings returns s with the application settings this server's flags govern.
@@ -49,6 +51,7 @@ func (c *config) applySettings(s identity.AppSettings) identity.AppSettings {
 	s.DenyAutoCreate = c.DenyAutoCreate
 	s.SessionIdle = c.SessionIdle
 	s.GuestLifetime = c.GuestLifetime
+	s = c.Providers.apply(s)
 	return s
 }
 
@@ -133,6 +136,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		c.MaxBlobBytes = n
 	}
 	str(&grantKey, "blob-grant-key", "IDENTITY_BLOB_GRANT_KEY", "", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process)")
+	addProviderFlags(fs, env, &envErrs, &c.Providers)
 
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: server [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
@@ -169,6 +173,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, fmt.Errorf("-max-blob-bytes must be positive")
 	}
 	if c.BlobGrantKey, err = parseGrantKey(strings.TrimSpace(grantKey)); err != nil {
+		return nil, err
+	}
+	if err := c.Providers.check(); err != nil {
 		return nil, err
 	}
 	c.MaxBodyBytes = maxBody

@@ -72,10 +72,14 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		return err
 	}
 	defer closeBlobs()
+	external, err := cfg.Providers.providers(log)
+	if err != nil {
+		return err
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: append([]identity.Provider{pw, guest.New()}, external...),
 		Logger:    log,
 		Blobs:     blobs,
 	})
@@ -177,7 +181,8 @@ func ensureApplication(ctx context.Context, id *identity.Identity, st identity.S
 }
 
 func sameFlagSettings(a, b identity.AppSettings) bool {
-	return a.DenyAutoCreate == b.DenyAutoCreate && a.SessionIdle == b.SessionIdle && a.GuestLifetime == b.GuestLifetime
+	return a.DenyAutoCreate == b.DenyAutoCreate && a.SessionIdle == b.SessionIdle && a.GuestLifetime == b.GuestLifetime &&
+		sameProviderSettings(a, b)
 }
 
 // printBanner tells the operator how to reach the application. The auth secret, which only
