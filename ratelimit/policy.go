@@ -236,8 +236,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Attempt is a started attempt; call Done with its outcome. A nil *Attempt does nothing.
 type Attempt struct {
-	p      *Policy
-	action Action
+	p *Policy
 	// failKey and tarpitKey are the keys charged at the start ("" when not charged).
 	failKey, tarpitKey string
 	// Delay is how long the attempt was held in the tarpit.
@@ -246,9 +245,9 @@ type Attempt struct {
 
 // Begin starts an attempt of action from the client address addr (see AddrKey) for account
 // ("" when there is none, or for token-based logins that cannot be guessed). It charges the
-// address's volume for action and, for ActionLogin with an account, the address's failure
-// budget and the tarpit of (account, addr), in that order, and returns a *LimitError as
-// soon as one refuses. When the tarpit asks for a delay Begin waits it out with
+// address's volume for action and, with an account, for ActionLogin the address's failure
+// budget and the tarpit of (account, addr), for ActionReset the volume of (account, addr),
+// in that order, and returns a *LimitError as soon as one refuses. When the tarpit asks for a delay Begin waits it out with
 // Config.Sleep (a canceled ctx ends the wait with ctx's error). account is used only
 // through its SHA-256, and should be normalized (identity.NormalizeLogin or
 // NormalizeEmail) and tagged by kind ("login:" or "email:") by the caller.
@@ -261,7 +260,7 @@ func (p *Policy) Begin(ctx context.Context, action Action, addr, account string)
 		return nil, nil
 	}
 	now := p.cfg.Now()
-	a := &Attempt{p: p, action: action}
+	a := &Attempt{p: p}
 	var vol Rate
 	switch action {
 	case ActionLogin:
