@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -102,8 +103,9 @@ const (
 	MinStartWith   = 4
 	StartWithLimit = 5
 	// SearchTotalLimit bounds counting: a search's Total is exact up to SearchTotalLimit
-	// matches (or Offset+Limit, when larger) and reports that bound when more users match,
-	// so that a broad filter (a tag most users have) costs a bounded count, not a scan.
+	// matches (or Offset+Limit+1, when larger) and is that bound when more users match, so
+	// that a broad filter (a tag most users have) costs a bounded count, not a scan. See
+	// UserSearcher.
 	SearchTotalLimit = 10000
 	maxValueLength   = 255
 )
@@ -127,7 +129,8 @@ type UserQuery struct {
 	Offset    int
 }
 
-// UserPage is one page of search results. Total counts every match.
+// UserPage is one page of search results. Total counts the matches, exactly up to
+// SearchTotalLimit (see UserSearcher).
 type UserPage struct {
 	Users  []*User
 	Total  int64
@@ -197,7 +200,7 @@ func (q *UserQuery) CheckV2() error {
 			f.add("sort", fmt.Sprintf("cannot sort by %q", q.SortField))
 		}
 	}
-	q.checkCommon(f)
+	q.checkCommon(f, true)
 	if err := f.err("search users"); err != nil {
 		return err
 	}
@@ -220,7 +223,11 @@ func (q *UserQuery) CheckV1() error {
 			continue
 		}
 		switch fl.Op {
-		case OpEq, OpNe, OpIn, OpNin, OpGt, OpGte, OpLt, OpLte, OpBetween:
+		case OpGt, OpGte, OpLt, OpLte, OpBetween:
+			if fl.Field.Kind() == KindTags {
+				f.add(string(fl.Field), "can be used only with eq, ne, in")
+			}
+		case OpEq, OpNe, OpIn, OpNin:
 		case OpStartWith:
 			if fl.Field.Kind() != KindString {
 				f.add(string(fl.Field), "cannot be used with start_with")
@@ -234,7 +241,7 @@ func (q *UserQuery) CheckV1() error {
 			f.add("order", fmt.Sprintf("cannot sort by %q", q.SortField))
 		}
 	}
-	q.checkCommon(f)
+	q.checkCommon(f, false)
 	if err := f.err("list users"); err != nil {
 		return err
 	}
@@ -244,8 +251,9 @@ func (q *UserQuery) CheckV1() error {
 	return nil
 }
 
-// checkCommon checks value counts and kinds, limit and offset.
-func (q *UserQuery) checkCommon(f fieldErrors) {
+// checkCommon checks value counts and kinds, limit and offset; v2 adds that the values of
+// primary text filters are not blank (which would select every user without the field).
+func (q *UserQuery) checkCommon(f fieldErrors, v2 bool) {
 	if len(q.Filters) > MaxFilters {
 		f.add("base", fmt.Sprintf("too many filters (maximum is %d)", MaxFilters))
 	}
@@ -278,6 +286,14 @@ func (q *UserQuery) checkCommon(f fieldErrors) {
 				break
 			}
 		}
+		if v2 && (fl.Op == OpEq || fl.Op == OpIn || fl.Op == OpStartWith) && (kind == KindString || kind == KindTags) {
+			for _, v := range fl.Values {
+				if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+					f.add(name, "cannot be blank")
+					break
+				}
+			}
+		}
 		if fl.Op == OpStartWith && n == 1 {
 			if s, ok := fl.Values[0].(string); ok && utf8.RuneCountInString(s) < MinStartWith {
 				f.add(name, fmt.Sprintf("start_with needs at least %d characters", MinStartWith))
@@ -299,7 +315,7 @@ func valueFits(k FieldKind, v any) bool {
 		return ok
 	case KindString, KindTags:
 		s, ok := v.(string)
-		return ok && utf8.ValidString(s) && len(s) <= maxValueLength
+		return ok && utf8.ValidString(s) && len(s) <= maxValueLength && !strings.ContainsRune(s, 0)
 	case KindTime:
 		_, ok := v.(time.Time)
 		return ok
@@ -328,11 +344,22 @@ func (id *Identity) ListUsersV1(ctx context.Context, s *Session, q UserQuery) (*
 
 // UserSearcher is implemented by stores that can search users (gormstore does).
 type UserSearcher interface {
-	// SearchUsers returns the users of appID matching every filter of q (already checked),
-	// ordered by q.SortField (then id), at most q.Limit from q.Offset, and the number of
-	// all matches. String equality is exact except for login and email, which match
-	// case-insensitively; start_with is a case-sensitive prefix match; tag filters match any
-	// tag case-insensitively. Values are always bound as parameters, never spliced into SQL.
+	// SearchUsers returns the users of appID matching every filter of q (already checked by
+	// CheckV2 or CheckV1), ordered by q.SortField (id when empty; ties broken by id in the
+	// same direction; an unset value sorts lowest), at most q.Limit of them from q.Offset,
+	// and the number of matches, which is exact up to max(SearchTotalLimit,
+	// q.Offset+q.Limit+1): beyond that bound the store may stop counting and return the
+	// bound, so that a broad filter costs a bounded count and a client paging until
+	// Offset+len(Users) reaches the total still sees every page.
+	//
+	// Matching: login and email compare case-insensitively (NormalizeLogin,
+	// NormalizeEmail), other text exactly; start_with is a case-insensitive prefix match
+	// (login and email lower-cased as for equality, the other fields for the ASCII letters
+	// A-Z only); tag filters match any tag case-insensitively; times compare to the
+	// microsecond, and eq (ne) on a time means within (outside) the same second; ne and nin
+	// also match users without a value. A field, operator or value the store cannot search
+	// is an *Error wrapping ErrInvalidInput. Values are always bound as parameters, never
+	// spliced into SQL.
 	SearchUsers(ctx context.Context, appID int64, q *UserQuery) ([]*User, int64, error)
 }
 

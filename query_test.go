@@ -48,6 +48,11 @@ func TestCheckV2(t *testing.T) {
 		{"sort by tags", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "eq", int64(1))}, SortField: "user_tags"}, "sort", 0},
 		{"sort by created_at", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "eq", int64(1))}, SortField: "created_at", SortDesc: true}, "", 100},
 		{"overlong value", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", strings.Repeat("a", 256))}}, "login", 0},
+		{"blank eq", identity.UserQuery{Filters: []identity.UserFilter{flt("phone", "eq", " ")}}, "phone", 0},
+		{"blank in value", identity.UserQuery{Filters: []identity.UserFilter{flt("user_tags", "in", "a", "")}}, "user_tags", 0},
+		{"blank nin is fine", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", "a"), flt("full_name", "nin", "")}}, "", 100},
+		{"NUL in a value", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", "a\x00b")}}, "login", 0},
+		{"invalid UTF-8", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", "a\xffb")}}, "login", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +90,11 @@ func TestCheckV1(t *testing.T) {
 		{"website ne", identity.UserQuery{Filters: []identity.UserFilter{flt("website", "ne", "x")}}, true},
 		{"custom_data", identity.UserQuery{Filters: []identity.UserFilter{flt("custom_data", "eq", "x")}}, false},
 		{"per_page 101", identity.UserQuery{Limit: 101}, false},
+		{"tags in", identity.UserQuery{Filters: []identity.UserFilter{flt("user_tags", "in", "a", "b")}}, true},
+		{"tags gt", identity.UserQuery{Filters: []identity.UserFilter{flt("user_tags", "gt", "a")}}, false},
+		{"blank eq is fine in V1", identity.UserQuery{Filters: []identity.UserFilter{flt("full_name", "eq", "")}}, true},
+		{"sort by tags", identity.UserQuery{SortField: "user_tags"}, false},
+		{"unknown operator", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "like", int64(1))}}, false},
 	}
 	for _, tt := range tests {
 		q := tt.q

@@ -143,6 +143,10 @@ type searchSQL struct {
 	t     tables
 	where []string
 	args  []any
+	// narrowed: another filter selects the users through an index, so SQLite must not
+	// pick a time index for a range instead (it has no statistics to tell which is
+	// narrower): time columns are then written +col, which SQLite cannot serve from an index.
+	narrowed bool
 }
 
 func (b *searchSQL) cond(sql string, args ...any) {
@@ -175,8 +179,8 @@ func (b *searchSQL) cmpCol(col string) string {
 // any tag case-insensitively; times compare to the microsecond, and eq (ne) on a time means
 // within (outside) the same second. ne and nin also match users that have no value.
 //
-// The total is exact up to identity.SearchTotalLimit matches or q.Offset+q.Limit, whichever
-// is larger; beyond that it reports that bound.
+// The total is exact up to identity.SearchTotalLimit matches or q.Offset+q.Limit+1,
+// whichever is larger; beyond that it is that bound.
 func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQuery) ([]*identity.User, int64, error) {
 	const op = "search users"
 	if q == nil {
@@ -189,48 +193,12 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 	if q.Offset < 0 {
 		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "offset", "must be greater than or equal to 0")
 	}
-	b := &searchSQL{pg: s.db.Dialector.Name() == "postgres", t: s.t}
-	from := s.t.users + " u"
-	// tagOnly: the total is the number of user_tags rows of one tag (every row belongs to an
-	// existing user of the application), counted on the index alone.
-	tagOnly, tagKey := "", ""
-	driver := tagDriver(q.Filters)
-	if driver >= 0 {
-		// Walk the users having the tag in user_id order on (application_id, tag_key,
-		// user_id) and fetch each by primary key: the first page is read without touching
-		// the other matches. (SQLite keeps CROSS JOIN's order; PostgreSQL plans it as a join.)
-		key, err := strValues(q.Filters[driver].Values, strings.ToLower)
-		if err != nil {
-			return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, string(identity.FieldTags), err.Error())
-		}
-		tagKey = key[0].(string)
-		from = s.t.userTags + " t CROSS JOIN " + s.t.users + " u"
-		b.cond("t.application_id = ? AND t.tag_key = ? AND u.id = t.user_id", appID, tagKey)
-		if len(q.Filters) == 1 {
-			tagOnly = "SELECT count(*) FROM (SELECT 1 FROM " + s.t.userTags + " t WHERE t.application_id = ? AND t.tag_key = ? LIMIT ?) c"
-		}
-	}
-	b.cond("u.application_id = ?", appID)
-	for i, f := range q.Filters {
-		if i == driver {
-			continue
-		}
-		if err := b.filter(appID, f); err != nil {
-			return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, string(f.Field), err.Error())
-		}
-	}
-	order, err := b.orderBy(q.SortField, q.SortDesc)
+	c, err := s.compileSearch(appID, q)
 	if err != nil {
-		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "sort", err.Error())
+		return nil, 0, err
 	}
-	if driver >= 0 && strings.HasPrefix(order, "u.id ") {
-		order = "t.user_id" + strings.TrimPrefix(order, "u.id") // the index's order
-	}
-	from = " FROM " + from + " WHERE " + strings.Join(b.where, " AND ")
 	db := s.db.WithContext(ctx)
-
-	args := append(append([]any(nil), b.args...), limit, q.Offset)
-	rows, err := scanUserRows(db.Raw("SELECT u.*"+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...).Rows())
+	rows, err := scanUserRows(db.Raw(c.page, c.pageArgs...).Rows())
 	if err != nil {
 		return nil, 0, s.fail(op, err)
 	}
@@ -246,17 +214,79 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 	if len(rows) < limit && (len(rows) > 0 || q.Offset == 0) {
 		return users, int64(q.Offset + len(rows)), nil
 	}
-	bound := max(int64(identity.SearchTotalLimit), int64(q.Offset)+int64(limit))
 	var total int64
-	count := "SELECT count(*) FROM (SELECT 1" + from + " LIMIT ?) c"
-	args = append(append([]any(nil), b.args...), bound)
-	if tagOnly != "" {
-		count, args = tagOnly, []any{appID, tagKey, bound}
-	}
-	if err := db.Raw(count, args...).Scan(&total).Error; err != nil {
+	if err := db.Raw(c.count, c.countArgs...).Scan(&total).Error; err != nil {
 		return nil, 0, s.fail(op, err)
 	}
 	return users, total, nil
+}
+
+// compiledSearch is a search as SQL: the page query and the (bounded) count query.
+type compiledSearch struct {
+	page, count         string
+	pageArgs, countArgs []any
+}
+
+// compileSearch turns q (whose limit and offset are checked) into SQL.
+func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSearch, error) {
+	const op = "search users"
+	b := &searchSQL{pg: s.db.Dialector.Name() == "postgres", t: s.t}
+	from := s.t.users + " u"
+	bound := max(int64(identity.SearchTotalLimit), int64(q.Offset)+int64(q.Limit)+1)
+	c := &compiledSearch{}
+	driver := tagDriver(q.Filters)
+	if driver >= 0 {
+		// Walk the users having the tag in user_id order on (application_id, tag_key,
+		// user_id) and fetch each by primary key: the first page is read without touching
+		// the other matches. (SQLite keeps CROSS JOIN's order; PostgreSQL plans it as a join.)
+		key, err := strValues(q.Filters[driver].Values, strings.ToLower)
+		if err != nil {
+			return nil, identity.FieldError(op, identity.ErrInvalidInput, string(identity.FieldTags), err.Error())
+		}
+		from = s.t.userTags + " t CROSS JOIN " + s.t.users + " u"
+		b.cond("t.application_id = ? AND t.tag_key = ? AND u.id = t.user_id", appID, key[0])
+		if len(q.Filters) == 1 {
+			// Every user_tags row belongs to an existing user of its application: the total
+			// is counted on the index alone.
+			c.count = "SELECT count(*) FROM (SELECT 1 FROM " + s.t.userTags + " t WHERE t.application_id = ? AND t.tag_key = ? LIMIT ?) c"
+			c.countArgs = []any{appID, key[0], bound}
+		}
+	}
+	b.narrowed = driver >= 0
+	byID := false
+	for _, f := range q.Filters {
+		b.narrowed = b.narrowed || indexedFilter(f)
+		byID = byID || (f.Field == identity.FieldID && (f.Op == identity.OpEq || f.Op == identity.OpIn))
+	}
+	if byID && !b.pg {
+		// Primary key lookups: keep SQLite from scanning an (application_id, ...) index instead.
+		b.cond("+u.application_id = ?", appID)
+	} else {
+		b.cond("u.application_id = ?", appID)
+	}
+	for i, f := range q.Filters {
+		if i == driver {
+			continue
+		}
+		if err := b.filter(appID, f); err != nil {
+			return nil, identity.FieldError(op, identity.ErrInvalidInput, string(f.Field), err.Error())
+		}
+	}
+	order, err := b.orderBy(q.SortField, q.SortDesc)
+	if err != nil {
+		return nil, identity.FieldError(op, identity.ErrInvalidInput, "sort", err.Error())
+	}
+	if driver >= 0 && strings.HasPrefix(order, "u.id ") {
+		order = "t.user_id" + strings.TrimPrefix(order, "u.id") // the index's order
+	}
+	from = " FROM " + from + " WHERE " + strings.Join(b.where, " AND ")
+	c.page = "SELECT u.*" + from + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	c.pageArgs = append(append([]any(nil), b.args...), q.Limit, q.Offset)
+	if c.count == "" {
+		c.count = "SELECT count(*) FROM (SELECT 1" + from + " LIMIT ?) c"
+		c.countArgs = append(append([]any(nil), b.args...), bound)
+	}
+	return c, nil
 }
 
 // userRowFields maps the column names of userRow to their field indexes.
@@ -517,29 +547,30 @@ func (b *searchSQL) tags(appID int64, op identity.FilterOp, vals []any) error {
 
 // tagDriver returns the index of the filter a search should be driven by when it is a
 // filter on one tag (eq, or in with one value) and no filter selects users through an
-// index of the users table (id, login, email, external_user_id, the folded text fields with
-// eq, in or start_with); -1 otherwise.
+// index of the users table (indexedFilter); -1 otherwise.
 func tagDriver(filters []identity.UserFilter) int {
 	driver := -1
 	for i, f := range filters {
-		primary := f.Op == identity.OpEq || f.Op == identity.OpIn || f.Op == identity.OpStartWith
-		if !primary {
-			continue
-		}
-		if f.Field == identity.FieldTags {
-			if driver < 0 && len(f.Values) == 1 {
-				if _, ok := f.Values[0].(string); ok {
-					driver = i
-				}
-			}
-			continue
-		}
-		sf := searchFields[f.Field]
-		if f.Field == identity.FieldID || sf.norm != nil || sf.folded || f.Field == identity.FieldExternalUserID {
+		if indexedFilter(f) {
 			return -1
+		}
+		if f.Field == identity.FieldTags && (f.Op == identity.OpEq || f.Op == identity.OpIn) && driver < 0 && len(f.Values) == 1 {
+			if _, ok := f.Values[0].(string); ok {
+				driver = i
+			}
 		}
 	}
 	return driver
+}
+
+// indexedFilter reports whether f selects users through an index of the users table: eq, in
+// or start_with on id, login, email, external_user_id or a folded text field.
+func indexedFilter(f identity.UserFilter) bool {
+	if f.Op != identity.OpEq && f.Op != identity.OpIn && f.Op != identity.OpStartWith {
+		return false
+	}
+	sf, ok := searchFields[f.Field]
+	return ok && (f.Field == identity.FieldID || f.Field == identity.FieldExternalUserID || sf.norm != nil || sf.folded)
 }
 
 // times adds a condition on a time column. eq and ne (and in, nin) mean within or outside
@@ -554,6 +585,9 @@ func (b *searchSQL) times(sf searchField, op identity.FilterOp, vals []any) erro
 		ts[i] = dbTime(t)
 	}
 	col := "u." + sf.col
+	if b.narrowed && !b.pg {
+		col = "+" + col
+	}
 	second := func(t time.Time) (time.Time, time.Time) {
 		t = t.Truncate(time.Second)
 		return t, t.Add(time.Second)
