@@ -38,6 +38,17 @@
 // key) are accepted. Unsigned requests with a valid auth key are accepted and their timestamp,
 // if any, is not checked: current SDKs send neither.
 //
+// # Files and avatars
+//
+// With Config.Blobs.Storage set (store/blobstore keeps files in a directory) users can upload
+// files, as the ConnectyCube storage API does for avatars: CreateBlob returns a blob and a
+// short-lived, single-use, HMAC-signed UploadGrant; UploadBlob streams the bytes into storage
+// (all or nothing, at most Config.Blobs.MaxSize, 10 MiB); CompleteBlob checks the declared
+// size; OpenBlob serves completed blobs, public ones to anyone and private ones to any
+// session of their application. A user's Avatar must then be the UID of a completed blob of
+// the application that is public or the user's own. DeleteExpired removes blobs never
+// completed within Config.Blobs.PendingLifetime (1 h), bytes included.
+//
 // # Errors
 //
 // Errors wrap the sentinels in errors.go (compare with errors.Is); validation failures come as
