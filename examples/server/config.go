@@ -44,6 +44,8 @@ type config struct {
 	BlobGrantKey []byte
 	// External identity providers: Firebase, CIdP, OIDC (providers.go).
 	Providers providerFlags
+	// PprofAddr serves net/http/pprof on a loopback address (pprof.go); "" is off.
+	PprofAddr string
 }
 
 // applySettings returns s with the application settings this server's flags govern.
@@ -137,6 +139,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	str(&grantKey, "blob-grant-key", "IDENTITY_BLOB_GRANT_KEY", "", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process)")
 	addProviderFlags(fs, env, &envErrs, &c.Providers)
+	str(&c.PprofAddr, "pprof-addr", "IDENTITY_PPROF_ADDR", "", "serve net/http/pprof profiles at http://<addr>/debug/pprof/ (loopback addresses only; default off)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: server [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
@@ -147,6 +150,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	if len(envErrs) > 0 {
 		return nil, fmt.Errorf("bad environment: %s", strings.Join(envErrs, "; "))
+	}
+	if err := checkPprofAddr(c.PprofAddr); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())

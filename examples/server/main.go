@@ -127,6 +127,12 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		return fmt.Errorf("server: %w", err)
 	}
 	log.Info("server: listening", "addr", ln.Addr().String(), "db", cfg.dbKind(), "application_id", app.ID)
+	_, stopPprof, err := startPprof(cfg.PprofAddr, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPprof()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
