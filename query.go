@@ -106,7 +106,7 @@ const (
 	// matches (or Offset+Limit+1, when larger) and is that bound when more users match, so
 	// that a broad filter (a tag most users have) costs a bounded count, not a scan. See
 	// UserSearcher.
-	SearchTotalLimit = 10000
+	SearchTotalLimit = 1000
 	maxValueLength   = 255
 )
 

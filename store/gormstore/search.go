@@ -72,9 +72,17 @@ func (s *Store) searchIndexDDL() []string {
 		return "CREATE INDEX IF NOT EXISTS " + p + "users_search_" + name + " ON " + t + " (application_id, " + cols + ")"
 	}
 	ddl := []string{idx("id", "id")}
+	// On PostgreSQL the text indexes end with id and include the column itself, so that a
+	// range of them yields the ids of a page, and the count, from the index alone (an
+	// index-only scan of an expression needs the expression's column in the index). SQLite's
+	// indexes always end with the rowid, and it reads expressions from the index.
 	for _, f := range []identity.UserField{identity.FieldFullName, identity.FieldPhone, identity.FieldExternalID, identity.FieldFacebookID, identity.FieldTwitterID} {
 		sf := searchFields[f]
-		ddl = append(ddl, idx(sf.col, foldExpr(pg, sf.col)))
+		if pg {
+			ddl = append(ddl, idx(sf.col, foldExpr(pg, sf.col)+", id) INCLUDE ("+sf.col))
+		} else {
+			ddl = append(ddl, idx(sf.col, foldExpr(pg, sf.col)))
+		}
 	}
 	for _, f := range []identity.UserField{identity.FieldCreatedAt, identity.FieldUpdatedAt, identity.FieldLastRequestAt} {
 		sf := searchFields[f]
@@ -88,8 +96,8 @@ func (s *Store) searchIndexDDL() []string {
 		// Byte-wise ranges (start_with) on the key columns; SQLite's unique indexes on them
 		// are byte-wise already.
 		ddl = append(ddl,
-			idx("login_key_c", `login_key COLLATE "C"`),
-			idx("email_key_c", `email_key COLLATE "C"`))
+			idx("login_key_c", `login_key COLLATE "C", id`),
+			idx("email_key_c", `email_key COLLATE "C", id`))
 	}
 	return ddl
 }
@@ -276,11 +284,15 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 	if err != nil {
 		return nil, identity.FieldError(op, identity.ErrInvalidInput, "sort", err.Error())
 	}
+	innerOrder := order
 	if driver >= 0 && strings.HasPrefix(order, "u.id ") {
-		order = "t.user_id" + strings.TrimPrefix(order, "u.id") // the index's order
+		innerOrder = "t.user_id" + strings.TrimPrefix(order, "u.id") // the index's order
 	}
 	from = " FROM " + from + " WHERE " + strings.Join(b.where, " AND ")
-	c.page = "SELECT u.*" + from + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	// The page's ids first, then their rows: the ids (and the sort) come from the indexes
+	// alone where they can, and only the page's rows are read from the table.
+	c.page = "SELECT u.* FROM " + s.t.users + " u WHERE u.id IN (SELECT u.id" + from +
+		" ORDER BY " + innerOrder + " LIMIT ? OFFSET ?) ORDER BY " + order
 	c.pageArgs = append(append([]any(nil), b.args...), q.Limit, q.Offset)
 	if c.count == "" {
 		c.count = "SELECT count(*) FROM (SELECT 1" + from + " LIMIT ?) c"
