@@ -3,6 +3,7 @@ package httpadapter
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -47,6 +48,11 @@ type Config struct {
 	// it. Default: derived from each request (https when the connection is TLS or
 	// X-Forwarded-Proto says so, the Host header, and the prefix http.StripPrefix removed).
 	PublicURL string
+	// ResetPages replaces the password reset pages (GET and POST /password_reset). It must
+	// define the templates "password_reset_form", "password_reset_done" and
+	// "password_reset_invalid" (New panics otherwise); reset_pages.html, the default, documents
+	// the data they get. Default: the built-in English pages.
+	ResetPages *template.Template
 }
 
 const defaultMaxBodyBytes = 1 << 20
@@ -83,6 +89,8 @@ type handler struct {
 	maxBody  int64
 	patterns []string
 	lim      *limits
+	// resetPages are the password reset page templates (reset.go).
+	resetPages *template.Template
 }
 
 // New returns the handler of the ConnectyCube REST endpoints over id (see the package
@@ -169,6 +177,8 @@ func (h *handler) routes() {
 	h.handle("GET /users/external/{id}", authRequired, h.userByExternalID)
 	// Blobs (blobs.go): file upload and download for avatars.
 	h.blobRoutes()
+	// Password reset (reset.go): the request endpoint and the page the mailed link opens.
+	h.resetRoutes()
 }
 
 // handle registers fn for pattern ("METHOD /path") and for its ".json" twin. A pattern
