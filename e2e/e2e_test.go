@@ -9,10 +9,13 @@
 //
 // The harness starts, on 127.0.0.1:
 //   - the API: identity.New over gormstore (SQLite in a temporary directory; PostgreSQL too
-//     when IDENTITY_TEST_POSTGRES_DSN is set), with the password and guest providers and a
-//     fake clock, served by httpadapter.New;
-//   - a control server the Node tests use to move that clock forward (POST /advance) and to
-//     create a fresh application per test file (POST /apps);
+//     when IDENTITY_TEST_POSTGRES_DSN is set), with the password, guest, firebase_phone,
+//     firebase_email and cidp providers and a fake clock, served by httpadapter.New;
+//   - a Firebase key set and a Custom Identity Provider verify endpoint (providers_test.go);
+//   - a control server the Node tests use to move that clock forward (POST /advance), to
+//     create a fresh application per test file (POST /apps, ?providers=firebase,cidp), to
+//     mint Firebase ID tokens (POST /firebase/token) and to register CIdP users
+//     (POST /cidp/users);
 //   - a page server, a second origin, for the browser test.
 //
 // Then it runs each tests/*.test.mjs file with `node --test`, one file at a time (the clock
@@ -219,6 +222,8 @@ func startServer(t *testing.T, su setup) *server {
 	// The store logs every statement at Debug; keep its warnings (slow queries) only.
 	storeLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := &fakeClock{}
+	// Firebase key set, token minting and a CIdP identity service (providers_test.go).
+	ext := startExternal(t, clock, logger)
 
 	st := openStore(t, su.backend, storeLogger)
 	if err := st.Migrate(ctx); err != nil {
@@ -238,12 +243,10 @@ func startServer(t *testing.T, su setup) *server {
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: append([]identity.Provider{pw, guest.New()}, ext.providers()...),
 		Now:       clock.Now,
 		Logger:    logger,
 		Blobs:     identity.BlobConfig{Storage: blobs},
-		// Later issues add their providers here (firebase_phone, firebase_email, cidp) with
-		// their key servers and identity services as httptest servers.
 	})
 	if err != nil {
 		t.Fatalf("e2e: identity.New: %v", err)
@@ -276,7 +279,7 @@ func startServer(t *testing.T, su setup) *server {
 	s.api = httptest.NewServer(s.rec.wrap(handler))
 	t.Cleanup(s.api.Close)
 
-	s.control = httptest.NewServer(controlHandler(id, clock, s.rec))
+	s.control = httptest.NewServer(ext.control(controlHandler(id, clock, s.rec), s.rec))
 	t.Cleanup(s.control.Close)
 	return s
 }

@@ -1,0 +1,242 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/provider/cidp"
+	"github.com/identitykit/identity/provider/firebase"
+)
+
+// firebaseProjectID is the Firebase project whose tokens applications created with
+// POST /apps?providers=firebase accept.
+const firebaseProjectID = "identity-e2e"
+
+// external stands in for the identity services of tests/firebase.test.mjs and
+// tests/cidp.test.mjs:
+//
+//   - a JSON Web Key Set server with one RSA key, in place of Google's securetoken key set,
+//     and the control endpoint that mints Firebase ID tokens signed with that key;
+//   - a Custom Identity Provider verify endpoint (GET /verify?token=...) answering
+//     {"user":{...}} for tokens registered through the control server and 401 with a body
+//     for any other;
+//
+// and holds the firebase_phone, firebase_email and cidp providers configured against them.
+type external struct {
+	key    *rsa.PrivateKey
+	signer jose.Signer
+	jwks   *httptest.Server
+	idp    *httptest.Server
+	clock  *fakeClock
+
+	phone, email *firebase.Provider
+	cidp         *cidp.Provider
+
+	mu    sync.Mutex
+	users map[string]map[string]any // CIdP token → the user the identity service returns
+}
+
+func startExternal(t *testing.T, clock *fakeClock, logger *slog.Logger) *external {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("e2e: RSA key: %v", err)
+	}
+	x := &external{key: key, clock: clock, users: map[string]map[string]any{}}
+	x.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "e2e-1"))
+	if err != nil {
+		t.Fatalf("e2e: signer: %v", err)
+	}
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: &key.PublicKey, KeyID: "e2e-1", Algorithm: "RS256", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(set)
+	}))
+	t.Cleanup(x.jwks.Close)
+	x.idp = httptest.NewServer(http.HandlerFunc(x.verify))
+	t.Cleanup(x.idp.Close)
+
+	x.phone, x.email, err = firebase.New(firebase.Config{KeySetURL: x.jwks.URL, Logger: logger})
+	if err != nil {
+		t.Fatalf("e2e: firebase.New: %v", err)
+	}
+	if x.cidp, err = cidp.New(cidp.Config{Logger: logger}); err != nil {
+		t.Fatalf("e2e: cidp.New: %v", err)
+	}
+	return x
+}
+
+// providers are the providers for identity.Config.Providers.
+func (x *external) providers() []identity.Provider {
+	return []identity.Provider{x.phone, x.email, x.cidp}
+}
+
+// verify is the Custom Identity Provider's verify endpoint.
+func (x *external) verify(w http.ResponseWriter, r *http.Request) {
+	x.mu.Lock()
+	u, ok := x.users[r.URL.Query().Get("token")]
+	x.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"Token invalid"}`)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"user": u})
+}
+
+// enable adds the named providers' configuration to s: "firebase" enables firebase_phone
+// and firebase_email for firebaseProjectID; "cidp" enables the Custom Identity Provider
+// (and so routes every login/password of the application to it).
+func (x *external) enable(s *identity.AppSettings, names string) error {
+	for _, name := range strings.Split(names, ",") {
+		switch strings.TrimSpace(name) {
+		case "":
+		case "firebase":
+			for _, p := range []string{firebase.PhoneProvider, firebase.EmailProvider} {
+				if err := firebase.Enable(s, p, firebase.AppConfig{ProjectIDs: []string{firebaseProjectID}}); err != nil {
+					return err
+				}
+			}
+		case "cidp":
+			if err := x.cidp.Enable(s, cidp.AppConfig{
+				Endpoint:      x.idp.URL + "/verify",
+				RequestParams: map[string]string{"token": "#{login}"},
+				ResponseParams: map[string]string{"uid": "#{user.id}", "login": "#{user.login}",
+					"email": "#{user.email}", "full_name": "#{user.full_name}"},
+			}); err != nil {
+				return err
+			}
+		default:
+			return &unknownProviderError{name}
+		}
+	}
+	return nil
+}
+
+type unknownProviderError struct{ name string }
+
+func (e *unknownProviderError) Error() string {
+	return "e2e: providers: " + e.name + " is not firebase or cidp"
+}
+
+// control adds the provider endpoints to the control server next:
+//
+//	POST /apps?providers=firebase,cidp  next's POST /apps with those providers enabled
+//	POST /firebase/token  mints a Firebase ID token; JSON body {"uid", "phone_number",
+//	                      "email", "email_verified", "project_id" (default identity-e2e),
+//	                      "expires_in" (seconds, default 3600; negative for an expired
+//	                      token)}; {"token", "project_id"}
+//	POST /cidp/users      registers a user at the identity service; JSON body {"id", "login",
+//	                      "email", "full_name"}; {"token"}, the external token for it
+//
+// Every token handed out is a secret the log check looks for.
+func (x *external) control(next http.Handler, rec *recorder) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", next)
+	mux.HandleFunc("POST /apps", func(w http.ResponseWriter, r *http.Request) {
+		names := r.URL.Query().Get("providers")
+		if names == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var settings identity.AppSettings
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil && len(bytes.TrimSpace(body)) > 0 {
+			err = json.Unmarshal(body, &settings)
+		}
+		if err == nil {
+			err = x.enable(&settings, names)
+		}
+		if err == nil {
+			body, err = json.Marshal(settings)
+		}
+		if err != nil {
+			http.Error(w, "settings: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("POST /firebase/token", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			UID           string `json:"uid"`
+			PhoneNumber   string `json:"phone_number"`
+			Email         string `json:"email"`
+			EmailVerified bool   `json:"email_verified"`
+			ProjectID     string `json:"project_id"`
+			ExpiresIn     int64  `json:"expires_in"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.UID == "" {
+			http.Error(w, "want a JSON body with uid", http.StatusBadRequest)
+			return
+		}
+		if req.ProjectID == "" {
+			req.ProjectID = firebaseProjectID
+		}
+		if req.ExpiresIn == 0 {
+			req.ExpiresIn = 3600
+		}
+		now := x.clock.Now()
+		claims := map[string]any{
+			"iss": "https://securetoken.google.com/" + req.ProjectID, "aud": req.ProjectID,
+			"sub": req.UID, "user_id": req.UID,
+			"iat": now.Add(-time.Minute).Unix(), "auth_time": now.Add(-time.Minute).Unix(),
+			"exp": now.Add(time.Duration(req.ExpiresIn) * time.Second).Unix(),
+		}
+		provider := "password"
+		if req.PhoneNumber != "" {
+			claims["phone_number"], provider = req.PhoneNumber, "phone"
+		}
+		if req.Email != "" {
+			claims["email"], claims["email_verified"] = req.Email, req.EmailVerified
+		}
+		claims["firebase"] = map[string]any{"identities": map[string]any{}, "sign_in_provider": provider}
+		payload, _ := json.Marshal(claims)
+		obj, err := x.signer.Sign(payload)
+		var tok string
+		if err == nil {
+			tok, err = obj.CompactSerialize()
+		}
+		if err != nil {
+			http.Error(w, "sign: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rec.addSecret(tok)
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok, "project_id": req.ProjectID})
+	})
+	mux.HandleFunc("POST /cidp/users", func(w http.ResponseWriter, r *http.Request) {
+		var u map[string]any
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&u); err != nil || u["id"] == nil {
+			http.Error(w, "want a JSON body with id", http.StatusBadRequest)
+			return
+		}
+		tok := "cidp-" + randomHex(24)
+		x.mu.Lock()
+		x.users[tok] = u
+		x.mu.Unlock()
+		rec.addSecret(tok)
+		writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+	})
+	return mux
+}
