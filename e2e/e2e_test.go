@@ -279,7 +279,7 @@ func startServer(t *testing.T, su setup) *server {
 	s.api = httptest.NewServer(s.rec.wrap(handler))
 	t.Cleanup(s.api.Close)
 
-	s.control = httptest.NewServer(ext.control(controlHandler(id, clock, s.rec), s.rec))
+	s.control = httptest.NewServer(withUserIDs(ext.control(controlHandler(id, clock, s.rec), s.rec), st))
 	t.Cleanup(s.control.Close)
 	return s
 }
@@ -295,6 +295,7 @@ func openStore(t *testing.T, backend string, logger *slog.Logger) *gormstore.Sto
 		if err != nil {
 			t.Fatalf("e2e: open sqlite: %v", err)
 		}
+		tablePrefixes.Store(st, gormstore.DefaultTablePrefix)
 		t.Cleanup(func() { st.Close() })
 		return st
 	case "postgres":
@@ -303,6 +304,7 @@ func openStore(t *testing.T, backend string, logger *slog.Logger) *gormstore.Sto
 		if err != nil {
 			t.Fatalf("e2e: open postgres: %v", err)
 		}
+		tablePrefixes.Store(st, prefix)
 		t.Cleanup(func() {
 			var tables []string
 			db := st.DB()
@@ -343,6 +345,8 @@ func pageHandler() http.Handler {
 //	GET  /now                the server clock; {"now": RFC 3339}
 //	POST /apps               creates an application; the optional JSON body is an
 //	                         identity.AppSettings; {"id","auth_key","auth_secret"}
+//
+// withUserIDs (userids_test.go) adds POST /users/next-id.
 func controlHandler(id *identity.Identity, clock *fakeClock, rec *recorder) http.Handler {
 	mux := http.NewServeMux()
 	nowJSON := func(w http.ResponseWriter) {
