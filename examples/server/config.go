@@ -46,6 +46,8 @@ type config struct {
 	Providers providerFlags
 	// PprofAddr serves net/http/pprof on a loopback address (pprof.go); "" is off.
 	PprofAddr string
+	// Password reset mail: SMTP or the development mode (mail.go).
+	Mail mailFlags
 }
 
 // applySettings returns s with the application settings this server's flags govern.
@@ -139,6 +141,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	str(&grantKey, "blob-grant-key", "IDENTITY_BLOB_GRANT_KEY", "", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process)")
 	addProviderFlags(fs, env, &envErrs, &c.Providers)
+	addMailFlags(fs, env, &envErrs, &c.Mail)
 	str(&c.PprofAddr, "pprof-addr", "IDENTITY_PPROF_ADDR", "", "serve net/http/pprof profiles at http://<addr>/debug/pprof/ (loopback addresses only; default off)")
 
 	fs.Usage = func() {
@@ -182,6 +185,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, err
 	}
 	if err := c.Providers.check(); err != nil {
+		return nil, err
+	}
+	if err := c.Mail.check(); err != nil {
 		return nil, err
 	}
 	c.MaxBodyBytes = maxBody

@@ -76,12 +76,17 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err != nil {
 		return err
 	}
+	reset, err := cfg.resetConfig(log)
+	if err != nil {
+		return err
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
 		Providers: append([]identity.Provider{pw, guest.New()}, external...),
 		Logger:    log,
 		Blobs:     blobs,
+		Reset:     reset,
 	})
 	if err != nil {
 		return err
@@ -148,6 +153,10 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	// Send the reset mails still queued.
+	if err := id.Shutdown(sctx); err != nil {
+		log.Warn("server: password reset mails still queued at shutdown were not sent", "err", err)
 	}
 	return nil
 }
