@@ -26,6 +26,13 @@
 //	PUT    /users/{id}              update one's own profile or password           200 {"user":{...}}
 //	DELETE /users/{id}              delete one's own account                       200, empty
 //	DELETE /users/external/{id}     the same, by the deprecated external_user_id   200, empty
+//	GET    /users/v2                search users (see User retrieval)              200 {"limit","skip","total_entries","items"}
+//	GET    /users                   V1 list: filter[], order, external_user_id     200 {"current_page","per_page","total_entries","items"}
+//	GET    /users/by_full_name      V1 list by exact full_name                     200 V1 list
+//	GET    /users/by_tags           V1 list having any of tags (tags[]= or a,b)    200 V1 list
+//	GET    /users/by_login          V1 lookup (also by_email, by_facebook_id,      200 {"user":{...}}, 404
+//	                                by_twitter_id, phone, by_phone)
+//	GET    /users/external/{id}     V1 lookup by the deprecated external_user_id   200 {"user":{...}}, 404
 //	POST   /blobs                   create a file and its upload URL (see Blobs)   201 {"blob":{...}}
 //	POST   /blobs/upload            the upload URL: multipart, grant then file     201 {"blob":{...}}
 //	PUT    /blobs/{id}/complete     declare the upload complete: {"size":N}        200, empty
@@ -87,6 +94,7 @@
 //	401 {"errors":{"base":["Required session does not exist"]}}  missing, unknown or expired token
 //	403 {"errors":{"base":["Forbidden. Need user."]}}            application session on a user-only action
 //	403 {"errors":{"base":["Forbidden. Users may only act on their own account."]}}
+//	403 {"errors":{"base":["Users retrieving forbidden in admin panel, ..."]}}  retrieval off by an application setting
 //	401 {"errors":["Unauthorized"]}                              wrong password and unknown user alike
 //	422 the provider's message                                   a remote identity service (CIdP) refused
 //	401 {"errors":["Unknown application or invalid auth key"]}   POST /session, POST /users with CB-AuthKey
@@ -162,6 +170,42 @@
 // proxies, and the first other address is the client; entries a client wrote further left
 // are ignored. Without TrustedProxies no header is ever believed.
 //
+// # User retrieval
+//
+// GET /users/v2 reads the bracket syntax the JavaScript SDK sends (users.getV2 serializes
+// nested arrays): field=v, field[op]=v, field[op][]=v with op in, nin, start_with, gt, gte,
+// lt, lte (and eq); field[]=v means in; limit (1..100, default 100), offset, sort_asc or
+// sort_desc. in and nin on id and user_tags also take one comma list, and user_tags=a,b
+// means any of them. Dates are Unix seconds, ISO 8601 ("2018-12-06T09:21:41Z", with an
+// offset, without a zone meaning UTC, or a bare date), or what the SDK sends for a
+// JavaScript Date: its toString() ("Fri Nov 10 2017 00:00:00 GMT+0000 (Coordinated
+// Universal Time)"), also toUTCString(). The rules of identity.UserQuery.CheckV2 apply: at
+// least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id,
+// twitter_id, user_tags) with eq, in or start_with; no comparison on those; dates only with
+// comparisons; start_with needs 4 characters and answers at most 5 users.
+//
+// The V1 list GET /users takes page (default 1), per_page (1..100, default 10), filter[]
+// repeated as "<type> <field> <op> <value>" (types number, integer, string, date; ops gt,
+// lt, ge, le, eq, ne, between "a,b", in "a,b,c"; dates yyyy-mm-dd, yyyy.mm.dd or any V2
+// form), order "<asc|desc> <type> <field>" and external_user_id (what users.get sends for
+// {external_user_id}). by_full_name and by_tags page the same way.
+//
+// total_entries is exact up to 1000 matches (identity.SearchTotalLimit) and otherwise that
+// number, or skip+limit+1 when larger, so that paging until skip+items reaches it still
+// visits every page while a broad filter never costs a full count.
+//
+// A parameter an endpoint does not know, an unknown field or operator, a value of the wrong
+// type, a broken rule or more than 100 values in a list is 422 keyed by the field (or base
+// for the rules of the query as a whole). A query string that cannot be decoded at all
+// (malformed escapes, id=1&id[in][]=2) is 400, as for every endpoint.
+//
+// The application settings "Allow to retrieve a list of users via API"
+// (AppSettings.DisableUserList) and "Disable List Users API V1" (DisableUsersV1) are
+// answered 403 {"errors":{"base":["Users retrieving forbidden in admin panel, application
+// settings. Setup it here: the settings of application <id> (<setting>)"]}}. The first
+// refuses the lists (V2, the V1 list, by_full_name, by_tags), the second every V1 endpoint
+// above.
+//
 // # Decisions where ConnectyCube is not documented (spec §13)
 //
 //   - POST /login answers 202 Accepted, the status of the QuickBlox API ConnectyCube derives
@@ -190,6 +234,15 @@
 //     any) with the headers CB-Token, CB-SDK, CB-AuthKey, CB-OS, Content-Type,
 //     ConnectyCube-REST-API-Version and Authorization allowed, and CB-Token-ExpirationDate
 //     and Date exposed. No credentials mode: tokens travel in headers, never in cookies.
+//   - User retrieval turned off by an application setting is 403 (ConnectyCube documents the
+//     message, not the status). The message ends with the application and the setting to
+//     change instead of a link to ConnectyCube's admin panel.
+//   - GET /users/v2 with a date but no stand-alone field (the documentation's own
+//     last_request_at[gt] example) is 422: the documented request rules forbid it.
+//   - start_with ignores case (ASCII letters; login and email fully), as users expect of a
+//     prefix search; other text equality is exact except login and email.
+//   - /users/phone (JavaScript SDK) and /users/by_phone (Flutter SDK) are the same single
+//     lookup; several users with one phone yield the lowest id.
 //   - Header names are written in Go's canonical form (Cb-Token-Expirationdate); HTTP header
 //     names are case-insensitive and every SDK reads them so.
 package httpadapter
