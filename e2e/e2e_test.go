@@ -188,6 +188,7 @@ func (s *server) env() []string {
 var testPasswords = []string{
 	"awesomepwd", "supersecurepwd", "newsecurepwd", "notmypassword", "wrongpassword",
 	"heartofgold", "towelday42", "knownpassword", "latecomerpwd", "browserpwd123",
+	"resetpwd-new42", "resetpwd-typo", "e2e-smtp-password",
 }
 
 // check fails t if the server answered any request with a 5xx, or if its log contains a
@@ -240,6 +241,10 @@ func startServer(t *testing.T, su setup) *server {
 		t.Fatalf("e2e: blob directory: %v", err)
 	}
 	t.Cleanup(func() { blobs.Close() })
+	// Password reset mail goes over SMTP to a server in this process (mail_test.go). The
+	// links point at the API, whose listener is therefore made before the identity.
+	apiSrv := httptest.NewUnstartedServer(nil)
+	mail, reset := startMail(t, "http://"+apiSrv.Listener.Addr().String()+su.prefix+"/password_reset")
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
@@ -247,10 +252,12 @@ func startServer(t *testing.T, su setup) *server {
 		Now:       clock.Now,
 		Logger:    logger,
 		Blobs:     identity.BlobConfig{Storage: blobs},
+		Reset:     reset,
 	})
 	if err != nil {
 		t.Fatalf("e2e: identity.New: %v", err)
 	}
+	t.Cleanup(func() { id.Shutdown(context.Background()) }) // before the store closes
 	app, err := id.CreateApplication(ctx, "e2e", identity.AppSettings{})
 	if err != nil {
 		t.Fatalf("e2e: create application: %v", err)
@@ -258,6 +265,7 @@ func startServer(t *testing.T, su setup) *server {
 
 	s := &server{setup: su, app: app, clock: clock, logs: logs, rec: &recorder{log: logs}}
 	s.rec.addSecret(app.AuthSecret)
+	mail.rec.Store(s.rec)
 
 	// The page server is a second origin: the browser test loads the SDK's browser build
 	// from it and calls the API cross-origin.
@@ -276,10 +284,12 @@ func startServer(t *testing.T, su setup) *server {
 		mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 		handler = mux
 	}
-	s.api = httptest.NewServer(s.rec.wrap(handler))
+	s.api = apiSrv
+	s.api.Config.Handler = s.rec.wrap(handler)
+	s.api.Start()
 	t.Cleanup(s.api.Close)
 
-	s.control = httptest.NewServer(withUserIDs(ext.control(controlHandler(id, clock, s.rec), s.rec), st))
+	s.control = httptest.NewServer(withMail(withUserIDs(ext.control(controlHandler(id, clock, s.rec), s.rec), st), mail))
 	t.Cleanup(s.control.Close)
 	return s
 }
