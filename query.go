@@ -395,7 +395,7 @@ func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, v1, li
 	}
 	searcher, ok := id.store.(UserSearcher)
 	if !ok {
-		return nil, &Error{Op: "search users", Err: ErrDisabled}
+		return nil, FieldError("search users", ErrDisabled, "base", "searching users is not supported by this server's store")
 	}
 	users, total, err := searcher.SearchUsers(ctx, app.ID, q)
 	if err != nil {

@@ -633,7 +633,8 @@ const (
 // searchErr gives identity.ErrDisabled the ConnectyCube message, naming the application
 // setting that refused the request; other errors pass through.
 func (h *handler) searchErr(ctx context.Context, c *call, err error) error {
-	if !errors.Is(err, identity.ErrDisabled) || c.s == nil {
+	var ie *identity.Error
+	if !errors.Is(err, identity.ErrDisabled) || c.s == nil || (errors.As(err, &ie) && len(ie.Fields) > 0) {
 		return err
 	}
 	setting := "disable_user_list"
