@@ -39,6 +39,10 @@
 //	GET    /blobs/{id}              a file's metadata (numeric id)                 200 {"blob":{...}}
 //	GET    /blobs/{uid}             a file's bytes (?token=...; public: none)      200, the file
 //	DELETE /blobs/{id}              delete one's own file and its bytes            200, empty
+//	POST   /users/password/reset    mail a reset link: {"email":...} (see Password reset)  200, empty
+//	GET    /users/password/reset    the same, ?email=...                           200, empty
+//	GET    /password_reset          the reset page the mailed link opens (HTML)    200, 410
+//	POST   /password_reset          set the new password from that page (HTML)     200, 422, 410
 //
 // POST /session accepts application_id (number or string), auth_key, optional timestamp,
 // nonce and signature (verified when present; see the identity package), and the user
@@ -169,6 +173,37 @@
 // Config.ClientAddrHeader (X-Forwarded-For) is read from the right, skipping trusted
 // proxies, and the first other address is the client; entries a client wrote further left
 // are ignored. Without TrustedProxies no header is ever believed.
+//
+// # Password reset
+//
+// GET or POST /users/password/reset (email in the query, a JSON body {"email":...} as the
+// JavaScript SDK sends, or a form) needs the application: a CB-Token of any session (an
+// application session is enough; the SDK sends the one it has) or, without one, CB-AuthKey;
+// neither is 401 "Required session does not exist" so that the SDK's sessionExpired hook can
+// create a session and retry. It answers 200 with an empty body whether or not a user has
+// the address, after the same work either way: the request is queued and identity's worker
+// looks the user up and mails the link (see identity.RequestPasswordReset). A blank or
+// malformed address is 422 naming "email"; an identity without a Mailer answers 403. Besides
+// the rate limits above (429 per client address, and per address and email), identity keeps
+// its own per-email and per-client limits, which answer 200 and send nothing.
+//
+// The mailed link (identity.ResetConfig.LinkURL) opens GET /password_reset?token=...: a page
+// with the application's name, the account's email and a form (labelled fields, no
+// JavaScript, no external assets; Config.ResetPages replaces the templates) that posts
+// token, password and password_confirmation back to POST /password_reset. Success shows a
+// confirmation page; a mismatch or a password the application's policy refuses shows the
+// form again with the message (422); an unknown, used, replaced or expired token shows a page
+// asking for a new link (410 Gone). The pages are sent with Content-Security-Policy
+// (default-src 'none', the page's style by nonce, form-action 'self', frame-ancestors
+// 'none'), Referrer-Policy: no-referrer, Cache-Control: no-store, X-Frame-Options: DENY and
+// X-Content-Type-Options: nosniff; the token is never logged (only paths are). A client
+// that does not accept text/html (an application with its own reset screen) gets
+// ConnectyCube JSON instead: 200 empty on success, 422 {"errors":{"token":["is invalid or
+// has expired"]}}, {"errors":{"password":[...]}} or {"errors":{"password_confirmation":
+// ["doesn't match password"]}}. The form needs no CSRF token: it carries the reset token
+// itself, which is the only authority the request has (no cookie or session is involved),
+// so a cross-site form cannot act without already knowing the secret, and framing is
+// forbidden.
 //
 // # User retrieval
 //
