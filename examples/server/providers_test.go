@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -235,5 +236,32 @@ func TestRunWithCIdP(t *testing.T) {
 	// password "x" is too short to sign up with.
 	if code, body := post("good-token"); code == 201 || strings.Contains(body, "remote side") {
 		t.Fatalf("CIdP still answers after it was turned off: %d %s", code, body)
+	}
+}
+
+// TestFirebaseEmulatorWarning shows the startup warning of -firebase-insecure-emulator and
+// that only the enabled providers are registered.
+func TestFirebaseEmulatorWarning(t *testing.T) {
+	for _, emulator := range []bool{false, true} {
+		args := []string{"-firebase-project-ids", "demo-project", "-firebase-providers", "firebase_phone"}
+		if emulator {
+			args = append(args, "-firebase-insecure-emulator")
+		}
+		c, err := parseConfig(args, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		ps, err := c.Providers.providers(slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 1 || ps[0].Name() != firebase.PhoneProvider {
+			t.Fatalf("providers %v, want firebase_phone only", ps)
+		}
+		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "InsecureEmulator")
+		if warned != emulator {
+			t.Errorf("emulator %v: warning logged = %v:\n%s", emulator, warned, logs.String())
+		}
 	}
 }
