@@ -49,6 +49,19 @@
 // the application that is public or the user's own. DeleteExpired removes blobs never
 // completed within Config.Blobs.PendingLifetime (1 h), bytes included.
 //
+// # Password reset
+//
+// With Config.Reset (a Mailer, such as mail/smtp, and the reset page's URL) and a Store that
+// keeps reset tokens (ResetTokenStore; store/gormstore does), RequestPasswordReset mails a
+// link to the user with that address: it only queues the request and returns nil whether or
+// not the address has an account, so callers answer both alike; bounded workers look the user
+// up and send the mail, and per-email and per-client limits drop excess requests silently.
+// The link's token carries 256 bits from crypto/rand; only its SHA-256 is stored; it works
+// once, for Config.Reset.Lifetime (1 h), and a newer request replaces it. ResetPassword
+// enforces the application's password policy, sets the password, and revokes every session
+// of the user and every other reset token. Shutdown stops the mail workers. The HTTP
+// adapter serves the ConnectyCube endpoint and the reset page.
+//
 // # Errors
 //
 // Errors wrap the sentinels in errors.go (compare with errors.Is); validation failures come as
