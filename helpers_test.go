@@ -86,7 +86,7 @@ func openStore(tb testing.TB, pg bool) identity.Store {
 	tb.Cleanup(func() { st.Close() })
 	if pg {
 		tb.Cleanup(func() {
-			for _, t := range []string{"sessions", "nonces", "external_accounts", "user_tags", "users", "applications"} {
+			for _, t := range []string{"sessions", "nonces", "external_accounts", "user_tags", "users", "applications", "reset_tokens"} {
 				st.DB().Exec("DROP TABLE IF EXISTS " + prefix + t + " CASCADE")
 			}
 		})

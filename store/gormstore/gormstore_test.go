@@ -77,7 +77,7 @@ func openPostgres(t testing.TB) *Store {
 		db.SetMaxOpenConns(20)
 	}
 	t.Cleanup(func() {
-		err := st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces, st.blobs())
+		err := st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces, st.blobs(), st.t.resetTokens())
 		if err != nil {
 			t.Errorf("dropping test tables: %v", err)
 		}
@@ -437,7 +437,7 @@ func TestConcurrentMigrate(t *testing.T) {
 			defer func() {
 				if o.name == "postgres" {
 					st := stores[0]
-					st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces, st.blobs())
+					st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces, st.blobs(), st.t.resetTokens())
 				}
 				for _, st := range stores {
 					st.Close()
