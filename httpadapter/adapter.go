@@ -299,8 +299,10 @@ func (h *handler) cors(w http.ResponseWriter, r *http.Request) bool {
 		allowed = true
 		hd["Access-Control-Allow-Origin"] = anyOriginValue
 	default:
+		// The answer depends on Origin even when a request has none (an <img> load), so a
+		// cache must not reuse it for a cross-origin fetch of the same URL.
+		hd.Add("Vary", "Origin")
 		if origin := r.Header.Get("Origin"); origin != "" {
-			hd.Add("Vary", "Origin")
 			if h.origins[strings.ToLower(strings.TrimRight(origin, "/"))] {
 				allowed = true
 				hd["Access-Control-Allow-Origin"] = []string{origin}

@@ -305,3 +305,13 @@ func FuzzCreateSession(f *testing.F) {
 		}
 	})
 }
+
+// With an origin list, every answer varies on Origin, also to requests that carry none, so a
+// cached same-origin answer is not reused for a cross-origin request.
+func TestVaryOriginWithoutOrigin(t *testing.T) {
+	e := newEnv(t, func(o *envOpt) { o.cfg.AllowedOrigins = []string{"https://good.example"} })
+	r := e.do("GET", "/session.json", "")
+	if got := r.Header.Values("Vary"); len(got) != 1 || got[0] != "Origin" {
+		t.Fatalf("Vary = %q, want [Origin]", got)
+	}
+}
