@@ -23,7 +23,7 @@ import (
 // user_tags, computed as the store computes them (login_key, email_key, tags JSON, tag_key).
 
 // Population shape (deterministic for a seed):
-//   - full_name: first + last name from fixed lists (about 1 in 60 first names is "Hunter");
+//   - full_name: first + last name from fixed lists (about 1 user in 200 is a "Hunter ...");
 //   - login: lower(last name) + a counter ("smith1", "smith2", ...); email for 80 %;
 //   - phone for 90 % (unique 12 digits), external_id 30 %, facebook_id 10 %, twitter_id 5 %;
 //   - created_at uniform in 2015..2025, updated_at after it, last_request_at for 70 %;

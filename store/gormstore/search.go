@@ -90,14 +90,17 @@ func (s *Store) searchIndexDDL() []string {
 		if pg && sf.nullable {
 			col += " NULLS FIRST" // NULL sorts lowest, as on SQLite (see orderBy)
 		}
+		if pg {
+			col += ", id" // the order of orderBy, ties included
+		}
 		ddl = append(ddl, idx(sf.col, col))
 	}
 	if pg {
-		// Byte-wise ranges (start_with) on the key columns; SQLite's unique indexes on them
-		// are byte-wise already.
+		// Byte-wise ranges (start_with) and orders on the key columns; SQLite's unique
+		// indexes on them are byte-wise already, and sort NULL first.
 		ddl = append(ddl,
-			idx("login_key_c", `login_key COLLATE "C", id`),
-			idx("email_key_c", `email_key COLLATE "C", id`))
+			idx("login_key_c", `login_key COLLATE "C" NULLS FIRST, id`),
+			idx("email_key_c", `email_key COLLATE "C" NULLS FIRST, id`))
 	}
 	return ddl
 }
