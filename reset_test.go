@@ -745,3 +745,20 @@ func TestPasswordResetLinkKeepsQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPasswordChangeVoidsResetToken(t *testing.T) {
+	e := newResetEnv(t, identity.AppSettings{})
+	e.signUp(t, "changer", "changer@example.com", "old-password")
+	e.id.RequestPasswordReset(t.Context(), e.app.ID, "changer@example.com", "")
+	tok := tokenOf(t, e.flush(t)[0])
+	s, err := e.login("changer@example.com", "old-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.id.UpdateUser(t.Context(), s, s.UserID, identity.UserInput{Password: ptr("changed-password"), OldPassword: ptr("old-password")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.id.ResetPassword(t.Context(), tok, "attacker-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
+		t.Fatalf("reset link mailed before a password change: %v, want ErrInvalidResetToken", err)
+	}
+}

@@ -442,6 +442,12 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 		}
 		id.cache.dropUser(u.ID, s.ID)
 	}
+	if passwordChanged && id.reset != nil && id.reset.tokens != nil {
+		// A reset link mailed before the change must not undo it.
+		if _, err := id.reset.tokens.DeleteResetTokens(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
 	if cur.IsGuest && !u.IsGuest {
 		// the current session now follows the ordinary idle rule
 		if err := id.refreshSessionUser(ctx, s); err != nil {
