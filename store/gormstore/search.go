@@ -209,7 +209,30 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 		return nil, 0, err
 	}
 	db := s.db.WithContext(ctx)
+	// A broad search (one tag, a prefix, no indexed filter) will most likely fill its page
+	// and need the count: run the count beside the page, on a connection of its own.
+	type counted struct {
+		n   int64
+		err error
+	}
+	var early chan counted
+	if c.broad && s.concurrentReads() {
+		early = make(chan counted, 1)
+		go func() {
+			var n int64
+			err := db.Raw(c.count, c.countArgs...).Scan(&n).Error
+			early <- counted{n, err}
+		}()
+	}
 	rows, err := scanUserRows(db.Raw(c.page, c.pageArgs...).Rows())
+	var total int64
+	if early != nil {
+		res := <-early
+		if err == nil && res.err != nil {
+			return nil, 0, s.fail(op, res.err)
+		}
+		total = res.n
+	}
 	if err != nil {
 		return nil, 0, s.fail(op, err)
 	}
@@ -225,17 +248,28 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 	if len(rows) < limit && (len(rows) > 0 || q.Offset == 0) {
 		return users, int64(q.Offset + len(rows)), nil
 	}
-	var total int64
+	if early != nil {
+		return users, total, nil
+	}
 	if err := db.Raw(c.count, c.countArgs...).Scan(&total).Error; err != nil {
 		return nil, 0, s.fail(op, err)
 	}
 	return users, total, nil
 }
 
+// concurrentReads reports whether two queries can run at once: not on a SQLite database
+// served by a single connection (an in-memory one).
+func (s *Store) concurrentReads() bool {
+	sqlDB, err := s.db.DB()
+	return err == nil && sqlDB.Stats().MaxOpenConnections != 1
+}
+
 // compiledSearch is a search as SQL: the page query and the (bounded) count query.
 type compiledSearch struct {
 	page, count         string
 	pageArgs, countArgs []any
+	// broad: no filter selects users through an equality on an index of the users table.
+	broad bool
 }
 
 // compileSearch turns q (whose limit and offset are checked) into SQL.
@@ -268,6 +302,12 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 	for _, f := range q.Filters {
 		b.narrowed = b.narrowed || indexedFilter(f)
 		byID = byID || (f.Field == identity.FieldID && (f.Op == identity.OpEq || f.Op == identity.OpIn))
+	}
+	c.broad = true
+	for _, f := range q.Filters {
+		if indexedFilter(f) && f.Op != identity.OpStartWith {
+			c.broad = false
+		}
 	}
 	if byID && !b.pg {
 		// Primary key lookups: keep SQLite from scanning an (application_id, ...) index instead.
