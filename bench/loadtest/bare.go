@@ -9,10 +9,12 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -31,8 +33,21 @@ func cmdBare(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	file := fs.String("response", "", "JSON file of the response to send")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	pprofOn := fs.Bool("pprof", false, "serve net/http/pprof on another loopback port (printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	pprofAddr := ""
+	if *pprofOn {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/heap", pprof.Index)
+		pl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		pprofAddr = pl.Addr().String()
+		go http.Serve(pl, mux)
 	}
 	b, err := os.ReadFile(*file)
 	if err != nil {
@@ -63,7 +78,7 @@ func cmdBare(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bare listening %s\n", ln.Addr())
+	fmt.Printf("bare listening %s %s\n", ln.Addr(), pprofAddr)
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -76,14 +91,15 @@ func cmdBare(ctx context.Context, args []string) error {
 
 // bareProc is a running baseline server.
 type bareProc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd       *exec.Cmd
+	addr      string
+	pprofAddr string
 }
 
-var bareRE = regexp.MustCompile(`^bare listening (\S+)`)
+var bareRE = regexp.MustCompile(`^bare listening (\S+) ?(\S*)`)
 
 // startBare records c to the work directory and runs this program's bare command on it.
-func (b *bench) startBare(c canned) (*bareProc, error) {
+func (b *bench) startBare(c canned, pprofOn bool) (*bareProc, error) {
 	file := filepath.Join(b.dir, "bare-response.json")
 	data, _ := json.Marshal(c)
 	if err := os.WriteFile(file, data, 0o600); err != nil {
@@ -93,7 +109,7 @@ func (b *bench) startBare(c canned) (*bareProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &bareProc{cmd: exec.Command(self, "bare", "-response", file)}
+	p := &bareProc{cmd: exec.Command(self, "bare", "-response", file, "-pprof="+strconv.FormatBool(pprofOn))}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -105,7 +121,7 @@ func (b *bench) startBare(c canned) (*bareProc, error) {
 	sc := bufio.NewScanner(out)
 	if sc.Scan() {
 		if m := bareRE.FindStringSubmatch(sc.Text()); m != nil {
-			p.addr = m[1]
+			p.addr, p.pprofAddr = m[1], m[2]
 			return p, nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -210,6 +211,29 @@ func runLoad(ctx context.Context, hc *http.Client, conc int, warmup, window time
 	res.n = len(res.lat)
 	res.rate = float64(res.n) / window.Seconds()
 	return res
+}
+
+// runLoadCPU is runLoad that also returns the CPU time the process pid (the server) spent
+// per response during the measured window.
+func runLoadCPU(ctx context.Context, hc *http.Client, conc int, warmup, window time.Duration, pid int, mk mkReq) (*result, time.Duration) {
+	var u0, s0, h0 time.Duration
+	started := make(chan struct{})
+	go func() {
+		time.Sleep(warmup)
+		u0, s0 = cpuTimes(pid)
+		h0 = cpuTime(os.Getpid())
+		close(started)
+	}()
+	res := runLoad(ctx, hc, conc, warmup, window, mk)
+	<-started
+	u1, s1 := cpuTimes(pid)
+	h1 := cpuTime(os.Getpid())
+	if res.n == 0 {
+		return res, 0
+	}
+	n := time.Duration(res.n)
+	progress("  CPU per answer: server user %s, system %s; load generator %s", (u1-u0)/n, (s1-s0)/n, (h1-h0)/n)
+	return res, (u1 - u0 + s1 - s0) / time.Duration(res.n)
 }
 
 // only returns the count of responses with status code and whether every response had it.

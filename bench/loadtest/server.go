@@ -425,3 +425,27 @@ func (b *bench) logSize() int64 {
 	}
 	return fi.Size()
 }
+
+// cpuTime returns the user plus system CPU time the process pid has used (/proc/<pid>/stat,
+// in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	u, s := cpuTimes(pid)
+	return u + s
+}
+
+// cpuTimes returns the user and the system CPU time the process pid has used.
+func cpuTimes(pid int) (user, sys time.Duration) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	// The command name (field 2) may hold spaces; fields after it follow the last ')'.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond
+}
