@@ -194,8 +194,12 @@ func run(ctx context.Context, o options, db string) error {
 		}
 	}
 	if o.drop && db == "postgres" {
-		for _, t := range []string{"user_tags", "users", "external_accounts", "sessions", "nonces", "applications"} {
-			if err := st.DB().Exec(`DROP TABLE IF EXISTS "` + prefix + t + `" CASCADE`).Error; err != nil {
+		var tables []string
+		if err := st.DB().Raw("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, ?)", prefix).Scan(&tables).Error; err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if err := st.DB().Exec(`DROP TABLE IF EXISTS "` + t + `" CASCADE`).Error; err != nil {
 				return err
 			}
 		}
