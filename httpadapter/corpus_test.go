@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +71,9 @@ type corpusReq struct {
 	auth    corpusAuth
 	// chunked sends the body without a Content-Length.
 	chunked bool
+	// resetToken: "{resettoken}" in the target and the body is replaced by a fresh password
+	// reset token of the reset user.
+	resetToken bool
 }
 
 // corpusFixture holds what the corpus requests refer to.
@@ -84,12 +88,24 @@ type corpusFixture struct {
 	blobUID  string
 	n        int // counts fresh users
 	mu       sync.Mutex
+	// mail receives the reset tokens mailed for the reset user.
+	mail chan string
 }
 
-// corpusMailer accepts every reset mail.
-type corpusMailer struct{}
+// corpusMailer passes the reset tokens of the mail it is given to tokens.
+type corpusMailer struct{ tokens chan string }
 
-func (corpusMailer) Send(context.Context, identity.Message) error { return nil }
+var corpusTokenRE = regexp.MustCompile(`token=([0-9a-f]{64})`)
+
+func (m corpusMailer) Send(_ context.Context, msg identity.Message) error {
+	if t := corpusTokenRE.FindStringSubmatch(msg.Text); t != nil {
+		select {
+		case m.tokens <- t[1]:
+		default:
+		}
+	}
+	return nil
+}
 
 func TestBadInputCorpus(t *testing.T) {
 	if testing.Short() {
@@ -123,6 +139,7 @@ func runCorpus(t *testing.T, limited bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mail := make(chan string, 1)
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	id, err := identity.New(identity.Config{
@@ -131,7 +148,7 @@ func runCorpus(t *testing.T, limited bool) {
 		Providers: []identity.Provider{pw, guest.New()},
 		Logger:    logger,
 		Reset: identity.ResetConfig{
-			Mailer:    corpusMailer{},
+			Mailer:    corpusMailer{tokens: mail},
 			LinkURL:   "http://127.0.0.1/password_reset",
 			PerEmail:  identity.RateLimit{Burst: -1},
 			PerClient: identity.RateLimit{Burst: -1},
@@ -164,13 +181,14 @@ func runCorpus(t *testing.T, limited bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &corpusFixture{srv: srv, app: app, client: &http.Client{
+	fx := &corpusFixture{srv: srv, app: app, mail: mail, client: &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       30 * time.Second,
 	}}
 	fx.shared, fx.sharedID = fx.newUser(t, "shared")
 	_, fx.otherID = fx.newUser(t, "other")
 	fx.blobID, fx.blobUID = fx.newBlob(t, fx.shared)
+	fx.newUser(t, "reset") // reset3@example.com, whose password the reset cases change
 
 	cases := corpusCases(fx)
 	if len(cases) < 300 {
@@ -228,10 +246,31 @@ func corpusCheck(c corpusReq, code int, hdr http.Header, body []byte) string {
 	case code < 400 || c.method == http.MethodHead:
 		return ""
 	}
+	if corpusPage(c) {
+		// The reset page answers a browser with HTML, errors included.
+		if ct := hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			return "page answered a browser with Content-Type " + strconv.Quote(ct)
+		}
+		return ""
+	}
 	if ct := hdr.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return "4xx with Content-Type " + strconv.Quote(ct)
 	}
 	return errorShape(body)
+}
+
+// corpusPage reports whether c asks the password reset page for HTML, as a browser does.
+func corpusPage(c corpusReq) bool {
+	path, _, _ := strings.Cut(c.target, "?")
+	if path != "/password_reset" || (c.method != "GET" && c.method != "POST") {
+		return false
+	}
+	for _, h := range c.headers {
+		if strings.EqualFold(h[0], "Accept") && strings.Contains(strings.ToLower(h[1]), "text/html") {
+			return true
+		}
+	}
+	return false
 }
 
 // errorShape returns "" when body is a ConnectyCube error body: {"errors":[msg,...]} or
@@ -391,6 +430,19 @@ func (fx *corpusFixture) newBlob(t *testing.T, token string) (int64, string) {
 	return id, b["uid"].(string)
 }
 
+// resetToken asks for a password reset of the reset user and returns the mailed token.
+func (fx *corpusFixture) resetToken(t *testing.T) string {
+	t.Helper()
+	fx.post(t, "POST", "/users/password/reset.json", fx.appToken(t), `{"email":"reset3@example.com"}`, 200)
+	select {
+	case tok := <-fx.mail:
+		return tok
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reset mail")
+		return ""
+	}
+}
+
 // send sends c and returns the status, headers and body.
 func (fx *corpusFixture) send(t *testing.T, c corpusReq) (int, http.Header, []byte) {
 	t.Helper()
@@ -415,6 +467,11 @@ func (fx *corpusFixture) send(t *testing.T, c corpusReq) (int, http.Header, []by
 	target = strings.NewReplacer("{uid}", fx.blobUID, "{other}", itoa(fx.otherID), "{app}", itoa(fx.app.ID),
 		"{authkey}", fx.app.AuthKey, "{self}", itoa(fx.sharedID), "{blob}", itoa(fx.blobID)).Replace(target)
 	body := strings.NewReplacer("{app}", itoa(fx.app.ID), "{authkey}", fx.app.AuthKey).Replace(c.body)
+	if c.resetToken {
+		tok := fx.resetToken(t)
+		target = strings.ReplaceAll(target, "{resettoken}", tok)
+		body = strings.ReplaceAll(body, "{resettoken}", tok)
+	}
 	var rd io.Reader
 	if c.body != "" {
 		rd = strings.NewReader(body)
@@ -474,7 +531,7 @@ func bodyEndpoints() []corpusEndpoint {
 			[]string{"blob", "blob.name", "blob.content_type", "blob.public"}},
 		{"PUT", "/blobs/{blob}/complete.json", corpusFresh, `{"size":13}`, []string{"size", "blob", "blob.size"}},
 		{"POST", "/users/password/reset.json", corpusApp, `{"email":"shared1@example.com"}`, []string{"email", "user", "user.email"}},
-		{"POST", "/password_reset", corpusNoToken, `{"application_id":{app},"token":"` + strings.Repeat("ab", 32) + `","password":"` + corpusPassword + `","password_confirmation":"` + corpusPassword + `"}`,
+		{"POST", "/password_reset", corpusNoToken, `{"token":"{resettoken}","password":"` + corpusPassword + `","password_confirmation":"` + corpusPassword + `"}`,
 			[]string{"application_id", "token", "password", "password_confirmation"}},
 	}
 }
@@ -527,7 +584,7 @@ func corpusCases(fx *corpusFixture) []corpusReq {
 		`["a","b"]`, `{}`, `{"x":{"y":[1]}}`, `""`, `"   "`, `"\u0000"`, `"` + strings.Repeat("x", 100000) + `"`,
 	}
 	for _, ep := range bodyEndpoints() {
-		base := corpusReq{method: ep.method, target: ep.target, auth: ep.auth, ctype: ctJSON}
+		base := corpusReq{method: ep.method, target: ep.target, auth: ep.auth, ctype: ctJSON, resetToken: strings.Contains(ep.valid, "{resettoken}")}
 		for i, b := range brokenJSON {
 			c := base
 			c.name, c.body = fmt.Sprintf("broken JSON %d", i), b
@@ -701,6 +758,30 @@ func corpusCases(fx *corpusFixture) []corpusReq {
 			body: `{"user":{"login":"keyed","password":"` + corpusPassword + `"}}`, headers: hs})
 	}
 	add(corpusReq{name: "OPTIONS preflight junk", method: "OPTIONS", target: "/users/v2", headers: [][2]string{{"Origin", "x"}, {"Access-Control-Request-Method", "\x80"}}})
+
+	// The password reset page, as a browser sends it: HTML answers, never a 5xx.
+	browser := [][2]string{{"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}}
+	for i, q := range []string{"", "token=", "token={resettoken}", "token={resettoken}&token=x", "token=" + strings.Repeat("a", 64),
+		"token=%ff%fe", "token[]={resettoken}", "token=" + strings.Repeat("t", 50000), "token={resettoken}%00"} {
+		add(corpusReq{name: fmt.Sprintf("reset page %d", i), method: "GET", target: "/password_reset?" + q, headers: browser, resetToken: true})
+	}
+	pw := url.QueryEscape(corpusPassword)
+	for i, f := range []string{
+		"", "token={resettoken}", "token={resettoken}&password=" + pw, "token={resettoken}&password=" + pw + "&password_confirmation=other1234",
+		"token={resettoken}&password=short&password_confirmation=short",
+		"token={resettoken}&password=" + strings.Repeat("p", 200) + "&password_confirmation=" + strings.Repeat("p", 200),
+		"token={resettoken}&password=%ff%fe%fd%fc%fb%fa%f9%f8&password_confirmation=%ff%fe%fd%fc%fb%fa%f9%f8",
+		"token={resettoken}&password=" + strings.Repeat("x", 20000), "token[]={resettoken}&password[]=a&password_confirmation[x]=b",
+		"token=%zz", "token={resettoken}&password=" + pw + "&password_confirmation=" + pw + "&token=other",
+		"token={resettoken}&password=%00%00%00%00%00%00%00%00&password_confirmation=%00%00%00%00%00%00%00%00",
+		strings.Repeat("a[", 40) + "=1",
+	} {
+		add(corpusReq{name: fmt.Sprintf("reset form %d", i), method: "POST", target: "/password_reset", ctype: ctForm, body: f, headers: browser, resetToken: true})
+	}
+	for i, ct := range []string{ctJSON, "multipart/form-data; boundary=xyz", "text/plain", ""} {
+		add(corpusReq{name: fmt.Sprintf("reset form content type %d", i), method: "POST", target: "/password_reset", ctype: ct,
+			body: `{"token":"{resettoken}","password":"` + corpusPassword + `"}`, headers: browser, resetToken: true})
+	}
 
 	// Uploads: multipart abuse.
 	uploads := []struct{ name, ctype, body string }{
