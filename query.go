@@ -140,14 +140,23 @@ type UserPage struct {
 
 // CheckV2 enforces the ConnectyCube "Retrieve users V2" request rules and fills defaults:
 // every field known to V2 and every value of its kind; at least one stand-alone field with a
-// primary operator (eq, in, start_with); stand-alone fields never with a comparison; date
+// primary operator (eq, in, start_with) or at least one date comparison (see below);
+// stand-alone fields never with a comparison; date
 // fields only with comparisons (a date with eq is accepted next to a stand-alone primary
 // filter and means the same second); start_with on string fields with at least 4 characters,
 // forcing the limit to 5; limit 1..100 (default 100); offset ≥ 0. Violations come as an
 // *Error wrapping ErrInvalidInput whose Fields name the field and the rule broken.
+//
+// One deliberate difference from the ConnectyCube rule list: a query whose only filters are
+// date comparisons ("last_request_at[gt]=...") is accepted. The documentation lists
+// "created_at[gte]=..." alone as invalid, but the product's own example, "Retrieve users by
+// last_request_at" (getV2({last_request_at: {gt: date}})), is exactly such a query, and the
+// examples must work. Exclusions (nin) alone are still refused: they would list nearly
+// every user.
 func (q *UserQuery) CheckV2() error {
 	f := fieldErrors{}
 	primary := false
+	dateRange := false
 	startWith := false
 	for _, fl := range q.Filters {
 		info, ok := fields[fl.Field]
@@ -175,6 +184,8 @@ func (q *UserQuery) CheckV2() error {
 		case OpGt, OpGte, OpLt, OpLte:
 			if info.kind != KindTime {
 				f.add(string(fl.Field), "is a stand-alone field and cannot be used with "+string(fl.Op))
+			} else {
+				dateRange = true
 			}
 		default:
 			f.add(string(fl.Field), fmt.Sprintf("has an unknown operator %q", fl.Op))
@@ -192,8 +203,8 @@ func (q *UserQuery) CheckV2() error {
 			}
 		}
 	}
-	if len(f) == 0 && !primary {
-		f.add("base", "at least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id, twitter_id, user_tags) with eq, in or start_with is required")
+	if len(f) == 0 && !primary && !dateRange {
+		f.add("base", "at least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id, twitter_id, user_tags) with eq, in or start_with, or a date field with gt, gte, lt or lte, is required")
 	}
 	if q.SortField != "" {
 		if info, ok := fields[q.SortField]; !ok || !info.v2 || info.kind == KindTags {
