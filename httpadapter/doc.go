@@ -216,8 +216,9 @@
 // JavaScript Date: its toString() ("Fri Nov 10 2017 00:00:00 GMT+0000 (Coordinated
 // Universal Time)"), also toUTCString(). The rules of identity.UserQuery.CheckV2 apply: at
 // least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id,
-// twitter_id, user_tags) with eq, in or start_with; no comparison on those; dates only with
-// comparisons; start_with needs 4 characters and answers at most 5 users.
+// twitter_id, user_tags) with eq, in or start_with, or at least one date comparison; no
+// comparison on stand-alone fields; dates only with comparisons; start_with needs 4
+// characters and answers at most 5 users.
 //
 // The V1 list GET /users takes page (default 1), per_page (1..100, default 10), filter[]
 // repeated as "<type> <field> <op> <value>" (types number, integer, string, date; ops gt,
@@ -272,8 +273,10 @@
 //   - User retrieval turned off by an application setting is 403 (ConnectyCube documents the
 //     message, not the status). The message ends with the application and the setting to
 //     change instead of a link to ConnectyCube's admin panel.
-//   - GET /users/v2 with a date but no stand-alone field (the documentation's own
-//     last_request_at[gt] example) is 422: the documented request rules forbid it.
+//   - GET /users/v2 with date comparisons but no stand-alone field is answered: the
+//     documentation's rule list calls "created_at[gte]=..." alone invalid, but its own
+//     example "Retrieve users by last_request_at" is such a query, and the examples must
+//     work. Exclusions (nin) alone are still 422.
 //   - start_with ignores case (ASCII letters; login and email fully), as users expect of a
 //     prefix search; other text equality is exact except login and email.
 //   - /users/phone (JavaScript SDK) and /users/by_phone (Flutter SDK) are the same single
