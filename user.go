@@ -346,10 +346,21 @@ func (id *Identity) allConflicts(ctx context.Context, u *User, err error) error 
 	return &Error{Op: e.Op, Fields: fields, Err: e.Err}
 }
 
-// User returns user userID of the session's application. ErrUserNotFound if there is none.
+// User returns user userID of the session's application (GET /users/{id}). ErrUserNotFound
+// if there is none. A session's own user is always returned; another user is ErrDisabled
+// when the application disables the V1 users API, which lists GET /users/{id}.
 func (id *Identity) User(ctx context.Context, s *Session, userID int64) (*User, error) {
 	if s == nil {
 		return nil, ErrSessionNotFound
+	}
+	if userID != s.UserID || s.UserID == 0 {
+		app, err := id.application(ctx, s.ApplicationID)
+		if err != nil {
+			return nil, err
+		}
+		if app.Settings.DisableUsersV1 {
+			return nil, &Error{Op: "user", Err: ErrDisabled}
+		}
 	}
 	return id.store.User(ctx, s.ApplicationID, userID)
 }
