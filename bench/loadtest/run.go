@@ -220,7 +220,7 @@ func cmdRun(ctx context.Context, args []string) error {
 
 	// 5. Peak RSS during concurrent login attempts.
 	progress("%d concurrent login attempts", o.rssAttempts)
-	rss, err := peakRSS(ctx, srv, a, logins, o.rssAttempts)
+	rss, err := peakRSS(ctx, srv, a, logins, o.rssAttempts, o.profileDir, o.db)
 	if err != nil {
 		return err
 	}
@@ -233,8 +233,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	rep.header = []string{
 		fmt.Sprintf("machine: %s; load average (1/5/15 min) at start %s, at end %s", machine(), loadStart, loadAverage()),
 		fmt.Sprintf("database: %s; %s", describeDB(ctx, &o.common), population),
-		fmt.Sprintf("server: examples/server as its own process, GOMAXPROCS %d, argon2id m=%d KiB t=%d p=%d with %d hashing slots, rate limits off, access log %s",
-			runtime.NumCPU(), params.Memory, params.Iterations, params.Parallelism, runtime.NumCPU(), onOff(o.accessLog)),
+		fmt.Sprintf("server: examples/server as its own process, GOMAXPROCS %d, argon2id m=%d KiB t=%d p=%d with %d hashing slots, rate limits off, access log %s%s",
+			runtime.NumCPU(), params.Memory, params.Iterations, params.Parallelism, runtime.NumCPU(), onOff(o.accessLog), envText(o.serverEnv)),
 		fmt.Sprintf("load: in-process Go client over loopback, keep-alive connections; GET /session %d workers, logins and sign-ups %d workers; %s measured after %s warm-up per phase; GET /session best of %d rounds",
 			o.concurrency, o.loginConc, o.duration, o.warmup, o.rounds),
 	}
@@ -325,7 +325,7 @@ func searchLatency(ctx context.Context, a *api, token string, n int, seed uint64
 		Login    string
 		FullName string `json:"full_name"`
 	}
-	var sample []su
+	var sample, named []su // named: users with a full name
 	r := rand.New(rand.NewPCG(seed, 99))
 	for page := 0; page < 5; page++ {
 		q := url.Values{"limit": {"100"}}
@@ -346,8 +346,11 @@ func searchLatency(ctx context.Context, a *api, token string, n int, seed uint64
 			return nil, fmt.Errorf("GET /users/v2: %v: %.200s", err, body)
 		}
 		for _, u := range pg.Items {
-			if len(u.Login) >= 4 && len(u.FullName) >= 4 {
+			if len(u.Login) >= 4 {
 				sample = append(sample, u)
+			}
+			if len(u.FullName) >= 4 {
+				named = append(named, u)
 			}
 		}
 	}
@@ -367,7 +370,9 @@ func searchLatency(ctx context.Context, a *api, token string, n int, seed uint64
 		{"id=", func(i int) string { return "id=" + strconv.FormatInt(s(i).ID, 10) }},
 		{"login=", func(i int) string { return "login=" + esc(s(i).Login) }},
 		{"login[start_with]= (4 letters)", func(i int) string { return "login[start_with]=" + esc(prefix(s(i).Login, 4)) }},
-		{"full_name[start_with]= (4 letters)", func(i int) string { return "full_name[start_with]=" + esc(prefix(s(i).FullName, 4)) }},
+		{"full_name[start_with]= (4 letters)", func(i int) string {
+			return "full_name[start_with]=" + esc(prefix(named[(i*31)%len(named)].FullName, 4))
+		}},
 		{"user_tags=vip (1 % of users)", func(i int) string { return "user_tags=vip" }},
 		{"id[in][] ×2 + last_request_at[gt]", func(i int) string {
 			return fmt.Sprintf("id[in][]=%d&id[in][]=%d&last_request_at[gt]=2018-12-06T09:21:41Z", s(i).ID, s(i+1).ID)
@@ -377,6 +382,9 @@ func searchLatency(ctx context.Context, a *api, token string, n int, seed uint64
 	hc := newClient(1)
 	sa := &api{base: a.base, hc: hc}
 	for _, sh := range shapes {
+		if strings.HasPrefix(sh.name, "full_name") && len(named) == 0 {
+			continue // no loaded population: the API's users have no full names
+		}
 		for i := 0; i < 20; i++ { // warm-up
 			sa.do(ctx, "GET", "/users/v2.json?"+sh.path(n+i), token, nil)
 		}
@@ -408,7 +416,10 @@ func searchLatency(ctx context.Context, a *api, token string, n int, seed uint64
 
 // peakRSS sends attempts login attempts at once, each on its own connection (half with a
 // wrong password), and reads the server's peak resident memory (VmHWM, reset just before).
-func peakRSS(ctx context.Context, srv *server, a *api, logins []string, attempts int) (row, error) {
+//
+// With profileDir, the server's heap profile and runtime.MemStats (heap?debug=1) are saved
+// 1.5 s into the burst.
+func peakRSS(ctx context.Context, srv *server, a *api, logins []string, attempts int, profileDir, db string) (row, error) {
 	before, err := srv.statusKB("VmRSS")
 	if err != nil {
 		return row{}, err
@@ -471,6 +482,12 @@ func peakRSS(ctx context.Context, srv *server, a *api, logins []string, attempts
 	}
 	t0 := time.Now()
 	close(start)
+	if profileDir != "" && srv.pprofAddr != "" {
+		time.Sleep(1500 * time.Millisecond)
+		fetchProfile(ctx, srv.pprofAddr, "/debug/pprof/heap", filepath.Join(profileDir, db+"-rss-burst.heap.pprof"))
+		fetchProfile(ctx, srv.pprofAddr, "/debug/pprof/heap?debug=1", filepath.Join(profileDir, db+"-rss-burst.heap.txt"))
+		fetchProfile(ctx, srv.pprofAddr, "/debug/pprof/goroutine?debug=1", filepath.Join(profileDir, db+"-rss-burst.goroutines.txt"))
+	}
 	wg.Wait()
 	took := time.Since(t0)
 	close(stopSampling)
@@ -575,6 +592,13 @@ func fetchProfile(ctx context.Context, addr, path, file string) {
 
 func progress(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "loadtest: "+format+"\n", a...)
+}
+
+func envText(env string) string {
+	if env == "" {
+		return ""
+	}
+	return ", environment " + env
 }
 
 func onOff(b bool) string {

@@ -33,6 +33,7 @@ type common struct {
 	keep        bool
 	concurrency int
 	accessLog   bool
+	serverEnv   string
 }
 
 func (c *common) register(fs *flag.FlagSet, defConcurrency int) {
@@ -48,6 +49,7 @@ func (c *common) register(fs *flag.FlagSet, defConcurrency int) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory")
 	fs.IntVar(&c.concurrency, "concurrency", defConcurrency, "concurrent requests (each worker keeps one keep-alive connection)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "run the server with its access log (one log line per request)")
+	fs.StringVar(&c.serverEnv, "server-env", "", "space-separated NAME=value pairs added to the server's environment (e.g. GOMEMLIMIT=160MiB GOGC=50)")
 }
 
 // bench is a prepared environment: the server binary, the work directory and the database.
@@ -208,6 +210,7 @@ func (b *bench) start(extra ...string) (*server, error) {
 	s := &server{done: make(chan struct{})}
 	s.cmd = exec.Command(b.bin, args...)
 	s.cmd.Dir = b.dir
+	s.cmd.Env = append(os.Environ(), strings.Fields(b.c.serverEnv)...)
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -216,7 +219,7 @@ func (b *bench) start(extra ...string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(b.log, "----- %s: starting %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(redactArgs(args), " "))
+	fmt.Fprintf(b.log, "----- %s: starting %s %s\n", time.Now().Format(time.RFC3339Nano), b.c.serverEnv, strings.Join(redactArgs(args), " "))
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -439,8 +442,14 @@ func cpuTimes(pid int) (user, sys time.Duration) {
 	if err != nil {
 		return 0, 0
 	}
-	// The command name (field 2) may hold spaces; fields after it follow the last ')'.
-	s := string(b)
+	return parseStat(string(b))
+}
+
+// parseStat reads utime and stime (fields 14 and 15, clock ticks of 10 ms) from a
+// /proc/<pid>/stat line.
+func parseStat(s string) (user, sys time.Duration) {
+	// The command name (field 2) may hold spaces and parentheses; the fields after it follow
+	// the last ')'.
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
 		return 0, 0
