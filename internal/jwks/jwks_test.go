@@ -16,36 +16,29 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 var (
-	keysOnce sync.Once
-	testKeys = map[string]*rsa.PrivateKey{}
-	ecKey    *ecdsa.PrivateKey
-	edKey    ed25519.PrivateKey
+	otherKeysOnce sync.Once
+	ecKey         *ecdsa.PrivateKey
+	edKey         ed25519.PrivateKey
 )
 
-// rsaKey returns a 2048-bit test key per kid ("k1", "k2", "k3", "rogue"), generated once.
-func rsaKey(t testing.TB, kid string) *rsa.PrivateKey {
-	t.Helper()
-	keysOnce.Do(func() {
-		for _, kid := range []string{"k1", "k2", "k3", "rogue"} {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			testKeys[kid] = k
-		}
+// rsaKey returns the RSA test key named kid (testutil.RSAKey).
+func rsaKey(t testing.TB, kid string) *rsa.PrivateKey { return testutil.RSAKey(t, kid) }
+
+// otherKeys generates the EC and Ed25519 test keys, once.
+func otherKeys() {
+	otherKeysOnce.Do(func() {
 		var err error
 		if ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 			panic(err)
@@ -54,11 +47,6 @@ func rsaKey(t testing.TB, kid string) *rsa.PrivateKey {
 			panic(err)
 		}
 	})
-	k := testKeys[kid]
-	if k == nil {
-		t.Fatalf("no test key %q", kid)
-	}
-	return k
 }
 
 // signJWT signs payload {"sub":"u"} with key and alg, naming kid in the header ("" for none).
@@ -68,101 +56,7 @@ func signJWT(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string) str
 	if kid != "" {
 		opts = opts.WithHeader("kid", kid)
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := s.Sign([]byte(`{"sub":"u"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// keyServer serves a JSON Web Key Set and counts fetches.
-type keyServer struct {
-	t   testing.TB
-	srv *httptest.Server
-
-	mu           sync.Mutex
-	published    jose.JSONWebKeySet
-	status       int
-	cacheControl string
-	body         string        // when not "", served instead of published
-	gate         chan struct{} // when not nil, requests wait for it to close
-
-	fetches atomic.Int32
-}
-
-func newKeyServer(t testing.TB, kids ...string) *keyServer {
-	ks := &keyServer{t: t, status: http.StatusOK}
-	ks.publish(kids...)
-	ks.srv = httptest.NewServer(http.HandlerFunc(ks.serve))
-	t.Cleanup(ks.srv.Close)
-	return ks
-}
-
-func (ks *keyServer) url() string { return ks.srv.URL + "/jwk" }
-
-func (ks *keyServer) publish(kids ...string) {
-	var set jose.JSONWebKeySet
-	for _, kid := range kids {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &rsaKey(ks.t, kid).PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
-	}
-	ks.mu.Lock()
-	ks.published = set
-	ks.mu.Unlock()
-}
-
-func (ks *keyServer) set(f func(ks *keyServer)) {
-	ks.mu.Lock()
-	f(ks)
-	ks.mu.Unlock()
-}
-
-func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
-	ks.fetches.Add(1)
-	ks.mu.Lock()
-	gate, status, cc, set, body := ks.gate, ks.status, ks.cacheControl, ks.published, ks.body
-	ks.mu.Unlock()
-	if gate != nil {
-		<-gate
-	}
-	if status != http.StatusOK {
-		http.Error(w, "unavailable", status)
-		return
-	}
-	if cc != "" {
-		w.Header().Set("Cache-Control", cc)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if body != "" {
-		io.WriteString(w, body)
-		return
-	}
-	json.NewEncoder(w).Encode(set)
-}
-
-// clock is a clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	return testutil.SignJWS(t, jose.SigningKey{Algorithm: alg, Key: key}, opts, []byte(`{"sub":"u"}`))
 }
 
 var firebaseOptions = Options{Algorithms: []jose.SignatureAlgorithm{jose.RS256}, RequireKeyID: true}
@@ -170,14 +64,14 @@ var firebaseOptions = Options{Algorithms: []jose.SignatureAlgorithm{jose.RS256},
 // fixture is a Remote over a local key server and a hand-moved clock.
 type fixture struct {
 	t   *testing.T
-	ks  *keyServer
-	clk *clock
+	ks  *testutil.KeyServer
+	clk *testutil.Clock
 	r   *Remote
 }
 
 func newFixture(t *testing.T, cfg Config, kids ...string) *fixture {
-	f := &fixture{t: t, ks: newKeyServer(t, kids...), clk: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
-	cfg.URL, cfg.Now, cfg.Logger = f.ks.url(), f.clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil))
+	f := &fixture{t: t, ks: testutil.NewKeyServer(t, kids...), clk: testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+	cfg.URL, cfg.Now, cfg.Logger = f.ks.URL(), f.clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil))
 	if cfg.Algorithms == nil {
 		cfg.Options = firebaseOptions
 	}
@@ -203,7 +97,7 @@ func (f *fixture) verify(kid string) error {
 	return err
 }
 
-func (f *fixture) check(step string, err, want error, fetches int32) {
+func (f *fixture) check(step string, err, want error, fetches int) {
 	f.t.Helper()
 	if want == nil && err != nil {
 		f.t.Fatalf("%s: err = %v, want success", step, err)
@@ -211,7 +105,7 @@ func (f *fixture) check(step string, err, want error, fetches int32) {
 	if want != nil && !errors.Is(err, want) {
 		f.t.Fatalf("%s: err = %v, want %v", step, err, want)
 	}
-	if n := f.ks.fetches.Load(); n != fetches {
+	if n := f.ks.Fetches(); n != fetches {
 		f.t.Fatalf("%s: %d fetches of the key set, want %d", step, n, fetches)
 	}
 }
@@ -222,11 +116,11 @@ func TestKeyRotation(t *testing.T) {
 	f.check("cached key", f.verify("k1"), nil, 1)
 	f.check("unknown kid right after a fetch is not refetched", f.verify("k2"), ErrUnknownKey, 1)
 
-	f.ks.publish("k2") // the issuer rotates: k2 replaces k1
+	f.ks.Publish("k2") // the issuer rotates: k2 replaces k1
 	f.check("rotation within MinRefresh is not seen yet", f.verify("k2"), ErrUnknownKey, 1)
 	f.check("old key still cached", f.verify("k1"), nil, 1)
 
-	f.clk.advance(61 * time.Second)
+	f.clk.Advance(61 * time.Second)
 	f.check("unknown kid after MinRefresh refetches and is accepted", f.verify("k2"), nil, 2)
 	f.check("retired key is gone after the refetch", f.verify("k1"), ErrUnknownKey, 2)
 	f.check("new key cached", f.verify("k2"), nil, 2)
@@ -234,7 +128,7 @@ func TestKeyRotation(t *testing.T) {
 
 func TestUnavailable(t *testing.T) {
 	f := newFixture(t, Config{}, "k1")
-	f.ks.set(func(ks *keyServer) { ks.status = http.StatusInternalServerError })
+	f.ks.SetStatus(http.StatusInternalServerError)
 	err := f.verify("k1")
 	f.check("key server down", err, identity.ErrUnavailable, 1)
 	if errors.Is(err, ErrUnknownKey) || errors.Is(err, identity.ErrInvalidCredentials) {
@@ -242,8 +136,8 @@ func TestUnavailable(t *testing.T) {
 	}
 	f.check("retries are throttled and still unavailable", f.verify("k1"), identity.ErrUnavailable, 1)
 
-	f.ks.set(func(ks *keyServer) { ks.status = http.StatusOK })
-	f.clk.advance(61 * time.Second)
+	f.ks.SetStatus(http.StatusOK)
+	f.clk.Advance(61 * time.Second)
 	f.check("recovered", f.verify("k1"), nil, 2)
 }
 
@@ -260,7 +154,7 @@ func TestUnusableAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.cfg, "k1")
-			f.ks.set(func(ks *keyServer) { ks.body = tt.body })
+			f.ks.SetBody(tt.body)
 			f.check("unusable answer", f.verify("k1"), identity.ErrUnavailable, 1)
 		})
 	}
@@ -268,23 +162,23 @@ func TestUnusableAnswers(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	f := newFixture(t, Config{}, "k1")
-	f.ks.set(func(ks *keyServer) { ks.cacheControl = "public, max-age=300, must-revalidate, no-transform" })
+	f.ks.SetCacheControl("public, max-age=300, must-revalidate, no-transform")
 	f.check("first fetch", f.verify("k1"), nil, 1)
-	f.clk.advance(299 * time.Second)
+	f.clk.Advance(299 * time.Second)
 	f.check("fresh until max-age", f.verify("k1"), nil, 1)
-	f.clk.advance(2 * time.Second)
+	f.clk.Advance(2 * time.Second)
 	f.check("stale keys are refetched", f.verify("k1"), nil, 2)
 
 	// Stale keys stay in use while the key server fails.
-	f.clk.advance(301 * time.Second)
-	f.ks.set(func(ks *keyServer) { ks.status = http.StatusServiceUnavailable })
+	f.clk.Advance(301 * time.Second)
+	f.ks.SetStatus(http.StatusServiceUnavailable)
 	f.check("stale key used when the refetch fails", f.verify("k1"), nil, 3)
 	f.check("no refetch within MinRefresh", f.verify("k1"), nil, 3)
 
 	// A key the refetched set no longer holds is dropped.
-	f.ks.set(func(ks *keyServer) { ks.status = http.StatusOK })
-	f.ks.publish("k2")
-	f.clk.advance(61 * time.Second)
+	f.ks.SetStatus(http.StatusOK)
+	f.ks.Publish("k2")
+	f.clk.Advance(61 * time.Second)
 	f.check("key removed from the set", f.verify("k1"), ErrUnknownKey, 4)
 }
 
@@ -319,7 +213,7 @@ func jwkJSON(t *testing.T, k jose.JSONWebKey) string {
 }
 
 func TestParseSet(t *testing.T) {
-	rsaKey(t, "k1")
+	otherKeys()
 	short, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -418,6 +312,7 @@ func pemOf(t *testing.T, typ string, der []byte) string {
 }
 
 func TestParsePEM(t *testing.T) {
+	otherKeys()
 	k1 := rsaKey(t, "k1")
 	pkix1, err := x509.MarshalPKIXPublicKey(&k1.PublicKey)
 	if err != nil {
@@ -488,7 +383,7 @@ func TestParsePEM(t *testing.T) {
 func TestConcurrentFirstUseFetchesOnce(t *testing.T) {
 	f := newFixture(t, Config{}, "k1")
 	gate := make(chan struct{})
-	f.ks.set(func(ks *keyServer) { ks.gate = gate })
+	f.ks.SetGate(gate)
 	tok := signJWT(t, rsaKey(t, "k1"), jose.RS256, "k1")
 
 	const n = 8
@@ -513,7 +408,7 @@ func TestConcurrentFirstUseFetchesOnce(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	}
-	if got := f.ks.fetches.Load(); got != 1 {
+	if got := f.ks.Fetches(); got != 1 {
 		t.Errorf("%d fetches, want 1", got)
 	}
 }
@@ -521,7 +416,7 @@ func TestConcurrentFirstUseFetchesOnce(t *testing.T) {
 func TestWaitingHonoursContext(t *testing.T) {
 	f := newFixture(t, Config{}, "k1")
 	gate := make(chan struct{})
-	f.ks.set(func(ks *keyServer) { ks.gate = gate })
+	f.ks.SetGate(gate)
 	defer close(gate)
 
 	ctx, cancel := context.WithCancel(context.Background())
