@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 func TestAuthenticate(t *testing.T) {
-	ks := newKeyServer(t, "k1")
+	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
 	now := clk.Now()
-	phone, email, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Logger: quietLogger()})
+	phone, email, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,15 +167,15 @@ func TestAuthenticate(t *testing.T) {
 			}
 		})
 	}
-	if n := ks.fetches.Load(); n != 1 {
+	if n := ks.Fetches(); n != 1 {
 		t.Errorf("key set fetched %d times, want 1 (forged tokens must not trigger fetches within MinRefreshInterval)", n)
 	}
 }
 
 func TestAuthenticateSubject(t *testing.T) {
-	ks := newKeyServer(t, "k1")
+	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	phone, _, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Logger: quietLogger()})
+	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +191,8 @@ func TestAuthenticateSubject(t *testing.T) {
 }
 
 func TestOversizedTokenIsNotParsed(t *testing.T) {
-	ks := newKeyServer(t, "k1")
-	phone, _, err := New(Config{KeySetURL: ks.url(), MaxTokenSize: 100, Logger: quietLogger()})
+	ks := testutil.NewKeyServer(t, "k1")
+	phone, _, err := New(Config{KeySetURL: ks.URL(), MaxTokenSize: 100, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestOversizedTokenIsNotParsed(t *testing.T) {
 	if !errors.Is(err, errTooLarge) || !errors.Is(err, identity.ErrInvalidCredentials) {
 		t.Fatalf("err = %v, want errTooLarge", err)
 	}
-	if n := ks.fetches.Load(); n != 0 {
+	if n := ks.Fetches(); n != 0 {
 		t.Errorf("key set fetched %d times, want 0", n)
 	}
 }
@@ -241,7 +242,7 @@ func TestEmulator(t *testing.T) {
 	app := testApp(t, false)
 	tok := unsigned(t, claimsFor("proj-a", clk.Now()))
 
-	var logs syncBuffer
+	var logs testutil.LogBuffer
 	phone, _, err := New(Config{KeySetURL: "http://127.0.0.1:1/unused", Now: clk.Now, InsecureEmulator: true,
 		Logger: textLogger(&logs)})
 	if err != nil {
@@ -287,10 +288,10 @@ func TestEmulator(t *testing.T) {
 }
 
 func TestRejectionLogsNoToken(t *testing.T) {
-	ks := newKeyServer(t, "k1")
+	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	var logs syncBuffer
-	phone, _, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Logger: debugLogger(&logs)})
+	var logs testutil.LogBuffer
+	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: debugLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,9 +352,9 @@ func TestNewConfig(t *testing.T) {
 }
 
 func TestNoLeeway(t *testing.T) {
-	ks := newKeyServer(t, "k1")
+	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	phone, _, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Leeway: -1, Logger: quietLogger()})
+	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Leeway: -1, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,8 +371,8 @@ func TestNoLeeway(t *testing.T) {
 }
 
 func TestIdentityClockIsTheDefault(t *testing.T) {
-	ks := newKeyServer(t, "k1")
-	phone, _, err := New(Config{KeySetURL: ks.url(), Logger: quietLogger()})
+	ks := testutil.NewKeyServer(t, "k1")
+	phone, _, err := New(Config{KeySetURL: ks.URL(), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,9 +456,9 @@ func (u users) UserByEmail(context.Context, string) (*identity.User, error) {
 }
 
 func TestPhoneLoginOnlyWhenFree(t *testing.T) {
-	ks := newKeyServer(t, "k1")
+	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	phone, _, err := New(Config{KeySetURL: ks.url(), Now: clk.Now, Logger: quietLogger()})
+	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
@@ -16,8 +17,8 @@ type integration struct {
 	t   *testing.T
 	id  *identity.Identity
 	app *identity.Application
-	ks  *keyServer
-	clk *clock
+	ks  *testutil.KeyServer
+	clk *testutil.Clock
 }
 
 func newIntegration(t *testing.T) *integration {
@@ -31,8 +32,8 @@ func newIntegration(t *testing.T) *integration {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &integration{t: t, ks: newKeyServer(t, "k1"), clk: newClock()}
-	phone, email, err := New(Config{KeySetURL: in.ks.url(), Now: in.clk.Now, Logger: quietLogger()})
+	in := &integration{t: t, ks: testutil.NewKeyServer(t, "k1"), clk: newClock()}
+	phone, email, err := New(Config{KeySetURL: in.ks.URL(), Now: in.clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

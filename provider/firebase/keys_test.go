@@ -8,21 +8,22 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 // keyFixture is a phone provider over a local key server and a hand-moved clock.
 type keyFixture struct {
 	t     *testing.T
-	ks    *keyServer
-	clk   *clock
+	ks    *testutil.KeyServer
+	clk   *testutil.Clock
 	phone *Provider
 	app   *identity.Application
 }
 
 func newKeyFixture(t *testing.T, kids ...string) *keyFixture {
-	f := &keyFixture{t: t, ks: newKeyServer(t, kids...), clk: newClock(), app: testApp(t, false)}
+	f := &keyFixture{t: t, ks: testutil.NewKeyServer(t, kids...), clk: newClock(), app: testApp(t, false)}
 	var err error
-	f.phone, _, err = New(Config{KeySetURL: f.ks.url(), Now: f.clk.Now, Logger: quietLogger()})
+	f.phone, _, err = New(Config{KeySetURL: f.ks.URL(), Now: f.clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func (f *keyFixture) login(kid string) error {
 	return err
 }
 
-func (f *keyFixture) check(step string, err, want error, fetches int32) {
+func (f *keyFixture) check(step string, err, want error, fetches int) {
 	f.t.Helper()
 	if want == nil && err != nil {
 		f.t.Fatalf("%s: err = %v (%v), want success", step, err, reason(err))
@@ -45,7 +46,7 @@ func (f *keyFixture) check(step string, err, want error, fetches int32) {
 	if want != nil && !errors.Is(err, want) {
 		f.t.Fatalf("%s: err = %v (%v), want %v", step, err, reason(err), want)
 	}
-	if n := f.ks.fetches.Load(); n != fetches {
+	if n := f.ks.Fetches(); n != fetches {
 		f.t.Fatalf("%s: %d fetches of the key set, want %d", step, n, fetches)
 	}
 }
@@ -59,11 +60,11 @@ func TestKeyRotation(t *testing.T) {
 	f.check("cached key", f.login("k1"), nil, 1)
 	f.check("unknown kid right after a fetch is not refetched", f.login("k2"), errUnknownKey, 1)
 
-	f.ks.publish("k2") // Google rotates: k2 replaces k1
+	f.ks.Publish("k2") // Google rotates: k2 replaces k1
 	f.check("rotation within MinRefreshInterval is not seen yet", f.login("k2"), errUnknownKey, 1)
 	f.check("old key still cached", f.login("k1"), nil, 1)
 
-	f.clk.advance(61 * time.Second)
+	f.clk.Advance(61 * time.Second)
 	f.check("unknown kid after MinRefreshInterval refetches and is accepted", f.login("k2"), nil, 2)
 	f.check("retired key is gone after the refetch", f.login("k1"), errUnknownKey, 2)
 	f.check("new key cached", f.login("k2"), nil, 2)
@@ -71,7 +72,7 @@ func TestKeyRotation(t *testing.T) {
 
 func TestKeySetUnavailable(t *testing.T) {
 	f := newKeyFixture(t, "k1")
-	f.ks.setStatus(http.StatusInternalServerError)
+	f.ks.SetStatus(http.StatusInternalServerError)
 	err := f.login("k1")
 	f.check("key server down", err, identity.ErrUnavailable, 1)
 	if errors.Is(err, identity.ErrInvalidCredentials) {
@@ -79,7 +80,7 @@ func TestKeySetUnavailable(t *testing.T) {
 	}
 	f.check("retries are throttled and still unavailable", f.login("k1"), identity.ErrUnavailable, 1)
 
-	f.ks.setStatus(http.StatusOK)
-	f.clk.advance(61 * time.Second)
+	f.ks.SetStatus(http.StatusOK)
+	f.clk.Advance(61 * time.Second)
 	f.check("recovered", f.login("k1"), nil, 2)
 }
