@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 // secretToken is the external token used by the tests; it must never appear in an error
@@ -93,29 +93,11 @@ func authReq(app *identity.Application, login, password string) *identity.AuthRe
 	return &identity.AuthRequest{Application: app, Credentials: identity.Credentials{Login: login, Password: password}}
 }
 
-// logBuffer captures the provider's log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newTestProvider(t *testing.T, cfg Config) (*Provider, *logBuffer) {
+func newTestProvider(t *testing.T, cfg Config) (*Provider, *testutil.LogBuffer) {
 	t.Helper()
-	lb := &logBuffer{}
+	lb := &testutil.LogBuffer{}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = lb.Logger()
 	}
 	p, err := New(cfg)
 	if err != nil {
@@ -657,15 +639,37 @@ func TestAuthenticateBadAppConfigIsInternal(t *testing.T) {
 	}
 }
 
+// validateCase is a row of a config validation table: mutate edits a valid config.
+type validateCase[C any] struct {
+	name    string
+	mutate  func(c *C)
+	wantErr bool
+}
+
+// runValidate runs a validation table: validate of each mutated ok() must fail exactly when
+// wantErr, with a message that starts with the package name.
+func runValidate[C any](t *testing.T, ok func() C, validate func(*C) error, tests []validateCase[C]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok()
+			tt.mutate(&c)
+			err := validate(&c)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate() = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "cidp: ") {
+				t.Errorf("message %q does not start with the package name", err)
+			}
+		})
+	}
+}
+
 func TestAppConfigValidate(t *testing.T) {
 	ok := func() AppConfig {
 		return AppConfig{Endpoint: "https://idp.example.com/verify", ResponseParams: map[string]string{"uid": "#{uid}"}}
 	}
-	tests := []struct {
-		name    string
-		mutate  func(c *AppConfig)
-		wantErr bool
-	}{
+	tests := []validateCase[AppConfig]{
 		{"minimal", func(c *AppConfig) {}, false},
 		{"everything", func(c *AppConfig) {
 			c.Method, c.RequestFormat = "post", "JSON"
@@ -691,19 +695,7 @@ func TestAppConfigValidate(t *testing.T) {
 		{"CR LF in a static header", func(c *AppConfig) { c.RequestHeaders = map[string]string{"X-A": "1\r\nX-B: 2"} }, true},
 		{"empty param name", func(c *AppConfig) { c.RequestParams = map[string]string{"": "#{login}"} }, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok()
-			tt.mutate(&c)
-			err := c.Validate()
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Validate() = %v, wantErr %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "cidp: ") {
-				t.Errorf("message %q does not start with the package name", err)
-			}
-		})
-	}
+	runValidate(t, ok, (*AppConfig).Validate, tests)
 }
 
 func TestNewRejectsNegativeConfig(t *testing.T) {

@@ -47,6 +47,20 @@ func newIdentity(t *testing.T, now func() time.Time, providers ...identity.Provi
 	return id
 }
 
+// newDirectoryIdentity starts a directory behind a verify endpoint (closed when t ends) and
+// returns it with a cidp provider and an Identity using that provider.
+func newDirectoryIdentity(t *testing.T) (*directory, *httptest.Server, *cidp.Provider, *identity.Identity) {
+	t.Helper()
+	dir := &directory{users: map[string]map[string]any{}}
+	srv := httptest.NewServer(dir)
+	t.Cleanup(srv.Close)
+	p, err := cidp.New(cidp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, srv, p, newIdentity(t, nil, p)
+}
+
 // directory is a fake user directory behind a CIdP verify endpoint: token → user.
 type directory struct {
 	mu    sync.Mutex
@@ -73,16 +87,9 @@ func (d *directory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestCIdPThroughIdentity(t *testing.T) {
 	ctx := context.Background()
-	dir := &directory{users: map[string]map[string]any{}}
-	srv := httptest.NewServer(dir)
-	defer srv.Close()
-	p, err := cidp.New(cidp.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := newIdentity(t, nil, p)
+	dir, srv, p, id := newDirectoryIdentity(t)
 	var settings identity.AppSettings
-	err = p.Enable(&settings, cidp.AppConfig{
+	err := p.Enable(&settings, cidp.AppConfig{
 		Endpoint:      srv.URL + "/verify",
 		RequestParams: map[string]string{"token": "#{login}"},
 		ResponseParams: map[string]string{
@@ -165,14 +172,7 @@ func TestConcurrentFirstLoginsMakeOneUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			dir := &directory{users: map[string]map[string]any{}}
-			srv := httptest.NewServer(dir)
-			defer srv.Close()
-			p, err := cidp.New(cidp.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := newIdentity(t, nil, p)
+			dir, srv, _, id := newDirectoryIdentity(t)
 			cfg, _ := json.Marshal(cidp.AppConfig{
 				Endpoint:       srv.URL,
 				RequestParams:  map[string]string{"token": "#{login}"},

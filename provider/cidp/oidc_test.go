@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +27,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 var (
@@ -135,35 +135,17 @@ func idToken(t testing.TB, priv crypto.PrivateKey, kid, alg, iss string, edit fu
 	return oidctest.SignIDToken(priv, kid, alg, string(b))
 }
 
-// testClock is the key caches' clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestOIDC(t *testing.T, cfg OIDCConfig) (*OIDCProvider, *testClock, *logBuffer) {
+func newTestOIDC(t *testing.T, cfg OIDCConfig) (*OIDCProvider, *testutil.Clock, *testutil.LogBuffer) {
 	t.Helper()
-	lb := &logBuffer{}
+	lb := &testutil.LogBuffer{}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = lb.Logger()
 	}
 	p, err := NewOIDC(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{t: testNow}
+	clk := testutil.NewClock(testNow) // the key caches' clock
 	p.now = clk.Now
 	return p, clk, lb
 }
@@ -561,11 +543,7 @@ func TestOIDCNotEnabledAndBadConfig(t *testing.T) {
 
 func TestOIDCAppConfigValidate(t *testing.T) {
 	ok := func() OIDCAppConfig { return OIDCAppConfig{Issuer: "https://issuer.example.com", ClientID: "a"} }
-	tests := []struct {
-		name    string
-		mutate  func(c *OIDCAppConfig)
-		wantErr bool
-	}{
+	tests := []validateCase[OIDCAppConfig]{
 		{"minimal", func(c *OIDCAppConfig) {}, false},
 		{"loopback http", func(c *OIDCAppConfig) { c.Issuer = "http://127.0.0.1:8080/realms/x" }, false},
 		{"localhost http", func(c *OIDCAppConfig) { c.Issuer = "http://localhost:8080" }, false},
@@ -592,19 +570,7 @@ func TestOIDCAppConfigValidate(t *testing.T) {
 		{"uid claim", func(c *OIDCAppConfig) { c.Claims = map[string]string{"uid": "#{email}"} }, true},
 		{"claim without placeholder", func(c *OIDCAppConfig) { c.Claims = map[string]string{"login": "email"} }, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok()
-			tt.mutate(&c)
-			err := c.Validate()
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Validate() = %v, wantErr %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.HasPrefix(err.Error(), "cidp: ") {
-				t.Errorf("message %q does not start with the package name", err)
-			}
-		})
-	}
+	runValidate(t, ok, (*OIDCAppConfig).Validate, tests)
 }
 
 func TestLimitedBody(t *testing.T) {
