@@ -6,47 +6,16 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/ratelimit"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// sleeper records the delays asked for instead of sleeping.
-type sleeper struct {
-	mu     sync.Mutex
-	delays []time.Duration
-}
-
-func (s *sleeper) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.delays = append(s.delays, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
 // testConfig is a small policy: tarpit after 3 attempts, 1 s doubling to 8 s, one attempt
 // forgotten per minute; a failure budget of 10 per address; volumes of 20.
-func testConfig(c *clock, s *sleeper) ratelimit.Config {
+func testConfig(c *testutil.Clock, s *testutil.Sleeper) ratelimit.Config {
 	return ratelimit.Config{
 		Login:           ratelimit.Rate{Burst: 20, Interval: time.Second},
 		LoginFailures:   ratelimit.Rate{Burst: 10, Interval: 10 * time.Second},
@@ -194,8 +163,8 @@ func TestPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
-			s := &sleeper{}
+			c := testutil.NewClock(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))
+			s := &testutil.Sleeper{}
 			p, err := ratelimit.New(testConfig(c, s))
 			if err != nil {
 				t.Fatal(err)
@@ -204,7 +173,7 @@ func TestPolicy(t *testing.T) {
 			for i, st := range tt.steps {
 				c.Advance(st.advance)
 				for n := 0; n < max(st.repeat, 1); n++ {
-					s.delays = nil
+					s.Take()
 					a, err := p.Begin(ctx, st.action, st.addr, st.account)
 					if !errors.Is(err, st.wantErr) {
 						t.Fatalf("step %d.%d: Begin(%s, %s, %s) error %v, want %v", i, n, st.action, st.addr, st.account, err, st.wantErr)
@@ -217,11 +186,12 @@ func TestPolicy(t *testing.T) {
 						continue
 					}
 					var slept time.Duration
-					if len(s.delays) > 0 {
-						slept = s.delays[0]
+					delays := s.Take()
+					if len(delays) > 0 {
+						slept = delays[0]
 					}
-					if len(s.delays) > 1 || slept != st.delay || a.Delay != st.delay {
-						t.Fatalf("step %d.%d: delays %v (Attempt.Delay %s), want %s", i, n, s.delays, a.Delay, st.delay)
+					if len(delays) > 1 || slept != st.delay || a.Delay != st.delay {
+						t.Fatalf("step %d.%d: delays %v (Attempt.Delay %s), want %s", i, n, delays, a.Delay, st.delay)
 					}
 					a.Done(ctx, st.outcome)
 				}
@@ -234,7 +204,7 @@ func TestPolicy(t *testing.T) {
 // MaxTarpittedPerAddr (and MaxTarpitted) an attempt that would be delayed is refused at once
 // with the delay as RetryAfter, and slots are free again after the wait.
 func TestTarpitConcurrencyBound(t *testing.T) {
-	c := &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
+	c := testutil.NewClock(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))
 	entered := make(chan time.Duration)
 	release := make(chan struct{})
 	cfg := testConfig(c, nil)
@@ -315,8 +285,8 @@ func TestTarpitConcurrencyBound(t *testing.T) {
 // TestTarpitCanceled: a client that goes away during the delay ends the wait with the
 // context's error, and the attempt is given back.
 func TestTarpitCanceled(t *testing.T) {
-	c := &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
-	s := &sleeper{}
+	c := testutil.NewClock(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))
+	s := &testutil.Sleeper{}
 	p, _ := ratelimit.New(testConfig(c, s))
 	bg := context.Background()
 	for i := 0; i < 3; i++ {
@@ -354,8 +324,8 @@ func (f *failingLimiter) Reset(context.Context, string) error { f.calls++; retur
 func TestLimiterFailureFailsOpen(t *testing.T) {
 	var logs bytes.Buffer
 	fl := &failingLimiter{}
-	c := &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
-	s := &sleeper{}
+	c := testutil.NewClock(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))
+	s := &testutil.Sleeper{}
 	cfg := testConfig(c, s)
 	cfg.Limiter = fl
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -434,8 +404,8 @@ func TestNewPolicyConfig(t *testing.T) {
 // one NAT) gets 300 logins at once, 90 of them failed, and 60 sign-ups, and typos are not
 // delayed.
 func TestDefaultsAllowNormalUse(t *testing.T) {
-	s := &sleeper{}
-	c := &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
+	s := &testutil.Sleeper{}
+	c := testutil.NewClock(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))
 	p, err := ratelimit.New(ratelimit.Config{Now: c.Now, Sleep: s.Sleep})
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +427,7 @@ func TestDefaultsAllowNormalUse(t *testing.T) {
 			t.Fatalf("sign-up %d: %v", i, err)
 		}
 	}
-	if len(s.delays) != 0 {
-		t.Fatalf("delays %v", s.delays)
+	if d := s.Take(); len(d) != 0 {
+		t.Fatalf("delays %v", d)
 	}
 }
