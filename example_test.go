@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
 // setup builds an Identity on a SQLite file with a settable clock, and one application.
-func setup() (*identity.Identity, *identity.Application, *clock, func()) {
+func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()) {
 	dir, err := os.MkdirTemp("", "identity-example")
 	if err != nil {
 		log.Fatal(err)

@@ -5,35 +5,20 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock returns a settable test clock at the suite's start time.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 }
 
 // countingStore counts the Store calls a hot path must avoid.
@@ -106,7 +91,7 @@ func randomSuffix() string {
 type env struct {
 	id    *identity.Identity
 	app   *identity.Application
-	clock *clock
+	clock *testutil.Clock
 	store *countingStore
 	pw    *password.Provider
 }

@@ -1,11 +1,9 @@
 package identity_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -87,22 +86,10 @@ func (s *resetStore) PutResetToken(ctx context.Context, t *identity.ResetToken) 
 type resetEnv struct {
 	id     *identity.Identity
 	app    *identity.Application
-	clock  *clock
+	clock  *testutil.Clock
 	mailer *fakeMailer
 	store  *resetStore
-	logs   *bytes.Buffer
-	logMu  *sync.Mutex
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+	logs   *testutil.LogBuffer
 }
 
 func newResetEnv(t *testing.T, settings identity.AppSettings, mod ...func(*identity.Config)) *resetEnv {
@@ -115,14 +102,14 @@ func newResetEnv(t *testing.T, settings identity.AppSettings, mod ...func(*ident
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e := &resetEnv{clock: newClock(), mailer: &fakeMailer{}, store: &resetStore{Store: st}, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
+	e := &resetEnv{clock: newClock(), mailer: &fakeMailer{}, store: &resetStore{Store: st}, logs: &testutil.LogBuffer{}}
 	pw := cheapPasswords(t)
 	cfg := identity.Config{
 		Store:     e.store,
 		Hasher:    pw,
 		Providers: []identity.Provider{pw},
 		Now:       e.clock.Now,
-		Logger:    slog.New(slog.NewTextHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    e.logs.Logger(),
 		Reset:     identity.ResetConfig{Mailer: e.mailer, LinkURL: resetLinkURL},
 	}
 	for _, m := range mod {
@@ -163,11 +150,7 @@ func (e *resetEnv) flush(t *testing.T) []identity.Message {
 	return e.mailer.messages()
 }
 
-func (e *resetEnv) logText() string {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	return e.logs.String()
-}
+func (e *resetEnv) logText() string { return e.logs.String() }
 
 // tokenOf returns the token of the reset link in m's text, checking the link's shape.
 func tokenOf(t *testing.T, m identity.Message) string {
