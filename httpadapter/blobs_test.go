@@ -2,10 +2,8 @@ package httpadapter_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io/fs"
-	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -20,10 +18,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
-	"github.com/identitykit/identity/provider/guest"
-	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/blobstore"
-	"github.com/identitykit/identity/store/gormstore"
 )
 
 type blobEnv struct {
@@ -34,11 +29,6 @@ type blobEnv struct {
 // newBlobEnv is an env whose Identity has blobs on (a blobstore.Dir in a temp directory).
 func newBlobEnv(t testing.TB, bcfg identity.BlobConfig, cfg httpadapter.Config) *blobEnv {
 	t.Helper()
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	dir := filepath.Join(t.TempDir(), "blobs")
 	d, err := blobstore.OpenDir(dir)
 	if err != nil {
@@ -46,25 +36,12 @@ func newBlobEnv(t testing.TB, bcfg identity.BlobConfig, cfg httpadapter.Config) 
 	}
 	t.Cleanup(func() { d.Close() })
 	bcfg.Storage = d
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 3, 4, 10, 11, 12, 345e6, time.UTC)}, store: st, logs: &logBuffer{}}
-	log := slog.New(slog.NewTextHandler(e.logs, nil))
-	e.id, err = identity.New(identity.Config{
-		Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()},
-		Now: e.clock.Now, Logger: log, Blobs: bcfg,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.app, err = e.id.CreateApplication(context.Background(), "test", identity.AppSettings{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Logger = log
+	cfg.Logger = nil // the env's
 	cfg.InsecureNoRateLimit = true
-	e.h = httpadapter.New(e.id, cfg)
+	e := newEnv(t, func(o *envOpt) {
+		o.cfg = cfg
+		o.identity = func(c *identity.Config) { c.Blobs = bcfg }
+	})
 	return &blobEnv{env: e, dir: dir}
 }
 

@@ -1,7 +1,6 @@
 package httpadapter_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,61 +8,28 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer is testutil.LogBuffer under the name corpus_test.go uses.
+type logBuffer = testutil.LogBuffer
 
 type env struct {
 	t     testing.TB
 	id    *identity.Identity
 	app   *identity.Application
-	clock *clock
+	clock *testutil.Clock
 	h     http.Handler
 	store identity.Store
-	logs  *logBuffer
+	logs  *testutil.LogBuffer
 }
 
 type envOpt struct {
@@ -73,6 +39,12 @@ type envOpt struct {
 	hasher   identity.PasswordHasher
 	// providers are added to the password and guest providers.
 	providers []identity.Provider
+	// appName names the application ("test" when empty).
+	appName string
+	// identity edits the identity's Config before identity.New (blobs, password reset).
+	identity func(*identity.Config)
+	// debugLog logs at Debug level rather than Info.
+	debugLog bool
 }
 
 func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
@@ -81,6 +53,56 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	for _, f := range opts {
 		f(o)
 	}
+	st, pw := openStore(t)
+	var store identity.Store = st
+	if o.store != nil {
+		store = o.store(st)
+	}
+	var hasher identity.PasswordHasher = pw
+	if o.hasher != nil {
+		hasher = o.hasher
+	}
+	e := &env{t: t, clock: testutil.NewClock(time.Date(2026, 3, 4, 10, 11, 12, 345e6, time.UTC)), store: store, logs: &testutil.LogBuffer{}}
+	var log *slog.Logger
+	if o.debugLog {
+		log = e.logs.Logger()
+	} else {
+		log = slog.New(slog.NewTextHandler(e.logs, nil))
+	}
+	icfg := identity.Config{
+		Store:     store,
+		Hasher:    hasher,
+		Providers: append([]identity.Provider{pw, guest.New()}, o.providers...),
+		Now:       e.clock.Now,
+		Logger:    log,
+	}
+	if o.identity != nil {
+		o.identity(&icfg)
+	}
+	var err error
+	if e.id, err = identity.New(icfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.id.Shutdown(context.Background()) }) // sends queued mail before the store closes
+	name := o.appName
+	if name == "" {
+		name = "test"
+	}
+	if e.app, err = e.id.CreateApplication(context.Background(), name, o.settings); err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.cfg
+	if cfg.Logger == nil {
+		cfg.Logger = log
+	}
+	e.h = httpadapter.New(e.id, cfg)
+	return e
+}
+
+// openStore opens an empty in-memory store (closed when t ends) and a password provider
+// with minimal argon2id parameters: these tests check the wire, not the hashing cost.
+func openStore(t testing.TB) (*gormstore.Store, *password.Provider) {
+	t.Helper()
 	st, err := gormstore.OpenMemory(gormstore.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -90,36 +112,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var store identity.Store = st
-	if o.store != nil {
-		store = o.store(st)
-	}
-	var hasher identity.PasswordHasher = pw
-	if o.hasher != nil {
-		hasher = o.hasher
-	}
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 3, 4, 10, 11, 12, 345e6, time.UTC)}, store: store, logs: &logBuffer{}}
-	log := slog.New(slog.NewTextHandler(e.logs, nil))
-	e.id, err = identity.New(identity.Config{
-		Store:     store,
-		Hasher:    hasher,
-		Providers: append([]identity.Provider{pw, guest.New()}, o.providers...),
-		Now:       e.clock.Now,
-		Logger:    log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.app, err = e.id.CreateApplication(context.Background(), "test", o.settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := o.cfg
-	if cfg.Logger == nil {
-		cfg.Logger = log
-	}
-	e.h = httpadapter.New(e.id, cfg)
-	return e
+	return st, pw
 }
 
 // resp is a recorded response.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/ratelimit/redislimit"
@@ -40,7 +41,7 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	}
 	ctx := context.Background()
 	prefix := fmt.Sprintf("inst%d_%d_", os.Getpid(), time.Now().UnixNano()%1e9)
-	clk := &clock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	const recheck = 5 * time.Second // identity.Config.RecheckInterval's default
 
 	open := func() *gormstore.Store {
@@ -68,7 +69,7 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	newInstance := func(st *gormstore.Store, cfg httpadapter.Config) *env {
 		log := slog.New(slog.NewTextHandler(logs, nil))
 		id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}, Now: clk.Now, Logger: log})

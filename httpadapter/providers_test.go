@@ -1,8 +1,6 @@
 package httpadapter_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/cidp"
 	"github.com/identitykit/identity/provider/firebase"
 )
@@ -124,15 +123,9 @@ func TestCustomIdentityProviderWire(t *testing.T) {
 // ConnectyCube's message, an invalid token is 401 without verification internals, and a
 // valid token signs in through every encoding.
 func TestFirebaseWire(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
-	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(jwks) }))
-	t.Cleanup(ks.Close)
-	c := &clock{t: time.Date(2026, 3, 4, 10, 11, 12, 0, time.UTC)}
-	phone, email, err := firebase.New(firebase.Config{KeySetURL: ks.URL, Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ks := testutil.NewKeyServer(t, "k1")
+	c := testutil.NewClock(time.Date(2026, 3, 4, 10, 11, 12, 0, time.UTC))
+	phone, email, err := firebase.New(firebase.Config{KeySetURL: ks.URL(), Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +139,8 @@ func TestFirebaseWire(t *testing.T) {
 		o.settings = s
 		o.providers = []identity.Provider{phone, email}
 	})
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := jose.SigningKey{Algorithm: jose.RS256, Key: testutil.RSAKey(t, "k1")}
+	opts := (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT")
 	mint := func(project, uid string, extra map[string]any) string {
 		now := c.Now().Unix()
 		m := map[string]any{"iss": "https://securetoken.google.com/" + project, "aud": project,
@@ -158,15 +149,7 @@ func TestFirebaseWire(t *testing.T) {
 			m[k] = v
 		}
 		b, _ := json.Marshal(m)
-		obj, err := signer.Sign(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := obj.CompactSerialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
+		return testutil.SignJWS(t, key, opts, b)
 	}
 	phoneTok := mint("proj-a", "fb-uid-1", map[string]any{"phone_number": "+380505701234"})
 

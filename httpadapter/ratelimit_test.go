@@ -8,55 +8,32 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/ratelimit/redislimit"
-	"github.com/identitykit/identity/store/gormstore"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// sleeper records tarpit delays instead of sleeping.
-type sleeper struct {
-	mu     sync.Mutex
-	delays []time.Duration
-}
-
-func (s *sleeper) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.delays = append(s.delays, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-// take returns and clears the recorded delays.
-func (s *sleeper) take() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := s.delays
-	s.delays = nil
-	return d
-}
 
 // limitEnv is an env whose adapter has a rate-limit policy on a test clock and sleeper:
 // tarpit after 3 attempts, 1 s doubling to 8 s; failure budget 10 per address; volumes 20;
 // sign-ups 5. mutate adjusts the config.
 type limitEnv struct {
 	*env
-	sleep *sleeper
-	clock *clock
+	sleep *testutil.Sleeper
+	clock *testutil.Clock
 }
 
 func newLimitEnv(t *testing.T, mutate func(*ratelimit.Config), opts ...func(*envOpt)) *limitEnv {
 	t.Helper()
-	l := &limitEnv{sleep: &sleeper{}, clock: &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}}
+	l := &limitEnv{sleep: &testutil.Sleeper{}, clock: testutil.NewClock(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))}
 	cfg := ratelimit.Config{
 		Login:          ratelimit.Rate{Burst: 20, Interval: time.Second},
 		LoginFailures:  ratelimit.Rate{Burst: 10, Interval: 10 * time.Second},
@@ -118,9 +95,9 @@ func wantTooMany(t *testing.T, r *resp, retryAfter string) {
 	}
 }
 
-func wantDelays(t *testing.T, s *sleeper, want ...time.Duration) {
+func wantDelays(t *testing.T, s *testutil.Sleeper, want ...time.Duration) {
 	t.Helper()
-	got := s.take()
+	got := s.Take()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("tarpit delays %v, want %v", got, want)
 	}
@@ -132,7 +109,7 @@ func wantDelays(t *testing.T, s *sleeper, want ...time.Duration) {
 func TestLoginTarpit(t *testing.T) {
 	e := newLimitEnv(t, func(c *ratelimit.Config) { c.LoginFailures = ratelimit.Rate{Burst: 100, Interval: time.Second} })
 	e.userSession("john", "11111111")
-	e.sleep.take()
+	e.sleep.Take()
 	for i := 0; i < 3; i++ {
 		wantStatus(t, e.from(attackerAddr, "POST", "/session.json", e.loginBody("john", "wrong-pw-1")), 401, `{"errors":["Unauthorized"]}`)
 	}
@@ -398,7 +375,7 @@ func TestClientAddress(t *testing.T) {
 			})
 			e.from(tt.attacker[0], "POST", "/session.json", e.loginBody("john", "guess-123"), tt.attacker[1:]...)
 			e.from(tt.other[0], "POST", "/session.json", e.loginBody("john", "guess-123"), tt.other[1:]...)
-			got := len(e.sleep.take()) == 1
+			got := len(e.sleep.Take()) == 1
 			if got != tt.same {
 				t.Fatalf("second request shares the first one's tarpit: %v, want %v", got, tt.same)
 			}
@@ -483,16 +460,8 @@ func TestTwoInstancesShareRedisLimits(t *testing.T) {
 		}
 	})
 
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl := &sleeper{}
+	st, pw := openStore(t)
+	sl := &testutil.Sleeper{}
 	now := time.Now()
 	newServer := func(rdb *redis.Client) *env {
 		id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}})

@@ -3,7 +3,6 @@ package httpadapter_test
 import (
 	"context"
 	"html/template"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,9 +13,6 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
-	"github.com/identitykit/identity/provider/guest"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
 )
 
 // mailbox is an identity.Mailer that keeps what it is given.
@@ -49,38 +45,21 @@ type resetEnv struct {
 // identity's reset settings, adMod the adapter's config).
 func newResetEnv(t *testing.T, cfgMod func(*identity.ResetConfig), adMod func(*httpadapter.Config)) *resetEnv {
 	t.Helper()
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 3, 4, 10, 11, 12, 0, time.UTC)}, store: st, logs: &logBuffer{}}
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mb := &mailbox{}
 	rc := identity.ResetConfig{Mailer: mb, LinkURL: resetLink}
 	if cfgMod != nil {
 		cfgMod(&rc)
 	}
-	e.id, err = identity.New(identity.Config{
-		Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()},
-		Now: e.clock.Now, Logger: log, Reset: rc,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.id.Shutdown(context.Background()) })
-	if e.app, err = e.id.CreateApplication(t.Context(), "Chat <Beta>", identity.AppSettings{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := httpadapter.Config{Logger: log}
+	var cfg httpadapter.Config
 	if adMod != nil {
 		adMod(&cfg)
 	}
-	e.h = httpadapter.New(e.id, cfg)
+	e := newEnv(t, func(o *envOpt) {
+		o.appName = "Chat <Beta>"
+		o.debugLog = true
+		o.cfg = cfg
+		o.identity = func(c *identity.Config) { c.Reset = rc }
+	})
 	return &resetEnv{env: e, mail: mb}
 }
 
