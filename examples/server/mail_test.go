@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/mail/smtp"
 )
 
@@ -77,23 +77,6 @@ func TestMailFlags(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunDevelopmentModeReset: without SMTP the server logs the reset link, marked as the
 // development mode, and the link opens the reset page.
 func TestRunDevelopmentModeReset(t *testing.T) {
@@ -102,7 +85,7 @@ func TestRunDevelopmentModeReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	ready := make(chan string, 1)
