@@ -216,23 +216,25 @@ func runLoad(ctx context.Context, hc *http.Client, conc int, warmup, window time
 // runLoadCPU is runLoad that also returns the CPU time the process pid (the server) spent
 // per response during the measured window.
 func runLoadCPU(ctx context.Context, hc *http.Client, conc int, warmup, window time.Duration, pid int, mk mkReq) (*result, time.Duration) {
-	var u0, s0, h0 time.Duration
+	var u0, s0, h0, pg0 time.Duration
 	started := make(chan struct{})
 	go func() {
 		time.Sleep(warmup)
 		u0, s0 = cpuTimes(pid)
 		h0 = cpuTime(os.Getpid())
+		pg0 = commandCPU("postgres")
 		close(started)
 	}()
 	res := runLoad(ctx, hc, conc, warmup, window, mk)
 	<-started
 	u1, s1 := cpuTimes(pid)
 	h1 := cpuTime(os.Getpid())
+	pg1 := commandCPU("postgres")
 	if res.n == 0 {
 		return res, 0
 	}
 	n := time.Duration(res.n)
-	progress("  CPU per answer: server user %s, system %s; load generator %s", (u1-u0)/n, (s1-s0)/n, (h1-h0)/n)
+	progress("  CPU per answer: server user %s, system %s; load generator %s; PostgreSQL processes %s", (u1-u0)/n, (s1-s0)/n, (h1-h0)/n, (pg1-pg0)/n)
 	return res, (u1 - u0 + s1 - s0) / time.Duration(res.n)
 }
 

@@ -458,3 +458,23 @@ func parseStat(s string) (user, sys time.Duration) {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond
 }
+
+// commandCPU returns the CPU time used so far by the live processes whose command name
+// (/proc/<pid>/comm) is name, e.g. "postgres" for the database's backends on this machine.
+func commandCPU(name string) time.Duration {
+	ents, _ := os.ReadDir("/proc")
+	var total time.Duration
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != name {
+			continue
+		}
+		u, s := cpuTimes(pid)
+		total += u + s
+	}
+	return total
+}
