@@ -47,6 +47,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/blobstore"
@@ -168,7 +169,7 @@ type server struct {
 	page    *httptest.Server
 	app     *identity.Application
 	clock   *fakeClock
-	logs    *lockedBuffer
+	logs    *testutil.LogBuffer
 	rec     *recorder
 }
 
@@ -218,7 +219,7 @@ func (s *server) check(t *testing.T) {
 func startServer(t *testing.T, su setup) *server {
 	t.Helper()
 	ctx := context.Background()
-	logs := &lockedBuffer{}
+	logs := &testutil.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The store logs every statement at Debug; keep its warnings (slow queries) only.
 	storeLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -495,37 +496,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// lockedBuffer is an io.Writer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Tail returns the last n bytes written, from a line start.
-func (b *lockedBuffer) Tail(n int) string {
-	s := b.String()
-	if len(s) <= n {
-		return s
-	}
-	s = s[len(s)-n:]
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return "...\n" + s
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

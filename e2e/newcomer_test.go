@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 // TestNewcomer follows the README's first screen as a newcomer would (issue 3): it builds
@@ -217,8 +219,8 @@ type banner struct {
 type exampleServer struct {
 	cmd    *exec.Cmd
 	banner banner
-	stdout *lockedBuffer // after the banner
-	stderr *lockedBuffer
+	stdout *testutil.LogBuffer // after the banner
+	stderr *testutil.LogBuffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
 }
@@ -245,7 +247,7 @@ func startExample(t *testing.T, bin, dir string, port int) *exampleServer {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("e2e: start example server: %v", err)
 	}
-	s := &exampleServer{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	s := &exampleServer{cmd: cmd, stdout: &testutil.LogBuffer{}, stderr: &testutil.LogBuffer{}, exited: make(chan struct{})}
 	bannerc := make(chan banner, 1)
 	listening := make(chan struct{})
 	pipes := make(chan struct{}, 2)

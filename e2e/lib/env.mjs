@@ -58,10 +58,25 @@ async function control(method, path, body) {
 // newApp creates a fresh application through the control server and returns SDK credentials
 // for it ({appId, authKey, authSecret}). Every test file uses its own application, so the
 // seed's literal logins ("cubeuser", "marvin18") never collide between files. settings is an
-// identity.AppSettings in its JSON form, e.g. {deny_auto_create: true}.
-export async function newApp(settings = {}) {
-  const app = await control('POST', '/apps', settings);
+// identity.AppSettings in its JSON form, e.g. {deny_auto_create: true}; providers, e.g.
+// 'firebase' or 'cidp' or 'firebase,cidp', enables the harness's external providers on it.
+export async function newApp(settings = {}, providers = '') {
+  const path = providers ? `/apps?providers=${encodeURIComponent(providers)}` : '/apps';
+  const app = await control('POST', path, settings);
   return { appId: app.id, authKey: app.auth_key, authSecret: app.auth_secret };
+}
+
+// firebaseToken mints a Firebase ID token signed by the key set the server's firebase
+// providers trust; claims is {uid, phone_number, email, email_verified, project_id,
+// expires_in}. It returns {token, project_id}.
+export async function firebaseToken(claims) {
+  return control('POST', '/firebase/token', claims);
+}
+
+// externalToken registers user ({id, login, email, full_name}) at the harness's Custom
+// Identity Provider service and returns a token that its verify endpoint accepts for it.
+export async function externalToken(user) {
+  return (await control('POST', '/cidp/users', user)).token;
 }
 
 // advanceClock moves the server's clock forward by seconds and returns the new server time.

@@ -6,44 +6,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { API_URL, newApp, uniq, SESSION_DOES_NOT_EXIST } from '../lib/env.mjs';
+import { PAGE_URL, requireChromium, requirePageOrigin, withBrowser } from '../lib/browser.mjs';
 import { makePNG } from '../lib/png.mjs';
 
-const CHROMIUM = process.env.IDENTITY_E2E_CHROMIUM || '/usr/bin/chromium';
-const PAGE_URL = process.env.IDENTITY_E2E_PAGE_URL;
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
 test('browser: upload an avatar from <input type=file>, show it with <img src=privateUrl>', async () => {
-  assert.ok(PAGE_URL, 'IDENTITY_E2E_PAGE_URL is set by the Go harness');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: install Debian's chromium (.ci/run does it)`);
-  assert.notEqual(new URL(PAGE_URL).origin, new URL(API_URL).origin, 'page and API are on different origins');
+  requirePageOrigin();
+  requireChromium();
 
   const credentials = await newApp();
   const png = makePNG(48, 32, 7);
-  const userDataDir = await mkdtemp(join(tmpdir(), 'identity-e2e-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: FLAGS });
-  const problems = [];
-  try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
+  await withBrowser(async (page, problems) => {
     const resp = await page.goto(PAGE_URL + '/avatar.html');
     assert.equal(resp.status(), 200);
     await page.waitForFunction(() => typeof window.ConnectyCube === 'object' && typeof window.runAvatarFlow === 'function');
@@ -73,8 +46,5 @@ test('browser: upload an avatar from <input type=file>, show it with <img src=pr
     // The deliberate 401 is logged by the browser; anything else is not expected.
     const unexpected = problems.filter((p) => !/status of 401/.test(p));
     assert.deepEqual(unexpected, [], 'no page errors or CORS complaints');
-  } finally {
-    await context.close();
-    await rm(userDataDir, { recursive: true, force: true });
-  }
+  });
 });

@@ -6,53 +6,18 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { API_URL, newApp, uniq, SESSION_DOES_NOT_EXIST, EXPIRATION_HEADER } from '../lib/env.mjs';
-
-const CHROMIUM = process.env.IDENTITY_E2E_CHROMIUM || '/usr/bin/chromium';
-const PAGE_URL = process.env.IDENTITY_E2E_PAGE_URL;
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+import { PAGE_URL, requireChromium, requirePageOrigin, withBrowser } from '../lib/browser.mjs';
 
 test('browser build of the SDK against the API from another origin (CORS)', async () => {
-  assert.ok(PAGE_URL, 'IDENTITY_E2E_PAGE_URL is set by the Go harness');
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`
-  );
-  assert.notEqual(new URL(PAGE_URL).origin, new URL(API_URL).origin, 'page and API are on different origins');
+  requirePageOrigin();
+  requireChromium();
 
   const credentials = await newApp();
   const login = uniq('browser');
   const password = 'browserpwd123';
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'identity-e2e-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-  });
-  const problems = [];
-  try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-
+  await withBrowser(async (page, problems) => {
     const resp = await page.goto(PAGE_URL + '/');
     assert.equal(resp.status(), 200);
     await page.waitForFunction(() => typeof window.ConnectyCube === 'object' && typeof window.runFlow === 'function');
@@ -86,8 +51,5 @@ test('browser build of the SDK against the API from another origin (CORS)', asyn
     // A 401 logged by the browser for the deliberate failures is expected; anything else is not.
     const unexpected = problems.filter((p) => !/status of 401/.test(p));
     assert.deepEqual(unexpected, [], 'no page errors or CORS complaints');
-  } finally {
-    await context.close();
-    await rm(userDataDir, { recursive: true, force: true });
-  }
+  });
 });

@@ -7,39 +7,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ConnectyCube from 'connectycube';
-import { baseConfig, CONTROL_URL, API_URL, assertUserShape, uniq, raw } from '../lib/env.mjs';
+import { baseConfig, newApp, externalToken, settle, API_URL, assertUserShape, uniq, raw } from '../lib/env.mjs';
 
-async function control(path, body) {
-  const res = await fetch(CONTROL_URL + path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body ?? {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`e2e: control POST ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-// externalToken registers a user at the identity service and returns a token for it.
-async function externalToken(user) {
-  return (await control('/cidp/users', user)).token;
-}
-
-const app = await control('/apps?providers=cidp', {});
-const CREDENTIALS = { appId: app.id, authKey: app.auth_key, authSecret: app.auth_secret };
+const CREDENTIALS = await newApp({}, 'cidp');
 ConnectyCube.init(CREDENTIALS, baseConfig());
-
-async function settled(promise) {
-  let resolved, rejected;
-  await promise
-    .then((v) => {
-      resolved = v;
-    })
-    .catch((e) => {
-      rejected = e;
-    });
-  return { resolved, rejected };
-}
 
 const REFUSED = 'Bad Authentication data. Unauthorized on remote side. Status: 401.Response "{\\"error\\":\\"Token invalid\\"}"';
 
@@ -125,7 +96,7 @@ describe('Authentication via external identity provider', () => {
   });
 
   test('a refused token: 422 with the identity service\'s answer, on createSession and on login', async () => {
-    const { rejected } = await settled(ConnectyCube.createSession({ login: 'not-a-valid-token', password: 'x' }));
+    const { rejected } = await settle(ConnectyCube.createSession({ login: 'not-a-valid-token', password: 'x' }));
     assert.equal(rejected?.code, 422, JSON.stringify(rejected));
     assert.ok(
       rejected.info.errors[0].startsWith('Bad Authentication data. Unauthorized on remote side'),
@@ -134,13 +105,13 @@ describe('Authentication via external identity provider', () => {
     assert.deepEqual(rejected.info, { errors: [REFUSED] });
 
     await ConnectyCube.createSession();
-    const r2 = await settled(ConnectyCube.login({ login: 'not-a-valid-token-either', password: 'x' }));
+    const r2 = await settle(ConnectyCube.login({ login: 'not-a-valid-token-either', password: 'x' }));
     assert.equal(r2.rejected?.code, 422);
     assert.deepEqual(r2.rejected.info, { errors: [REFUSED] });
   });
 
   test('ordinary login/password users of this application go to the identity service too', async () => {
-    const { rejected } = await settled(ConnectyCube.createSession({ login: 'cubeuser', password: 'awesomepwd' }));
+    const { rejected } = await settle(ConnectyCube.createSession({ login: 'cubeuser', password: 'awesomepwd' }));
     assert.equal(rejected?.code, 422);
     assert.ok(rejected.info.errors[0].startsWith('Bad Authentication data. Unauthorized on remote side'));
   });
@@ -148,7 +119,7 @@ describe('Authentication via external identity provider', () => {
   test('an answer without uid: 422 Custom Identity Provider uid is required', async () => {
     // The application maps uid from #{user.id}; a blank id is no uid.
     const noUid = await externalToken({ id: '', login: 'nobody' });
-    const { rejected } = await settled(ConnectyCube.createSession({ login: noUid, password: 'x' }));
+    const { rejected } = await settle(ConnectyCube.createSession({ login: noUid, password: 'x' }));
     assert.equal(rejected?.code, 422);
     assert.deepEqual(rejected.info, { errors: { base: ['Custom Identity Provider uid is required'] } });
   });

@@ -6,38 +6,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ConnectyCube from 'connectycube';
-import { baseConfig, CONTROL_URL, assertUserShape, uniq, raw } from '../lib/env.mjs';
+import { baseConfig, newApp, firebaseToken, settle, assertUserShape, uniq, raw } from '../lib/env.mjs';
 
-async function control(path, body) {
-  const res = await fetch(CONTROL_URL + path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body ?? {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`e2e: control POST ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-// firebaseToken mints an ID token: {token, project_id}.
-const firebaseToken = (claims) => control('/firebase/token', claims);
-
-const app = await control('/apps?providers=firebase', {});
-const CREDENTIALS = { appId: app.id, authKey: app.auth_key, authSecret: app.auth_secret };
+const CREDENTIALS = await newApp({}, 'firebase');
 ConnectyCube.init(CREDENTIALS, baseConfig());
-
-// settled runs a `.then().catch()` chain the way the seed writes it.
-async function settled(promise) {
-  let resolved, rejected;
-  await promise
-    .then((v) => {
-      resolved = v;
-    })
-    .catch((e) => {
-      rejected = e;
-    });
-  return { resolved, rejected };
-}
 
 const UNAUTHORIZED = { errors: ['Unauthorized'] };
 
@@ -59,7 +31,7 @@ describe('Authentication via phone number', () => {
     const { token, project_id } = await firebaseToken({ uid, phone_number: phone });
     // Seed, with real values in place of "...".
     const userCredentials = { provider: "firebase_phone", "firebase_phone[project_id]": project_id, "firebase_phone[access_token]": token };
-    const { resolved, rejected } = await settled(ConnectyCube.createSession(userCredentials));
+    const { resolved, rejected } = await settle(ConnectyCube.createSession(userCredentials));
     assert.equal(resolved, undefined, 'createSession with flat keys must not resolve');
     assert.equal(rejected.code, 422);
     assert.deepEqual(rejected.info, {
@@ -72,7 +44,7 @@ describe('Authentication via phone number', () => {
   test('nested form: createSession signs in, creates the user with login and phone = the digits, users.get works', async () => {
     const { token, project_id } = await firebaseToken({ uid, phone_number: phone });
     const userCredentials = { provider: 'firebase_phone', firebase_phone: { project_id, access_token: token } };
-    const { resolved: session, rejected } = await settled(ConnectyCube.createSession(userCredentials));
+    const { resolved: session, rejected } = await settle(ConnectyCube.createSession(userCredentials));
     assert.equal(rejected, undefined, `createSession rejected: ${JSON.stringify(rejected)}`);
     assert.equal(typeof session.user_id, 'number');
     assertUserShape(session.user);
@@ -138,7 +110,7 @@ describe('Authentication via phone number', () => {
       ['not a JWT', project_id, 'not-a-token'],
     ];
     for (const [name, pid, tok] of cases) {
-      const { rejected } = await settled(
+      const { rejected } = await settle(
         ConnectyCube.createSession({ provider: 'firebase_phone', firebase_phone: { project_id: pid, access_token: tok } })
       );
       assert.ok(rejected, `${name}: rejected`);
@@ -158,7 +130,7 @@ describe('Authentication via Firebase email', () => {
     const { token, project_id } = await firebaseToken({ uid, email, email_verified: true });
     // Seed, with real values in place of the placeholders.
     const userCredentials = {  provider: 'firebase_email',  firebase_email: {    project_id: project_id,    access_token: token  }};
-    const { resolved: session, rejected } = await settled(ConnectyCube.createSession(userCredentials));
+    const { resolved: session, rejected } = await settle(ConnectyCube.createSession(userCredentials));
     assert.equal(rejected, undefined, `createSession rejected: ${JSON.stringify(rejected)}`);
     assertUserShape(session.user);
     assert.equal(session.user.email, email.toLowerCase());
@@ -181,7 +153,7 @@ describe('Authentication via Firebase email', () => {
     await ConnectyCube.createSession();
     const signedUp = await ConnectyCube.users.signup({ login: owner, password: 'towelday42', email: `${owner}@example.com` });
     const { token, project_id } = await firebaseToken({ uid: uniq('fbthief'), email: `${owner}@EXAMPLE.com`, email_verified: true });
-    const { rejected } = await settled(
+    const { rejected } = await settle(
       ConnectyCube.createSession({ provider: 'firebase_email', firebase_email: { project_id, access_token: token } })
     );
     assert.equal(rejected?.code, 422);
@@ -193,7 +165,7 @@ describe('Authentication via Firebase email', () => {
   });
 
   test('a missing access token: 422 naming the parameter', async () => {
-    const { rejected } = await settled(
+    const { rejected } = await settle(
       ConnectyCube.createSession({ provider: 'firebase_email', firebase_email: { project_id: 'identity-e2e' } })
     );
     assert.equal(rejected?.code, 422);

@@ -8,25 +8,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ConnectyCube from 'connectycube';
-import { chromium } from 'playwright-core';
 import { API_URL, CONTROL_URL, baseConfig, newApp, raw, settle } from '../lib/env.mjs';
-
-const CHROMIUM = process.env.IDENTITY_E2E_CHROMIUM || '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+import { requireChromium, withBrowser } from '../lib/browser.mjs';
 
 const CREDENTIALS = await newApp();
 ConnectyCube.init(CREDENTIALS, baseConfig());
@@ -58,7 +45,7 @@ async function login(email, password) {
 }
 
 test('password reset: SDK request, mail, reset page in Chromium, logins', async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: install Debian's chromium (.ci/run does it)`);
+  requireChromium();
 
   // A user with the seed's address, through an application session (the SDK then sends
   // CB-Token with the reset request, as the documentation shows).
@@ -114,71 +101,59 @@ test('password reset: SDK request, mail, reset page in Chromium, logins', async 
 
   const shots = process.env.IDENTITY_E2E_SCREENSHOTS || (await mkdtemp(join(tmpdir(), 'identity-e2e-shots-')));
   await mkdir(shots, { recursive: true });
-  const userDataDir = await mkdtemp(join(tmpdir(), 'identity-e2e-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 720, height: 720 },
-    colorScheme: 'light',
-  });
-  const problems = [];
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of (410|422)/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
+    await withBrowser(
+      async (page, problems) => {
+        // An older link was replaced by the newer request.
+        let resp = await page.goto(links[0]);
+        assert.equal(resp.status(), 410, 'the first link was replaced by a newer request');
 
-    // An older link was replaced by the newer request.
-    let resp = await page.goto(links[0]);
-    assert.equal(resp.status(), 410, 'the first link was replaced by a newer request');
+        resp = await page.goto(link);
+        assert.equal(resp.status(), 200);
+        assert.equal(resp.headers()['referrer-policy'], 'no-referrer');
+        assert.match(resp.headers()['content-security-policy'], /default-src 'none'/);
+        await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+        assert.ok((await page.textContent('body')).includes(EMAIL), 'the page names the account');
+        assert.ok((await page.textContent('.app')).includes('e2e'), 'the page names the application');
+        const pw = page.getByLabel('New password', { exact: true });
+        const again = page.getByLabel('Repeat the new password');
+        assert.equal(await pw.getAttribute('type'), 'password');
+        assert.equal(await pw.getAttribute('autocomplete'), 'new-password');
 
-    resp = await page.goto(link);
-    assert.equal(resp.status(), 200);
-    assert.equal(resp.headers()['referrer-policy'], 'no-referrer');
-    assert.match(resp.headers()['content-security-policy'], /default-src 'none'/);
-    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
-    assert.ok((await page.textContent('body')).includes(EMAIL), 'the page names the account');
-    assert.ok((await page.textContent('.app')).includes('e2e'), 'the page names the application');
-    const pw = page.getByLabel('New password', { exact: true });
-    const again = page.getByLabel('Repeat the new password');
-    assert.equal(await pw.getAttribute('type'), 'password');
-    assert.equal(await pw.getAttribute('autocomplete'), 'new-password');
+        await pw.fill(NEW_PASSWORD);
+        await again.fill(NEW_PASSWORD);
+        await again.blur();
+        await page.screenshot({ path: join(shots, 'password-reset-form.png') });
 
-    await pw.fill(NEW_PASSWORD);
-    await again.fill(NEW_PASSWORD);
-    await again.blur();
-    await page.screenshot({ path: join(shots, 'password-reset-form.png') });
+        // A typo: the form comes back with the message, the link still works.
+        await again.fill('resetpwd-typo');
+        await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Set new password' }).click()]);
+        assert.equal(await page.getByRole('alert').isVisible(), true);
+        assert.match(await page.getByRole('alert').textContent(), /do not match/);
 
-    // A typo: the form comes back with the message, the link still works.
-    await again.fill('resetpwd-typo');
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Set new password' }).click()]);
-    assert.equal(await page.getByRole('alert').isVisible(), true);
-    assert.match(await page.getByRole('alert').textContent(), /do not match/);
+        await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+        await page.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+        await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Set new password' }).click()]);
+        await page.getByRole('heading', { name: 'Your password has been changed' }).waitFor();
+        await page.screenshot({ path: join(shots, 'password-reset-done.png') });
 
-    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
-    await page.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Set new password' }).click()]);
-    await page.getByRole('heading', { name: 'Your password has been changed' }).waitFor();
-    await page.screenshot({ path: join(shots, 'password-reset-done.png') });
+        // The SDK logs in with the new password; the old one fails.
+        const withNew = await login(EMAIL, NEW_PASSWORD);
+        assert.equal(withNew.rejected, undefined, `login with the new password: ${JSON.stringify(withNew.rejected)}`);
+        const withOld = await login(EMAIL, OLD_PASSWORD);
+        assert.equal(withOld.rejected?.code, 401, `login with the old password: ${JSON.stringify(withOld)}`);
 
-    // The SDK logs in with the new password; the old one fails.
-    const withNew = await login(EMAIL, NEW_PASSWORD);
-    assert.equal(withNew.rejected, undefined, `login with the new password: ${JSON.stringify(withNew.rejected)}`);
-    const withOld = await login(EMAIL, OLD_PASSWORD);
-    assert.equal(withOld.rejected?.code, 401, `login with the old password: ${JSON.stringify(withOld)}`);
+        // Opening the link again shows the used-link page.
+        resp = await page.goto(link);
+        assert.equal(resp.status(), 410);
+        await page.getByRole('heading', { name: 'This link no longer works' }).waitFor();
+        assert.match(await page.textContent('body'), /request a new password reset/);
 
-    // Opening the link again shows the used-link page.
-    resp = await page.goto(link);
-    assert.equal(resp.status(), 410);
-    await page.getByRole('heading', { name: 'This link no longer works' }).waitFor();
-    assert.match(await page.textContent('body'), /request a new password reset/);
-
-    assert.deepEqual(problems, [], 'no page errors or Content-Security-Policy violations');
+        assert.deepEqual(problems, [], 'no page errors or Content-Security-Policy violations');
+      },
+      { viewport: { width: 720, height: 720 }, colorScheme: 'light', ignoreConsole: /status of (410|422)/ }
+    );
   } finally {
-    await context.close();
-    await rm(userDataDir, { recursive: true, force: true });
     if (!process.env.IDENTITY_E2E_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
   }
 });
