@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"io"
@@ -17,6 +16,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/cidp"
 	"github.com/identitykit/identity/provider/firebase"
 )
@@ -38,7 +38,7 @@ const firebaseProjectID = "identity-e2e"
 type external struct {
 	key    *rsa.PrivateKey
 	signer jose.Signer
-	jwks   *httptest.Server
+	jwks   *testutil.KeyServer
 	idp    *httptest.Server
 	clock  *fakeClock
 
@@ -51,31 +51,19 @@ type external struct {
 
 func startExternal(t *testing.T, clock *fakeClock, logger *slog.Logger) *external {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatalf("e2e: RSA key: %v", err)
-	}
-	x := &external{key: key, clock: clock, users: map[string]map[string]any{}}
-	x.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+	x := &external{key: testutil.RSAKey(t, "e2e-1"), clock: clock, users: map[string]map[string]any{}}
+	var err error
+	x.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: x.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "e2e-1"))
 	if err != nil {
 		t.Fatalf("e2e: signer: %v", err)
 	}
-	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: &key.PublicKey, KeyID: "e2e-1", Algorithm: "RS256", Use: "sig"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Write(set)
-	}))
-	t.Cleanup(x.jwks.Close)
+	x.jwks = testutil.NewKeyServer(t, "e2e-1")
+	x.jwks.SetCacheControl("public, max-age=3600")
 	x.idp = httptest.NewServer(http.HandlerFunc(x.verify))
 	t.Cleanup(x.idp.Close)
 
-	x.phone, x.email, err = firebase.New(firebase.Config{KeySetURL: x.jwks.URL, Logger: logger})
+	x.phone, x.email, err = firebase.New(firebase.Config{KeySetURL: x.jwks.URL(), Logger: logger})
 	if err != nil {
 		t.Fatalf("e2e: firebase.New: %v", err)
 	}
