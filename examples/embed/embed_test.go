@@ -1,88 +1,9 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/identitykit/identity"
-	"github.com/identitykit/identity/provider/guest"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
+	"github.com/identitykit/identity/examples/embed/internal/embedtest"
 )
 
-func TestEmbed(t *testing.T) {
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := firstApplication(context.Background(), id, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(newHandler(id))
-	defer srv.Close()
-
-	do := func(method, path, token, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("CB-Token", token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
-	createSession := func(user string) string {
-		t.Helper()
-		code, body := do("POST", "/auth/session.json", "", `{"application_id":`+strconv.FormatInt(app.ID, 10)+`,"auth_key":"`+app.AuthKey+`"`+user+`}`)
-		if code != 201 {
-			t.Fatalf("create session: %d %s", code, body)
-		}
-		var s struct{ Session struct{ Token string } }
-		json.Unmarshal([]byte(body), &s)
-		return s.Session.Token
-	}
-
-	if code, body := do("GET", "/", "", ""); code != 200 || !strings.Contains(body, "hello") {
-		t.Fatalf("own route: %d %s", code, body)
-	}
-	tok := createSession(`,"user":{"login":"marvin18","password":"supersecurepwd"}`)
-	if code, body := do("GET", "/api/me", tok, ""); code != 200 || !strings.Contains(body, `"login":"marvin18"`) {
-		t.Fatalf("/api/me: %d %s", code, body)
-	}
-	if code, body := do("GET", "/auth/session.json", tok, ""); code != 200 || !strings.Contains(body, `"login":"marvin18"`) {
-		t.Fatalf("/auth/session.json: %d %s", code, body)
-	}
-	if code, _ := do("GET", "/api/me", createSession(""), ""); code != 403 {
-		t.Fatalf("/api/me with an application session: %d", code)
-	}
-	if code, body := do("GET", "/api/me", "", ""); code != 401 || body != `{"errors":{"base":["Required session does not exist"]}}` {
-		t.Fatalf("/api/me without a token: %d %s", code, body)
-	}
-	if code, _ := do("DELETE", "/auth/session.json", tok, ""); code != 200 {
-		t.Fatalf("destroy: %d", code)
-	}
-	if code, _ := do("GET", "/api/me", tok, ""); code != 401 {
-		t.Fatalf("/api/me after destroy: %d", code)
-	}
-}
+func TestEmbed(t *testing.T) { embedtest.Run(t, newHandler) }

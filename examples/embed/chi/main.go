@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
@@ -16,10 +15,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/examples/embed/internal/embedapp"
 	"github.com/identitykit/identity/httpadapter"
-	"github.com/identitykit/identity/provider/guest"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
 )
 
 // newRouter is the application's chi router with the adapter mounted under /auth.
@@ -32,47 +29,19 @@ func newRouter(id *identity.Identity) http.Handler {
 	})
 	r.Route("/api", func(r chi.Router) {
 		r.Use(httpadapter.Middleware(id, cfg))
-		r.Get("/me", func(w http.ResponseWriter, r *http.Request) {
-			u, ok := httpadapter.UserFromContext(r.Context())
-			if !ok {
-				http.Error(w, "sign in as a user first", http.StatusForbidden)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(map[string]any{"id": u.ID, "login": u.Login, "full_name": u.FullName})
-		})
+		// embedapp.Me reads the user the middleware put in the request's context
+		// (httpadapter.UserFromContext).
+		r.Get("/me", embedapp.Me)
 	})
 	return r
 }
 
 func main() {
-	ctx := context.Background()
-	st, err := gormstore.OpenSQLite("embed-chi.db", gormstore.Config{})
+	id, app, closeDB, err := embedapp.Open(context.Background(), "embed-chi.db", "chi example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		log.Fatal(err)
-	}
-	pw, err := password.New(password.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	apps, err := st.Applications(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	var app *identity.Application
-	if len(apps) > 0 {
-		app = apps[0]
-	} else if app, err = id.CreateApplication(ctx, "chi example", identity.AppSettings{}); err != nil {
-		log.Fatal(err)
-	}
+	defer closeDB()
 	fmt.Printf("application id %d, auth key %s; SDK api_url http://localhost:8080/auth\n", app.ID, app.AuthKey)
 	log.Fatal(http.ListenAndServe(":8080", newRouter(id)))
 }
