@@ -14,15 +14,9 @@ import (
 // wrapping identity.ErrInvalidInput naming "auth_key".
 func (s *Store) CreateApplication(ctx context.Context, app *identity.Application) error {
 	const op = "create application"
-	if app == nil {
-		return identity.FieldError(op, identity.ErrInvalidInput, "base", "application is required")
-	}
-	if err := checkApplication(op, app); err != nil {
-		return err
-	}
-	row, err := toApplicationRow(app)
+	row, err := applicationRowFor(op, app)
 	if err != nil {
-		return fmt.Errorf("gormstore: %s: encode settings: %w", op, err)
+		return err
 	}
 	row.ID = 0
 	if err := s.db.WithContext(ctx).Table(s.t.apps).Create(row).Error; err != nil {
@@ -33,6 +27,21 @@ func (s *Store) CreateApplication(ctx context.Context, app *identity.Application
 	}
 	app.ID = row.ID
 	return nil
+}
+
+// applicationRowFor checks app for op (create or update) and returns its row.
+func applicationRowFor(op string, app *identity.Application) (*applicationRow, error) {
+	if app == nil {
+		return nil, identity.FieldError(op, identity.ErrInvalidInput, "base", "application is required")
+	}
+	if err := checkApplication(op, app); err != nil {
+		return nil, err
+	}
+	row, err := toApplicationRow(app)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %s: encode settings: %w", op, err)
+	}
+	return row, nil
 }
 
 // Application returns the application with id, or identity.ErrApplicationNotFound.
@@ -69,15 +78,9 @@ func (s *Store) findApplication(ctx context.Context, op, where string, arg any) 
 // identity.ErrApplicationNotFound.
 func (s *Store) UpdateApplication(ctx context.Context, app *identity.Application) error {
 	const op = "update application"
-	if app == nil {
-		return identity.FieldError(op, identity.ErrInvalidInput, "base", "application is required")
-	}
-	if err := checkApplication(op, app); err != nil {
-		return err
-	}
-	row, err := toApplicationRow(app)
+	row, err := applicationRowFor(op, app)
 	if err != nil {
-		return fmt.Errorf("gormstore: %s: encode settings: %w", op, err)
+		return err
 	}
 	res := s.db.WithContext(ctx).Exec("UPDATE "+s.t.apps+" SET name = ?, settings = ?, updated_at = ? WHERE id = ?",
 		row.Name, row.Settings, row.UpdatedAt, row.ID)

@@ -10,6 +10,21 @@ import (
 	"github.com/identitykit/identity"
 )
 
+// userRowFor checks u for op (create or update) and returns its row.
+func userRowFor(op string, u *identity.User) (*userRow, error) {
+	if u == nil {
+		return nil, identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
+	}
+	if err := checkUser(op, u); err != nil {
+		return nil, err
+	}
+	row, err := toUserRow(u)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %s: encode tags: %w", op, err)
+	}
+	return row, nil
+}
+
 // CreateUser inserts u (setting u.ID) and, when acct is not nil, links acct to it in the same
 // transaction (setting acct.UserID, and acct.ApplicationID when it is 0). A taken login or
 // email (case-insensitive, per application) yields an *identity.Error wrapping
@@ -17,15 +32,9 @@ import (
 // Nothing is written, and u and acct are left unchanged, on error.
 func (s *Store) CreateUser(ctx context.Context, u *identity.User, acct *identity.ExternalAccount) error {
 	const op = "create user"
-	if u == nil {
-		return identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
-	}
-	if err := checkUser(op, u); err != nil {
-		return err
-	}
-	row, err := toUserRow(u)
+	row, err := userRowFor(op, u)
 	if err != nil {
-		return fmt.Errorf("gormstore: %s: encode tags: %w", op, err)
+		return err
 	}
 	row.ID = 0
 	var acctRow *externalAccountRow
@@ -148,15 +157,9 @@ func (s *Store) findUser(ctx context.Context, op, where string, args ...any) (*i
 // CreateUser; identity.ErrUserNotFound if the user is gone.
 func (s *Store) UpdateUser(ctx context.Context, u *identity.User) error {
 	const op = "update user"
-	if u == nil {
-		return identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
-	}
-	if err := checkUser(op, u); err != nil {
-		return err
-	}
-	row, err := toUserRow(u)
+	row, err := userRowFor(op, u)
 	if err != nil {
-		return fmt.Errorf("gormstore: %s: encode tags: %w", op, err)
+		return err
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec("UPDATE "+s.t.users+" SET login = ?, login_key = ?, email = ?, email_key = ?,"+
