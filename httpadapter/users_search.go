@@ -26,32 +26,23 @@ const maxOffset = math.MaxInt32
 // writeV2Page sends the body of GET /users/v2: {"limit","skip","total_entries","items"}
 // with flat user objects.
 func writeV2Page(w http.ResponseWriter, p *identity.UserPage) error {
-	b := make([]byte, 0, 256+len(p.Users)*512)
-	b = append(b, `{"limit":`...)
-	b = strconv.AppendInt(b, int64(p.Limit), 10)
-	b = append(b, `,"skip":`...)
-	b = strconv.AppendInt(b, int64(p.Offset), 10)
-	b = append(b, `,"total_entries":`...)
-	b = strconv.AppendInt(b, p.Total, 10)
-	b = append(b, `,"items":[`...)
-	for i, u := range p.Users {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendUserJSON(b, u)
-	}
-	writeBody(w, http.StatusOK, append(b, "]}"...))
-	return nil
+	return writePage(w, `{"limit":`, p.Limit, `,"skip":`, p.Offset, p, false)
 }
 
 // writeV1Page sends the body of the V1 lists: {"current_page","per_page","total_entries",
 // "items"} with user objects wrapped in {"user":...}.
 func writeV1Page(w http.ResponseWriter, page int, p *identity.UserPage) error {
+	return writePage(w, `{"current_page":`, page, `,"per_page":`, p.Limit, p, true)
+}
+
+// writePage sends a 200 page body: key1 (which opens the object) and n1, key2 and n2, then
+// "total_entries" and "items" with p's users, each wrapped in {"user":...} when wrap.
+func writePage(w http.ResponseWriter, key1 string, n1 int, key2 string, n2 int, p *identity.UserPage, wrap bool) error {
 	b := make([]byte, 0, 256+len(p.Users)*512)
-	b = append(b, `{"current_page":`...)
-	b = strconv.AppendInt(b, int64(page), 10)
-	b = append(b, `,"per_page":`...)
-	b = strconv.AppendInt(b, int64(p.Limit), 10)
+	b = append(b, key1...)
+	b = strconv.AppendInt(b, int64(n1), 10)
+	b = append(b, key2...)
+	b = strconv.AppendInt(b, int64(n2), 10)
 	b = append(b, `,"total_entries":`...)
 	b = strconv.AppendInt(b, p.Total, 10)
 	b = append(b, `,"items":[`...)
@@ -59,9 +50,13 @@ func writeV1Page(w http.ResponseWriter, page int, p *identity.UserPage) error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"user":`...)
+		if wrap {
+			b = append(b, `{"user":`...)
+		}
 		b = appendUserJSON(b, u)
-		b = append(b, '}')
+		if wrap {
+			b = append(b, '}')
+		}
 	}
 	writeBody(w, http.StatusOK, append(b, "]}"...))
 	return nil
