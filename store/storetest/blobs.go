@@ -15,11 +15,7 @@ import (
 
 func blobStore(t *testing.T, s identity.Store) identity.BlobStore {
 	t.Helper()
-	bs, ok := s.(identity.BlobStore)
-	if !ok {
-		t.Skipf("%T does not implement identity.BlobStore", s)
-	}
-	return bs
+	return optional[identity.BlobStore](t, s)
 }
 
 // blobUID returns a fresh 32-hex-character blob UID.
@@ -62,12 +58,7 @@ func normBlob(b *identity.Blob) identity.Blob {
 
 func checkBlob(t *testing.T, what string, got, want *identity.Blob) {
 	t.Helper()
-	if got == nil {
-		t.Fatalf("%s: nil blob", what)
-	}
-	if g, w := normBlob(got), normBlob(want); !reflect.DeepEqual(g, w) {
-		t.Fatalf("%s:\n got %s\nwant %s", what, dump(g), dump(w))
-	}
+	checkEqual(t, what, "blob", got, want, normBlob)
 }
 
 func testBlobRoundTrip(t *testing.T, s identity.Store) {

@@ -13,11 +13,7 @@ import (
 
 func resetStore(t *testing.T, s identity.Store) identity.ResetTokenStore {
 	t.Helper()
-	rs, ok := s.(identity.ResetTokenStore)
-	if !ok {
-		t.Skipf("%T does not implement identity.ResetTokenStore", s)
-	}
-	return rs
+	return optional[identity.ResetTokenStore](t, s)
 }
 
 func mkResetToken(appID, userID int64, token string, created time.Time) *identity.ResetToken {

@@ -78,11 +78,7 @@ func newSearchFixture(t *testing.T, s identity.Store) *searchFixture {
 
 func searcher(t *testing.T, s identity.Store) identity.UserSearcher {
 	t.Helper()
-	us, ok := s.(identity.UserSearcher)
-	if !ok {
-		t.Skip("store does not implement identity.UserSearcher")
-	}
-	return us
+	return optional[identity.UserSearcher](t, s)
 }
 
 // search runs q in app and returns the fixture names of the users found, in order.

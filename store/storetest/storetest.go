@@ -223,13 +223,7 @@ func normUser(u *identity.User) identity.User {
 
 func checkUser(t *testing.T, what string, got, want *identity.User) {
 	t.Helper()
-	if got == nil {
-		t.Fatalf("%s: nil user", what)
-	}
-	g, w := normUser(got), normUser(want)
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("%s:\n got %s\nwant %s", what, dump(g), dump(w))
-	}
+	checkEqual(t, what, "user", got, want, normUser)
 }
 
 func normSession(s *identity.Session) identity.Session {
@@ -246,13 +240,7 @@ func normSession(s *identity.Session) identity.Session {
 
 func checkSession(t *testing.T, what string, got, want *identity.Session) {
 	t.Helper()
-	if got == nil {
-		t.Fatalf("%s: nil session", what)
-	}
-	g, w := normSession(got), normSession(want)
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("%s:\n got %s\nwant %s", what, dump(g), dump(w))
-	}
+	checkEqual(t, what, "session", got, want, normSession)
 }
 
 func dump(v any) string {
