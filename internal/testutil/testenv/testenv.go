@@ -1,0 +1,35 @@
+// Package testenv opens what tests of several packages build an identity.Identity from: an
+// in-memory store and a cheap password provider. It is apart from testutil because it
+// imports the module's store and provider packages, which testutil must not (their own
+// in-package tests use testutil).
+package testenv
+
+import (
+	"testing"
+
+	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/store/gormstore"
+)
+
+// Store returns a new, empty, migrated in-memory store (gormstore.OpenMemory), closed when
+// t's test ends.
+func Store(t testing.TB) *gormstore.Store {
+	t.Helper()
+	st, err := gormstore.OpenMemory(gormstore.Config{})
+	if err != nil {
+		t.Fatalf("testenv: in-memory store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Passwords returns a password provider with the smallest argon2id parameters: tests check
+// behaviour, not hashing cost.
+func Passwords(t testing.TB) *password.Provider {
+	t.Helper()
+	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
+	if err != nil {
+		t.Fatalf("testenv: password provider: %v", err)
+	}
+	return pw
+}
