@@ -7,8 +7,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/testutil"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 )
 
 // integration is an Identity over a real (in-memory SQLite) store with the password and
@@ -23,15 +22,7 @@ type integration struct {
 
 func newIntegration(t *testing.T) *integration {
 	t.Helper()
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, pw := testenv.Store(t), testenv.Passwords(t)
 	in := &integration{t: t, ks: testutil.NewKeyServer(t, "k1"), clk: newClock()}
 	phone, email, err := New(Config{KeySetURL: in.ks.URL(), Now: in.clk.Now, Logger: quietLogger()})
 	if err != nil {
