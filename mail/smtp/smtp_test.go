@@ -13,9 +13,8 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/smtptest"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/mail/smtp"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
 )
 
 const (
@@ -370,15 +369,7 @@ func TestParseTLSMode(t *testing.T) {
 // link from the received message and sets the new password with it.
 func TestPasswordResetOverSMTP(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.StartTLS, Mechanisms: []string{"PLAIN", "LOGIN"}, Username: user, Password: pass})
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, pw := testenv.Store(t), testenv.Passwords(t)
 	id, err := identity.New(identity.Config{
 		Store: st, Hasher: pw, Providers: []identity.Provider{pw},
 		Reset: identity.ResetConfig{
