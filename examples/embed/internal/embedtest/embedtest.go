@@ -13,8 +13,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/examples/embed/internal/embedapp"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 )
 
 // Run serves newHandler's handler over an in-memory store and checks, as a client would:
@@ -23,15 +22,7 @@ import (
 // with ConnectyCube's body), and that a destroyed session no longer passes /api/me.
 func Run(t *testing.T, newHandler func(*identity.Identity) http.Handler) {
 	t.Helper()
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, pw := testenv.Store(t), testenv.Passwords(t)
 	id, app, err := embedapp.New(context.Background(), st, pw, "test")
 	if err != nil {
 		t.Fatal(err)
