@@ -14,9 +14,8 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/provider/guest"
-	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
 )
 
 // logBuffer is testutil.LogBuffer under the name corpus_test.go uses.
@@ -53,7 +52,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	for _, f := range opts {
 		f(o)
 	}
-	st, pw := openStore(t)
+	st, pw := testenv.Store(t), testenv.Passwords(t)
 	var store identity.Store = st
 	if o.store != nil {
 		store = o.store(st)
@@ -97,22 +96,6 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	}
 	e.h = httpadapter.New(e.id, cfg)
 	return e
-}
-
-// openStore opens an empty in-memory store (closed when t ends) and a password provider
-// with minimal argon2id parameters: these tests check the wire, not the hashing cost.
-func openStore(t testing.TB) (*gormstore.Store, *password.Provider) {
-	t.Helper()
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, pw
 }
 
 // resp is a recorded response.

@@ -16,7 +16,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
-	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/ratelimit/redislimit"
 	"github.com/identitykit/identity/store/gormstore"
@@ -65,10 +65,7 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 			}
 		}
 	})
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := testenv.Passwords(t)
 	logs := &testutil.LogBuffer{}
 	newInstance := func(st *gormstore.Store, cfg httpadapter.Config) *env {
 		log := slog.New(slog.NewTextHandler(logs, nil))

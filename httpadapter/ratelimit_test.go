@@ -15,7 +15,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
-	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/ratelimit/redislimit"
 
@@ -268,10 +268,7 @@ func (p *busyProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 // TestBusyIsNotAFailure: a saturated hasher still answers 503 with Retry-After: 1, and
 // those answers neither feed the tarpit nor spend the failure budget.
 func TestBusyIsNotAFailure(t *testing.T) {
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := testenv.Passwords(t)
 	bp := &busyProvider{Provider: pw}
 	e := newLimitEnv(t, nil, func(o *envOpt) {
 		o.providers = append(o.providers, bp)
@@ -460,7 +457,7 @@ func TestTwoInstancesShareRedisLimits(t *testing.T) {
 		}
 	})
 
-	st, pw := openStore(t)
+	st, pw := testenv.Store(t), testenv.Passwords(t)
 	sl := &testutil.Sleeper{}
 	now := time.Now()
 	newServer := func(rdb *redis.Client) *env {
