@@ -11,6 +11,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/testutil"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
@@ -97,13 +98,7 @@ type env struct {
 }
 
 // cheapPasswords uses small argon2id parameters so that tests run fast.
-func cheapPasswords(tb testing.TB) *password.Provider {
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pw
-}
+func cheapPasswords(tb testing.TB) *password.Provider { return testenv.Passwords(tb) }
 
 func newEnv(tb testing.TB, settings identity.AppSettings, mod ...func(*identity.Config)) *env {
 	tb.Helper()

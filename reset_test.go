@@ -14,6 +14,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/testutil"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -671,12 +672,7 @@ func TestPasswordResetHTMLEscapesAppName(t *testing.T) {
 }
 
 func TestNewResetConfig(t *testing.T) {
-	st, err := gormstore.OpenMemory(gormstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw := cheapPasswords(t)
+	st, pw := testenv.Store(t), cheapPasswords(t)
 	mailer := &fakeMailer{}
 	ok := identity.ResetConfig{Mailer: mailer, LinkURL: resetLinkURL}
 	tests := []struct {
