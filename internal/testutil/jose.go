@@ -96,40 +96,28 @@ func (ks *KeyServer) Publish(kids ...string) {
 	for _, kid := range kids {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &RSAKey(ks.t, kid).PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
 	}
+	ks.locked(func() { ks.published = set })
+}
+
+func (ks *KeyServer) locked(f func()) {
 	ks.mu.Lock()
-	ks.published = set
-	ks.mu.Unlock()
+	defer ks.mu.Unlock()
+	f()
 }
 
 // SetStatus makes the server answer code (with a plain-text body) instead of the key set;
 // http.StatusOK serves the key set again.
-func (ks *KeyServer) SetStatus(code int) {
-	ks.mu.Lock()
-	ks.status = code
-	ks.mu.Unlock()
-}
+func (ks *KeyServer) SetStatus(code int) { ks.locked(func() { ks.status = code }) }
 
 // SetBody makes the server send body instead of the published key set; "" sends the key
 // set again.
-func (ks *KeyServer) SetBody(body string) {
-	ks.mu.Lock()
-	ks.body = body
-	ks.mu.Unlock()
-}
+func (ks *KeyServer) SetBody(body string) { ks.locked(func() { ks.body = body }) }
 
 // SetCacheControl sets the Cache-Control header of the key set responses ("" for none).
-func (ks *KeyServer) SetCacheControl(v string) {
-	ks.mu.Lock()
-	ks.cacheControl = v
-	ks.mu.Unlock()
-}
+func (ks *KeyServer) SetCacheControl(v string) { ks.locked(func() { ks.cacheControl = v }) }
 
 // SetGate makes requests wait until gate is closed before answering; nil answers at once.
-func (ks *KeyServer) SetGate(gate chan struct{}) {
-	ks.mu.Lock()
-	ks.gate = gate
-	ks.mu.Unlock()
-}
+func (ks *KeyServer) SetGate(gate chan struct{}) { ks.locked(func() { ks.gate = gate }) }
 
 func (ks *KeyServer) serve(w http.ResponseWriter, r *http.Request) {
 	ks.fetches.Add(1)
