@@ -153,6 +153,16 @@ func (e *resetEnv) flush(t *testing.T) []identity.Message {
 
 func (e *resetEnv) logText() string { return e.logs.String() }
 
+// mailedToken requests a password reset for email, sends the mail, and returns the token of
+// the one link mailed.
+func (e *resetEnv) mailedToken(t *testing.T, email string) string {
+	t.Helper()
+	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, email, ""); err != nil {
+		t.Fatalf("RequestPasswordReset(%q): %v", email, err)
+	}
+	return tokenOf(t, e.flush(t)[0])
+}
+
 // tokenOf returns the token of the reset link in m's text, checking the link's shape.
 func tokenOf(t *testing.T, m identity.Message) string {
 	t.Helper()
@@ -234,8 +244,7 @@ func TestPasswordResetFlow(t *testing.T) {
 func TestPasswordResetTokenSingleUse(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "once", "once@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "once@example.com", "")
-	tok := tokenOf(t, e.flush(t)[0])
+	tok := e.mailedToken(t, "once@example.com")
 	if err := e.id.ResetPassword(t.Context(), tok, "first-new-password"); err != nil {
 		t.Fatal(err)
 	}
@@ -267,8 +276,7 @@ func TestPasswordResetTokenExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) { c.Reset.Lifetime = tc.lifetime })
 			e.signUp(t, "expiring", "expiring@example.com", "old-password")
-			e.id.RequestPasswordReset(t.Context(), e.app.ID, "expiring@example.com", "")
-			tok := tokenOf(t, e.flush(t)[0])
+			tok := e.mailedToken(t, "expiring@example.com")
 			e.clock.Advance(tc.after)
 			if _, _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
 				t.Fatalf("CheckResetToken: %v, want %v", err, tc.wantErr)
@@ -316,8 +324,7 @@ func TestPasswordResetNewerRequestInvalidatesOlder(t *testing.T) {
 func TestPasswordResetConcurrentDoubleSubmit(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "racer", "racer@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "racer@example.com", "")
-	tok := tokenOf(t, e.flush(t)[0])
+	tok := e.mailedToken(t, "racer@example.com")
 	const n = 8
 	errs := make([]error, n)
 	start := make(chan struct{})
@@ -387,8 +394,7 @@ func TestPasswordResetNoMailForAccountsWithoutPassword(t *testing.T) {
 func TestPasswordResetPolicy(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{PasswordPolicy: identity.PasswordPolicy{MinLength: 12}})
 	e.signUp(t, "strict", "strict@example.com", "old-password-long")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "strict@example.com", "")
-	tok := tokenOf(t, e.flush(t)[0])
+	tok := e.mailedToken(t, "strict@example.com")
 	tests := []struct {
 		pw      string
 		wantErr error
@@ -582,8 +588,7 @@ func TestPasswordResetMailerFailures(t *testing.T) {
 func TestPasswordResetEmailChangeVoidsToken(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "mover", "mover@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "mover@example.com", "")
-	tok := tokenOf(t, e.flush(t)[0])
+	tok := e.mailedToken(t, "mover@example.com")
 	s, err := e.login("mover@example.com", "old-password")
 	if err != nil {
 		t.Fatal(err)
@@ -599,8 +604,7 @@ func TestPasswordResetEmailChangeVoidsToken(t *testing.T) {
 func TestPasswordResetDeleteExpiredPurgesTokens(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "purged", "purged@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "purged@example.com", "")
-	tok := tokenOf(t, e.flush(t)[0])
+	tok := e.mailedToken(t, "purged@example.com")
 	if _, err := e.id.DeleteExpired(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -728,8 +732,7 @@ func TestPasswordResetLinkKeepsQuery(t *testing.T) {
 func TestPasswordChangeVoidsResetToken(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "changer", "changer@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "changer@example.com", "")
-	tok := tokenOf(t, e.flush(t)[0])
+	tok := e.mailedToken(t, "changer@example.com")
 	s, err := e.login("changer@example.com", "old-password")
 	if err != nil {
 		t.Fatal(err)
