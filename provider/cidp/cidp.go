@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/provconfig"
 )
 
 // Defaults of Config and OIDCConfig.
@@ -151,16 +152,9 @@ func (p *Provider) Enable(s *identity.AppSettings, c AppConfig) error {
 
 // storeConfig sets s.Providers[name] to the JSON of c on a copy of the map.
 func storeConfig(s *identity.AppSettings, name string, c any) error {
-	raw, err := json.Marshal(c)
-	if err != nil {
+	if err := provconfig.Set(s, name, c); err != nil {
 		return fmt.Errorf("cidp: %w", err)
 	}
-	m := make(map[string]json.RawMessage, len(s.Providers)+1)
-	for k, v := range s.Providers {
-		m[k] = v
-	}
-	m[name] = raw
-	s.Providers = m
 	return nil
 }
 
