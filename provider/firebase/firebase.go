@@ -91,6 +91,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/jwks"
+	"github.com/identitykit/identity/internal/provconfig"
 )
 
 // Provider names.
@@ -168,16 +169,9 @@ func Enable(s *identity.AppSettings, name string, c AppConfig) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(c)
-	if err != nil {
+	if err := provconfig.Set(s, name, c); err != nil {
 		return fmt.Errorf("firebase: %w", err)
 	}
-	m := make(map[string]json.RawMessage, len(s.Providers)+1)
-	for k, v := range s.Providers {
-		m[k] = v
-	}
-	m[name] = raw
-	s.Providers = m
 	return nil
 }
 
