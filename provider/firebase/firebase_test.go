@@ -12,14 +12,26 @@ import (
 	"github.com/identitykit/identity/internal/testutil"
 )
 
-func TestAuthenticate(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
-	clk := newClock()
-	now := clk.Now()
-	phone, email, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
+// newProviders starts a key server publishing k1 and returns the phone and email providers
+// of cfg on it (quiet unless cfg has a Logger).
+func newProviders(t testing.TB, cfg Config) (phone, email *Provider, ks *testutil.KeyServer) {
+	t.Helper()
+	ks = testutil.NewKeyServer(t, "k1")
+	cfg.KeySetURL = ks.URL()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
+	phone, email, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return phone, email, ks
+}
+
+func TestAuthenticate(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	phone, email, ks := newProviders(t, Config{Now: clk.Now})
 	app := testApp(t, false)
 	strict := testApp(t, true)
 	bare := &identity.Application{ID: 8}
@@ -173,12 +185,8 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestAuthenticateSubject(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	phone, _, _ := newProviders(t, Config{Now: clk.Now})
 	m := claimsFor("proj-a", clk.Now())
 	m["sub"] = "Ab3dEf9hIj"
 	c, err := authenticate(context.Background(), phone, nil, testApp(t, false), PhoneProvider, "proj-a", sign(t, "k1", "k1", m))
@@ -191,12 +199,8 @@ func TestAuthenticateSubject(t *testing.T) {
 }
 
 func TestOversizedTokenIsNotParsed(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
-	phone, _, err := New(Config{KeySetURL: ks.URL(), MaxTokenSize: 100, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = authenticate(context.Background(), phone, nil, testApp(t, false), PhoneProvider, "proj-a", strings.Repeat("a", 101))
+	phone, _, ks := newProviders(t, Config{MaxTokenSize: 100})
+	_, err := authenticate(context.Background(), phone, nil, testApp(t, false), PhoneProvider, "proj-a", strings.Repeat("a", 101))
 	if !errors.Is(err, errTooLarge) || !errors.Is(err, identity.ErrInvalidCredentials) {
 		t.Fatalf("err = %v, want errTooLarge", err)
 	}
@@ -288,13 +292,9 @@ func TestEmulator(t *testing.T) {
 }
 
 func TestRejectionLogsNoToken(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
 	var logs testutil.LogBuffer
-	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: debugLogger(&logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	phone, _, _ := newProviders(t, Config{Now: clk.Now, Logger: debugLogger(&logs)})
 	m := claimsFor("proj-a", clk.Now())
 	m["exp"] = clk.Now().Add(-time.Hour).Unix()
 	tok := sign(t, "k1", "k1", m)
@@ -352,12 +352,8 @@ func TestNewConfig(t *testing.T) {
 }
 
 func TestNoLeeway(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Leeway: -1, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	phone, _, _ := newProviders(t, Config{Now: clk.Now, Leeway: -1})
 	m := claimsFor("proj-a", clk.Now())
 	m["iat"] = clk.Now().Add(time.Second).Unix()
 	if _, err := authenticate(context.Background(), phone, nil, testApp(t, false), PhoneProvider, "proj-a", sign(t, "k1", "k1", m)); !errors.Is(err, errIssuedInFuture) {
@@ -371,11 +367,7 @@ func TestNoLeeway(t *testing.T) {
 }
 
 func TestIdentityClockIsTheDefault(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
-	phone, _, err := New(Config{KeySetURL: ks.URL(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	phone, _, _ := newProviders(t, Config{})
 	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	req := authReq(testApp(t, false), PhoneProvider, "proj-a", sign(t, "k1", "k1", claimsFor("proj-a", past)))
 	req.Now = past
@@ -456,12 +448,8 @@ func (u users) UserByEmail(context.Context, string) (*identity.User, error) {
 }
 
 func TestPhoneLoginOnlyWhenFree(t *testing.T) {
-	ks := testutil.NewKeyServer(t, "k1")
 	clk := newClock()
-	phone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	phone, _, _ := newProviders(t, Config{Now: clk.Now})
 	app := testApp(t, false)
 	tok := sign(t, "k1", "k1", claimsFor("proj-a", clk.Now()))
 	storeDown := errors.New("store: connection refused")

@@ -7,18 +7,13 @@ import (
 	"testing"
 
 	"github.com/identitykit/identity"
-	"github.com/identitykit/identity/internal/testutil"
 )
 
 // FuzzAuthenticate feeds attacker-controlled tokens and project ids to both providers: no
 // panic, and every failure is a client error that does not echo the token.
 func FuzzAuthenticate(f *testing.F) {
-	ks := testutil.NewKeyServer(f, "k1")
 	clk := newClock()
-	phone, email, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, Logger: quietLogger()})
-	if err != nil {
-		f.Fatal(err)
-	}
+	phone, email, ks := newProviders(f, Config{Now: clk.Now})
 	emuPhone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, InsecureEmulator: true, Logger: quietLogger()})
 	if err != nil {
 		f.Fatal(err)
