@@ -52,15 +52,22 @@ func BenchmarkValidate(b *testing.B) {
 	})
 }
 
+// defaultCostEnv is an env on st with the password provider at its default argon2id
+// parameters and the wall clock.
+func defaultCostEnv(b *testing.B, st identity.Store) *env {
+	b.Helper()
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return newEnvWith(b, st, pw, identity.AppSettings{}, func(c *identity.Config) { c.Now = time.Now })
+}
+
 // BenchmarkPasswordLogin measures a login/password session creation at the default argon2id
 // parameters; compare with BenchmarkRawArgon2idCompare (same parameters, same cores).
 func BenchmarkPasswordLogin(b *testing.B) {
 	forEachDB(b, func(b *testing.B, st identity.Store) {
-		pw, err := password.New(password.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		e := newEnvWith(b, st, pw, identity.AppSettings{}, func(c *identity.Config) { c.Now = time.Now })
+		e := defaultCostEnv(b, st)
 		ctx := context.Background()
 		login := "login" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		if _, err := e.id.SignUp(ctx, e.app.ID, identity.UserInput{Login: &login, Password: ptr("correct horse battery")}); err != nil {
@@ -102,11 +109,7 @@ func BenchmarkRawArgon2idCompare(b *testing.B) {
 // BenchmarkSignUp measures SignUp at the default argon2id parameters.
 func BenchmarkSignUp(b *testing.B) {
 	forEachDB(b, func(b *testing.B, st identity.Store) {
-		pw, err := password.New(password.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		e := newEnvWith(b, st, pw, identity.AppSettings{}, func(c *identity.Config) { c.Now = time.Now })
+		e := defaultCostEnv(b, st)
 		ctx := context.Background()
 		prefix := "su" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		var n atomic.Int64
