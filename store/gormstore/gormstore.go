@@ -183,13 +183,16 @@ func OpenMemory(cfg Config) (*Store, error) {
 
 // OpenPostgres connects to the PostgreSQL database named by dsn (a URL or a key=value
 // string as pgx accepts) and returns a Store on it. The connection is checked with a ping;
-// an unreachable server yields an error wrapping identity.ErrUnavailable. Pool sizes are
-// database/sql's defaults; adjust them through DB().
+// an unreachable server yields an error wrapping identity.ErrUnavailable. The pool keeps up
+// to 16 idle connections, each closed after 5 minutes unused, and opens as many as needed
+// (database/sql keeps 2 idle by default, which makes a busy server reconnect constantly);
+// adjust it through DB().
 func OpenPostgres(dsn string, cfg Config) (*Store, error) {
 	db, err := gorm.Open(postgres.Open(dsn), openConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: open postgres: %w", classify(err))
 	}
+	tunePostgresPool(db)
 	st, err := New(db, cfg)
 	if err != nil {
 		if sqlDB, e := db.DB(); e == nil {
