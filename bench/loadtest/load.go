@@ -217,12 +217,16 @@ func runLoad(ctx context.Context, hc *http.Client, conc int, warmup, window time
 // per response during the measured window.
 func runLoadCPU(ctx context.Context, hc *http.Client, conc int, warmup, window time.Duration, pid int, mk mkReq) (*result, time.Duration) {
 	var u0, s0, h0, pg0 time.Duration
+	var conns0 int64
 	started := make(chan struct{})
 	go func() {
 		time.Sleep(warmup)
 		u0, s0 = cpuTimes(pid)
 		h0 = cpuTime(os.Getpid())
 		pg0 = commandCPU("postgres")
+		if pgConnections != nil {
+			conns0 = pgConnections()
+		}
 		close(started)
 	}()
 	res := runLoad(ctx, hc, conc, warmup, window, mk)
@@ -234,9 +238,17 @@ func runLoadCPU(ctx context.Context, hc *http.Client, conc int, warmup, window t
 		return res, 0
 	}
 	n := time.Duration(res.n)
-	progress("  CPU per answer: server user %s, system %s; load generator %s; PostgreSQL processes %s", (u1-u0)/n, (s1-s0)/n, (h1-h0)/n, (pg1-pg0)/n)
+	conns := ""
+	if pgConnections != nil {
+		conns = fmt.Sprintf(", %d new PostgreSQL connections (the whole database)", pgConnections()-conns0)
+	}
+	progress("  CPU per answer: server user %s, system %s; load generator %s; live PostgreSQL processes %s%s", (u1-u0)/n, (s1-s0)/n, (h1-h0)/n, (pg1-pg0)/n, conns)
 	return res, (u1 - u0 + s1 - s0) / time.Duration(res.n)
 }
+
+// pgConnections, when set, returns how many connections the PostgreSQL database has
+// accepted so far (pg_stat_database.sessions).
+var pgConnections func() int64
 
 // only returns the count of responses with status code and whether every response had it.
 func (r *result) only(code int) (int, bool) {

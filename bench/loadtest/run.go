@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -71,6 +72,18 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	loadStart := loadAverage()
 	rep := &report{db: o.db}
+	if o.db == "postgres" {
+		pdb, err := sql.Open("pgx", o.dsn)
+		if err != nil {
+			return err
+		}
+		defer pdb.Close()
+		pgConnections = func() int64 {
+			var n int64
+			pdb.QueryRowContext(ctx, "SELECT sessions FROM pg_stat_database WHERE datname = current_database()").Scan(&n)
+			return n
+		}
+	}
 	population := "no users loaded"
 	if o.users > 0 {
 		if err := b.loadUsers(ctx, o.users, o.seed); err != nil {
