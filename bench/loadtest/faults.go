@@ -447,7 +447,7 @@ func cmdPGRestart(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("\n### PostgreSQL %s under load\n\n", map[bool]string{true: fmt.Sprintf("stopped for %s", *down), false: "restarted"}[*down > 0])
 	fmt.Printf("- machine: %s; load average at start %s, at end %s\n", machine(), loadStart, loadAverage())
-	fmt.Printf("- database: %s, cluster %s/%s; server: examples/server, database/sql pool defaults\n", describeDB(ctx, &c), ver, name)
+	fmt.Printf("- database: %s, cluster %s/%s; server: examples/server (gormstore.OpenPostgres connection pool)\n", describeDB(ctx, &c), ver, name)
 	fmt.Printf("- load: %d workers over keep-alive connections, a mix of GET /session (4/10), GET /users/{id} (2/10), GET /users/v2?login= (2/10), logins (1/10) and sign-ups (1/10), for %s\n", c.concurrency, *total)
 	fmt.Printf("- events: %s\n\n", strings.Join(marks, "; "))
 	var rows [][]string
