@@ -183,10 +183,11 @@ func OpenMemory(cfg Config) (*Store, error) {
 
 // OpenPostgres connects to the PostgreSQL database named by dsn (a URL or a key=value
 // string as pgx accepts) and returns a Store on it. The connection is checked with a ping;
-// an unreachable server yields an error wrapping identity.ErrUnavailable. The pool keeps up
-// to 16 idle connections, each closed after 5 minutes unused, and opens as many as needed
-// (database/sql keeps 2 idle by default, which makes a busy server reconnect constantly);
-// adjust it through DB().
+// an unreachable server yields an error wrapping identity.ErrUnavailable. The pool opens at
+// most 32 connections (more concurrent queries wait for one) and keeps up to 16 idle, each
+// closed after 5 minutes unused; database/sql's defaults (no limit, 2 idle) let a burst of
+// requests exhaust PostgreSQL's max_connections and make a busy server reconnect constantly.
+// Adjust it through DB(); PostgreSQL's max_connections must cover every instance's pool.
 func OpenPostgres(dsn string, cfg Config) (*Store, error) {
 	db, err := gorm.Open(postgres.Open(dsn), openConfig(cfg))
 	if err != nil {
