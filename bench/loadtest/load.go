@@ -250,6 +250,49 @@ func runLoadCPU(ctx context.Context, hc *http.Client, conc int, warmup, window t
 // accepted so far (pg_stat_database.sessions).
 var pgConnections func() int64
 
+// merge returns the results of several rounds as one.
+func merge(rs []*result) *result {
+	m := &result{statuses: map[int]int{}}
+	for _, r := range rs {
+		m.n += r.n
+		m.window += r.window
+		m.errs += r.errs
+		if m.firstErr == nil {
+			m.firstErr = r.firstErr
+		}
+		for k, v := range r.statuses {
+			m.statuses[k] += v
+		}
+		m.lat = append(m.lat, r.lat...)
+	}
+	sortDurations(m.lat)
+	if m.window > 0 {
+		m.rate = float64(m.n) / m.window.Seconds()
+	}
+	return m
+}
+
+// median returns the median of xs (the mean of the middle two for an even count).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ratios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // only returns the count of responses with status code and whether every response had it.
 func (r *result) only(code int) (int, bool) {
 	return r.statuses[code], r.statuses[code] == r.n && r.errs == 0

@@ -133,3 +133,26 @@ func TestParseStat(t *testing.T) {
 		t.Fatalf("parseStat(garbage) = %v, %v", u, s)
 	}
 }
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		if got := median(tt.in); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := &result{n: 2, window: time.Second, statuses: map[int]int{200: 2}, lat: ds(3, 1)}
+	b := &result{n: 4, window: time.Second, statuses: map[int]int{200: 3, 503: 1}, lat: ds(2, 4, 6, 5), errs: 1}
+	m := merge([]*result{a, b})
+	if m.n != 6 || m.rate != 3 || m.statuses[200] != 5 || m.statuses[503] != 1 || m.errs != 1 || pct(m.lat, 50) != 3*time.Millisecond {
+		t.Fatalf("merge: %+v", m)
+	}
+}

@@ -45,12 +45,12 @@ func cmdRun(ctx context.Context, args []string) error {
 	var o runOptions
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	o.register(fs, 64)
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each throughput phase")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each throughput phase (of each side, for the alternating comparisons)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each throughput phase")
 	fs.IntVar(&o.loginConc, "login-concurrency", 4*runtime.NumCPU(), "concurrent requests of the login and sign-up phases (argon2id-bound: a few per hashing slot keep every slot busy)")
 	fs.IntVar(&o.users, "users", 100000, "users to load before the run for the V2 search rows (bench/usersearch's loader; 0: none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the loaded population")
-	fs.IntVar(&o.rounds, "rounds", 2, "rounds of the GET /session comparison (identity and bare alternate; the best round of each counts)")
+	fs.IntVar(&o.rounds, "rounds", 5, "rounds of the GET /session and login comparisons: the two sides alternate, each round measuring -duration/-rounds, and the ratio is the median of the rounds' ratios")
 	fs.IntVar(&o.searchN, "search-n", 500, "measured requests per V2 search shape (sent one at a time)")
 	fs.IntVar(&o.rssAttempts, "rss-logins", 1000, "concurrent login attempts of the memory phase")
 	fs.StringVar(&o.profileDir, "profile", "", "directory to write pprof profiles of the server to (CPU during the throughput phases, heap after the memory phase); enables the server's -pprof-addr")
@@ -127,77 +127,95 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer bare.stop()
-	getSession := func(base string, hc *http.Client, pid int) (*result, time.Duration) {
-		return runLoadCPU(ctx, hc, o.concurrency, o.warmup, o.duration, pid, func(ctx context.Context, w, i int) *http.Request {
+	// The comparisons alternate the two sides in -rounds short rounds, so that a change of
+	// the machine's load hits both; the ratio is the median of the rounds' ratios.
+	window := max(time.Second, o.duration/time.Duration(o.rounds))
+	warm := func(r int) time.Duration {
+		if r == 0 {
+			return o.warmup
+		}
+		return min(o.warmup, 500*time.Millisecond)
+	}
+	getSession := func(base string, hc *http.Client, pid, r int) (*result, time.Duration) {
+		return runLoadCPU(ctx, hc, o.concurrency, warm(r), window, pid, func(ctx context.Context, w, i int) *http.Request {
 			req, _ := http.NewRequestWithContext(ctx, "GET", base+"/session.json", nil)
 			req.Header.Set("CB-Token", tokens[w%k])
 			return req
 		})
 	}
-	var best, bestBare *result
-	var bestCPU, bestBareCPU time.Duration
+	var gs, gsBare []*result
+	var gsRatios []float64
+	var gsCPU, gsBareCPU time.Duration
 	idClient, bareClient := newClient(o.concurrency), newClient(o.concurrency)
 	for r := 0; r < o.rounds; r++ {
 		progress("GET /session round %d: identity", r+1)
-		stopProf := b.profile(ctx, srv, o.profileDir, fmt.Sprintf("get-session-%d", r+1), o.warmup, o.duration)
-		res, cpu := getSession(a.base, idClient, srv.pid())
+		stopProf := func() {}
+		if r == 0 {
+			stopProf = b.profile(ctx, srv, o.profileDir, "get-session", warm(r), window)
+		}
+		res, cpu := getSession(a.base, idClient, srv.pid(), r)
 		stopProf()
 		progress("  %.0f/s (%s), server CPU %s per answer", res.rate, res.statusText(), cpu)
 		progress("GET /session round %d: bare net/http", r+1)
-		stopProf = b.profileAddr(ctx, bare.pprofAddr, o.profileDir, fmt.Sprintf("get-session-bare-%d", r+1), o.warmup, o.duration)
-		bres, bcpu := getSession("http://"+bare.addr, bareClient, bare.cmd.Process.Pid)
+		if r == 0 {
+			stopProf = b.profileAddr(ctx, bare.pprofAddr, o.profileDir, "get-session-bare", warm(r), window)
+		}
+		bres, bcpu := getSession("http://"+bare.addr, bareClient, bare.cmd.Process.Pid, r)
 		stopProf()
 		progress("  %.0f/s (%s), server CPU %s per answer", bres.rate, bres.statusText(), bcpu)
-		if best == nil || res.rate > best.rate {
-			best, bestCPU = res, cpu
-		}
-		if bestBare == nil || bres.rate > bestBare.rate {
-			bestBare, bestBareCPU = bres, bcpu
-		}
+		gs, gsBare = append(gs, res), append(gsBare, bres)
+		gsRatios = append(gsRatios, res.rate/bres.rate)
+		gsCPU += cpu / time.Duration(o.rounds)
+		gsBareCPU += bcpu / time.Duration(o.rounds)
 	}
 	bare.stop()
-	n, all := best.only(200)
-	rep.notes = append(rep.notes, fmt.Sprintf("GET /session: CPU time of the serving process per answer: identity %s, bare net/http %s (clock-tick resolution; the load generator uses the rest of the cores)",
-		bestCPU.Round(100*time.Nanosecond), bestBareCPU.Round(100*time.Nanosecond)))
+	get, getBare := merge(gs), merge(gsBare)
+	n, all := get.only(200)
+	rep.notes = append(rep.notes, fmt.Sprintf("GET /session: ratio per round %s; CPU time of the serving process per answer: identity %s, bare net/http %s (clock-tick resolution; the load generator uses the rest of the cores)",
+		ratios(gsRatios), gsCPU.Round(100*time.Nanosecond), gsBareCPU.Round(100*time.Nanosecond)))
 	rep.add(row{
-		name: "token-validated requests/s (`GET /session`, CB-Token)", value: perSec(best.rate),
-		base: "bare net/http: " + perSec(bestBare.rate), ratio: best.rate / bestBare.rate, target: 0.8,
-		lat: latText(best), answers: answers(best, n, all, 200),
+		name: "token-validated requests/s (`GET /session`, CB-Token)", value: perSec(get.rate),
+		base: "bare net/http: " + perSec(getBare.rate), ratio: median(gsRatios), target: 0.8,
+		lat: latText(get), answers: answers(get, n, all, 200),
 	})
 
-	// 2. Password logins against raw argon2id verifications, alternating; the best round of
-	// each counts.
+	// 2. Password logins against raw argon2id verifications, alternating likewise.
 	params := defaultParams()
-	var lres *result
+	var ls []*result
+	var lRatios []float64
 	var lcpu, rawVerifyCPU time.Duration
-	var rawVerify float64
+	var rawN, rawT float64
 	loginClient := newClient(o.loginConc)
 	for r := 0; r < o.rounds; r++ {
 		progress("POST /session logins, round %d", r+1)
-		stopProf := b.profile(ctx, srv, o.profileDir, fmt.Sprintf("login-%d", r+1), o.warmup, o.duration)
-		res, cpu := runLoadCPU(ctx, loginClient, o.loginConc, o.warmup, o.duration, srv.pid(), func(ctx context.Context, w, i int) *http.Request {
+		stopProf := func() {}
+		if r == 0 {
+			stopProf = b.profile(ctx, srv, o.profileDir, "login", warm(r), window)
+		}
+		res, cpu := runLoadCPU(ctx, loginClient, o.loginConc, warm(r), window, srv.pid(), func(ctx context.Context, w, i int) *http.Request {
 			return a.request(ctx, "POST", "/session.json", "", a.sessionBody(logins[(w*7+i)%k], benchPassword))
 		})
 		stopProf()
 		progress("  %.1f/s (%s), server CPU %s per answer", res.rate, res.statusText(), cpu)
 		progress("raw argon2id verifications, round %d", r+1)
-		raw, rawCPU := rawArgon2id(o.duration, params, false)
+		raw, rawCPU := rawArgon2id(window, params, false)
 		progress("  %.1f/s, CPU %s each", raw, rawCPU)
-		if lres == nil || res.rate > lres.rate {
-			lres, lcpu = res, cpu
-		}
-		if raw > rawVerify {
-			rawVerify, rawVerifyCPU = raw, rawCPU
-		}
+		ls = append(ls, res)
+		lRatios = append(lRatios, res.rate/raw)
+		rawN += raw * window.Seconds()
+		rawT += window.Seconds()
+		lcpu += cpu / time.Duration(o.rounds)
+		rawVerifyCPU += rawCPU / time.Duration(o.rounds)
 	}
+	lres, rawVerify := merge(ls), rawN/rawT
 	n, all = lres.only(201)
 	rep.add(row{
 		name: "password logins/s (`POST /session`, login + password)", value: perSec(lres.rate),
 		base:  fmt.Sprintf("argon2id.ComparePasswordAndHash ×%d goroutines: %s", runtime.NumCPU(), perSec(rawVerify)),
-		ratio: lres.rate / rawVerify, target: 0.9, lat: latText(lres), answers: answers(lres, n, all, 201),
+		ratio: median(lRatios), target: 0.9, lat: latText(lres), answers: answers(lres, n, all, 201),
 	})
-	rep.notes = append(rep.notes, fmt.Sprintf("logins: CPU time per login of the server process %s, per raw verification %s (ratio %.2f)",
-		lcpu.Round(10*time.Microsecond), rawVerifyCPU.Round(10*time.Microsecond), float64(rawVerifyCPU)/float64(max(lcpu, 1))))
+	rep.notes = append(rep.notes, fmt.Sprintf("logins: ratio per round %s; CPU time per login of the server process %s, per raw verification %s (ratio %.2f)",
+		ratios(lRatios), lcpu.Round(10*time.Microsecond), rawVerifyCPU.Round(10*time.Microsecond), float64(rawVerifyCPU)/float64(max(lcpu, 1))))
 
 	// 3. Sign-ups.
 	progress("POST /users sign-ups")
@@ -248,8 +266,8 @@ func cmdRun(ctx context.Context, args []string) error {
 		fmt.Sprintf("database: %s; %s", describeDB(ctx, &o.common), population),
 		fmt.Sprintf("server: examples/server as its own process, GOMAXPROCS %d, argon2id m=%d KiB t=%d p=%d with %d hashing slots, rate limits off, access log %s%s",
 			runtime.NumCPU(), params.Memory, params.Iterations, params.Parallelism, runtime.NumCPU(), onOff(o.accessLog), envText(o.serverEnv)),
-		fmt.Sprintf("load: in-process Go client over loopback, keep-alive connections; GET /session %d workers, logins and sign-ups %d workers; %s measured after %s warm-up per phase; GET /session best of %d rounds",
-			o.concurrency, o.loginConc, o.duration, o.warmup, o.rounds),
+		fmt.Sprintf("load: in-process Go client over loopback, keep-alive connections; GET /session %d workers, logins and sign-ups %d workers; %s measured per phase after %s warm-up; GET /session and logins alternate with their baselines in %d rounds of %s (ratio: median of the rounds)",
+			o.concurrency, o.loginConc, o.duration, o.warmup, o.rounds, window),
 	}
 	if logTrouble > 0 {
 		rep.notes = append(rep.notes, fmt.Sprintf("server log: %d lines with panic/stack/ERROR, e.g. %q", logTrouble, lines))
