@@ -714,6 +714,13 @@ func corpusCases(fx *corpusFixture) []corpusReq {
 		}
 	}
 	add(corpusReq{name: "GET /login", method: "GET", target: "/login", auth: corpusShared})
+	// Endpoints without parameters, given broken bodies and queries anyway.
+	for _, p := range []string{"/session.json", "/session/list.json", "/login.json", "/users/{self}.json", "/users/external/12.json", "/blobs/{blob}.json"} {
+		for i, b := range []string{`{`, `{"a":` + nest("[", "]", 100000, "") + `}`, "\xff\xfe", `[]`, "a[b][c" + strings.Repeat("[d]", 40) + "=1"} {
+			add(corpusReq{name: fmt.Sprintf("DELETE with body %d", i), method: "DELETE", target: p, ctype: ctJSON, body: b, auth: corpusFresh})
+		}
+		add(corpusReq{name: "DELETE with query", method: "DELETE", target: p + "?a[=1&" + strings.Repeat("x[]=1&", 10001), auth: corpusFresh})
+	}
 
 	// Header abuse.
 	tokens := []string{" ", "x", "null", "undefined", strings.Repeat("a", 64), strings.Repeat("f", 300), strings.Repeat("t", 64<<10),
