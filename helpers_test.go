@@ -25,7 +25,12 @@ func newClock() *testutil.Clock {
 // countingStore counts the Store calls a hot path must avoid.
 type countingStore struct {
 	identity.Store
-	sessionReads, userReads, touches atomic.Int64
+	sessionReads, userReads, touches, appReads atomic.Int64
+}
+
+func (c *countingStore) Application(ctx context.Context, id int64) (*identity.Application, error) {
+	c.appReads.Add(1)
+	return c.Store.Application(ctx, id)
 }
 
 func (c *countingStore) SessionByTokenHash(ctx context.Context, h []byte) (*identity.Session, error) {

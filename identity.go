@@ -87,10 +87,10 @@ type Config struct {
 	// this process and precise to ActivityInterval across processes and restarts (a session
 	// can be judged expired up to ActivityInterval early there). Default 1 min.
 	ActivityInterval time.Duration
-	// RecheckInterval is how long a validated session is trusted from memory before the
-	// Store is read again; it bounds how long a session revoked, or a user deleted, through
-	// another process keeps working here. Default 5 s. Changes made through this Identity
-	// take effect at once.
+	// RecheckInterval is how long a validated session, or an application, is trusted from
+	// memory before the Store is read again; it bounds how long a session revoked, a user
+	// deleted, or application settings changed through another process take to apply here.
+	// Default 5 s. Changes made through this Identity take effect at once.
 	RecheckInterval time.Duration
 	// MaxCachedSessions bounds the in-memory session cache. Default 100 000.
 	MaxCachedSessions int
@@ -114,6 +114,7 @@ type Identity struct {
 	providers map[string]Provider
 	log       *slog.Logger
 	cache     *sessionCache
+	apps      appCache
 	reset     *resetService
 	blobs     *blobService
 }
@@ -214,11 +215,51 @@ func (id *Identity) Application(ctx context.Context, appID int64) (*Application,
 	return id.application(ctx, appID)
 }
 
+// application returns a copy of application appID. Applications are cached like sessions:
+// trusted from memory for Config.RecheckInterval, so that a session request or a login does
+// not read the application on every call; a change made through this Identity applies at
+// once, one made elsewhere within RecheckInterval.
 func (id *Identity) application(ctx context.Context, appID int64) (*Application, error) {
 	if appID <= 0 {
 		return nil, ErrApplicationNotFound
 	}
-	return id.store.Application(ctx, appID)
+	now := id.now()
+	id.apps.mu.Lock()
+	e, ok := id.apps.m[appID]
+	id.apps.mu.Unlock()
+	if ok && now.Sub(e.checked) < id.cfg.RecheckInterval && !now.Before(e.checked) {
+		app := *e.app
+		return &app, nil
+	}
+	app, err := id.store.Application(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	cached := *app
+	id.apps.mu.Lock()
+	if id.apps.m == nil || len(id.apps.m) >= 10000 {
+		id.apps.m = map[int64]appEntry{}
+	}
+	id.apps.m[appID] = appEntry{app: &cached, checked: now}
+	id.apps.mu.Unlock()
+	return app, nil
+}
+
+// appCache holds applications read recently (see application).
+type appCache struct {
+	mu sync.Mutex
+	m  map[int64]appEntry
+}
+
+type appEntry struct {
+	app     *Application
+	checked time.Time
+}
+
+func (c *appCache) forget(appID int64) {
+	c.mu.Lock()
+	delete(c.m, appID)
+	c.mu.Unlock()
 }
 
 // ApplicationByAuthKey returns the application whose auth key is key (compared in constant
@@ -249,8 +290,10 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 	app.Settings = settings
 	app.UpdatedAt = id.now()
 	if err := id.store.UpdateApplication(ctx, app); err != nil {
+		id.apps.forget(appID)
 		return nil, err
 	}
+	id.apps.forget(appID)
 	id.cache.clear()
 	return app, nil
 }

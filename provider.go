@@ -83,6 +83,9 @@ type Claims struct {
 	// Rehash, when set with UserID, replaces the user's stored password hash (parameters
 	// upgraded on a successful login).
 	Rehash string
+	// User, optional with UserID, is that user as the provider just read it through
+	// AuthRequest.Users; Identity then does not read it again.
+	User *User
 }
 
 // Provider turns credentials into Claims. Implementations must be safe for concurrent use;

@@ -138,7 +138,8 @@ func (id *Identity) recordLogin(ctx context.Context, s *Session, u *User, now ti
 		return
 	}
 	u.LastRequestAt = now
-	if err := id.store.TouchSession(ctx, s.ID, u.ID, now, s.ExpiresAt); err != nil {
+	// The session row was just written with this activity; only the user needs it.
+	if err := id.store.TouchSession(ctx, 0, u.ID, now, s.ExpiresAt); err != nil {
 		id.log.Warn("identity: recording login time failed", "user_id", u.ID, "err", err)
 	}
 }
@@ -517,12 +518,18 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 	now := id.now()
 	switch {
 	case c.UserID != 0:
-		u, err := id.store.User(ctx, app.ID, c.UserID)
-		if err != nil {
-			if errors.Is(err, ErrUserNotFound) {
-				return nil, ErrInvalidCredentials
+		var u *User
+		if c.User != nil && c.User.ID == c.UserID && c.User.ApplicationID == app.ID {
+			cp := *c.User
+			u = &cp
+		} else {
+			var err error
+			if u, err = id.store.User(ctx, app.ID, c.UserID); err != nil {
+				if errors.Is(err, ErrUserNotFound) {
+					return nil, ErrInvalidCredentials
+				}
+				return nil, err
 			}
-			return nil, err
 		}
 		if c.Rehash != "" {
 			u.PasswordHash = c.Rehash

@@ -385,3 +385,38 @@ func TestTokensAreOpaqueAndHashed(t *testing.T) {
 		t.Fatal("prefix of a token accepted")
 	}
 }
+
+// A password login reads the application at most once per RecheckInterval and the user once.
+func TestLoginStoreReads(t *testing.T) {
+	e := newEnv(t, identity.AppSettings{})
+	ctx := context.Background()
+	e.userSession(t, "reader", "password1") // creates the user, warms the application cache
+	e.store.appReads.Store(0)
+	e.store.userReads.Store(0)
+	e.userSession(t, "reader", "password1")
+	if a, u := e.store.appReads.Load(), e.store.userReads.Load(); a != 0 || u != 0 {
+		t.Fatalf("a login read the application %d times and the user by id %d times; want 0, 0", a, u)
+	}
+	// Settings changed through this Identity apply at once.
+	if _, err := e.id.UpdateApplicationSettings(ctx, e.app.ID, identity.AppSettings{DenyAutoCreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey,
+		Credentials: &identity.Credentials{Login: "newcomer", Password: "password1"}})
+	if !errors.Is(err, identity.ErrInvalidCredentials) {
+		t.Fatalf("auto-create after Deny: %v", err)
+	}
+	// Settings changed through another Identity apply after RecheckInterval.
+	other, err := identity.New(identity.Config{Store: e.store.Store, Hasher: e.pw, Providers: []identity.Provider{e.pw}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.UpdateApplicationSettings(ctx, e.app.ID, identity.AppSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(5 * time.Second)
+	if _, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey,
+		Credentials: &identity.Credentials{Login: "newcomer", Password: "password1"}}); err != nil {
+		t.Fatalf("auto-create after Allow elsewhere and RecheckInterval: %v", err)
+	}
+}

@@ -84,7 +84,8 @@ type SessionStore interface {
 	SetSessionUser(ctx context.Context, s *Session) error
 	// TouchSession records activity: it sets LastActiveAt to at and ExpiresAt to expiresAt
 	// unless the stored LastActiveAt is already later, and sets LastRequestAt of user userID
-	// (when not 0) to at unless it is already later. A missing session is not an error.
+	// (when not 0) to at unless it is already later. A missing session is not an error;
+	// sessionID 0 touches only the user.
 	TouchSession(ctx context.Context, sessionID, userID int64, at, expiresAt time.Time) error
 	// DeleteSession deletes the session with id. Deleting a missing session is not an error.
 	DeleteSession(ctx context.Context, id int64) error

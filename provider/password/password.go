@@ -224,7 +224,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		if !ok {
 			return nil, identity.ErrInvalidCredentials
 		}
-		cl := &identity.Claims{UserID: u.ID}
+		cl := &identity.Claims{UserID: u.ID, User: u}
 		if rehash {
 			if h, err := p.Hash(ctx, c.Password); err == nil {
 				cl.Rehash = h

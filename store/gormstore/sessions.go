@@ -77,15 +77,17 @@ func (s *Store) TouchSession(ctx context.Context, sessionID, userID int64, at, e
 	const op = "touch session"
 	at = dbTime(at)
 	db := s.db.WithContext(ctx)
-	err := db.Exec("UPDATE "+s.t.sessions+" SET last_active_at = ?, expires_at = ? WHERE id = ? AND last_active_at <= ?",
-		at, dbTime(expiresAt), sessionID, at).Error
-	if err != nil {
-		return s.fail(op, err)
+	if sessionID != 0 {
+		err := db.Exec("UPDATE "+s.t.sessions+" SET last_active_at = ?, expires_at = ? WHERE id = ? AND last_active_at <= ?",
+			at, dbTime(expiresAt), sessionID, at).Error
+		if err != nil {
+			return s.fail(op, err)
+		}
 	}
 	if userID == 0 {
 		return nil
 	}
-	err = db.Exec("UPDATE "+s.t.users+" SET last_request_at = ? WHERE id = ? AND (last_request_at IS NULL OR last_request_at <= ?)",
+	err := db.Exec("UPDATE "+s.t.users+" SET last_request_at = ? WHERE id = ? AND (last_request_at IS NULL OR last_request_at <= ?)",
 		at, userID, at).Error
 	if err != nil {
 		return s.fail(op, err)

@@ -1019,6 +1019,20 @@ func testTouchSession(t *testing.T, s identity.Store) {
 	if !gotApp.LastActiveAt.Equal(later.Add(time.Hour)) {
 		t.Fatalf("application session last active %v", gotApp.LastActiveAt)
 	}
+
+	// Session 0 touches only the user.
+	latest := later.Add(2 * time.Hour)
+	wantErr(t, "TouchSession of a user alone", s.TouchSession(ctx, 0, u.ID, latest, latest), nil)
+	usr, err = s.User(ctx, app.ID, u.ID)
+	wantErr(t, "User", err, nil)
+	if !usr.LastRequestAt.Equal(latest) {
+		t.Fatalf("user last request %v, want %v", usr.LastRequestAt, latest)
+	}
+	gotSess, err := s.SessionByTokenHash(ctx, sess.TokenHash)
+	wantErr(t, "SessionByTokenHash", err, nil)
+	if !gotSess.LastActiveAt.Equal(later) {
+		t.Fatalf("TouchSession(0, user) moved a session to %v", gotSess.LastActiveAt)
+	}
 }
 
 func testTouchMissing(t *testing.T, s identity.Store) {
