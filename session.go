@@ -415,7 +415,7 @@ func (id *Identity) RevokeSession(ctx context.Context, s *Session, sessionID int
 		if err := id.store.DeleteSession(ctx, s.ID); err != nil {
 			return err
 		}
-		id.cache.removeSession(s.ID)
+		id.cache.removeHash(s.TokenHash)
 		return nil
 	}
 	if s.UserID == 0 {
@@ -430,7 +430,7 @@ func (id *Identity) RevokeSession(ctx context.Context, s *Session, sessionID int
 			if err := id.store.DeleteSession(ctx, x.ID); err != nil {
 				return err
 			}
-			id.cache.removeSession(x.ID)
+			id.cache.removeHash(x.TokenHash)
 			return nil
 		}
 	}
@@ -707,14 +707,13 @@ func (c *sessionCache) remove(h [32]byte) {
 	c.mu.Unlock()
 }
 
-func (c *sessionCache) removeSession(sessionID int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for h, e := range c.byHash {
-		if e.s.ID == sessionID {
-			c.unlinkLocked(h, e)
-		}
+// removeHash removes the cached session whose token hash is h (a slice, as stored).
+func (c *sessionCache) removeHash(h []byte) {
+	var k [32]byte
+	if copy(k[:], h) != len(k) {
+		return
 	}
+	c.remove(k)
 }
 
 // dropUser removes every cached session of userID except sessionID keep.
