@@ -53,6 +53,58 @@ type AppSettings struct {
 	// ResetEmail overrides Config.Reset.Email, field by field, for this application's
 	// password reset mail (see EmailTemplate). Default: none.
 	ResetEmail EmailTemplate `json:"reset_email,omitzero"`
+	// LocalSignUp says whether SignUp (POST /users) and a guest's upgrade may create local
+	// password accounts. The default, LocalSignUpDefault, allows them unless
+	// PasswordProvider routes logins to another provider (a Custom Identity Provider): an
+	// account created locally could otherwise take the login or email of a future user of
+	// that provider.
+	LocalSignUp LocalSignUp `json:"local_sign_up,omitempty"`
+	// BlobQuota bounds each user's files (see BlobQuota). Default 100 files and 100 MiB.
+	BlobQuota BlobQuota `json:"blob_quota,omitzero"`
+	// HideContactInfo hides the email and phone of other users in lists and lookups: a
+	// session sees them only on its own user. Default false (ConnectyCube shows them).
+	HideContactInfo bool `json:"hide_contact_info,omitempty"`
+	// RequireSignature refuses unsigned session requests (Signature empty) with
+	// ErrInvalidSignature, for deployments whose clients all sign with the AuthSecret.
+	// Default false: the current ConnectyCube SDKs do not sign.
+	RequireSignature bool `json:"require_signature,omitempty"`
+	// EmailChangeNeedsPassword makes a change of a user's own email need the correct
+	// OldPassword, like a password change. Default false (ConnectyCube asks for none).
+	EmailChangeNeedsPassword bool `json:"email_change_needs_password,omitempty"`
+}
+
+// LocalSignUp is the AppSettings.LocalSignUp switch.
+type LocalSignUp string
+
+// LocalSignUp values.
+const (
+	// LocalSignUpDefault allows local sign-up unless AppSettings.PasswordProvider is set.
+	LocalSignUpDefault LocalSignUp = ""
+	// LocalSignUpAllow allows local sign-up whatever the PasswordProvider.
+	LocalSignUpAllow LocalSignUp = "allow"
+	// LocalSignUpDeny refuses local sign-up.
+	LocalSignUpDeny LocalSignUp = "deny"
+)
+
+// localSignUp reports whether local password accounts may be created.
+func (s AppSettings) localSignUp() bool {
+	switch s.LocalSignUp {
+	case LocalSignUpAllow:
+		return true
+	case LocalSignUpDeny:
+		return false
+	default:
+		return s.PasswordProvider == ""
+	}
+}
+
+// BlobQuota bounds the files of one user of an application. Zero fields mean the defaults;
+// a negative field means no limit.
+type BlobQuota struct {
+	// MaxFiles bounds how many files a user may hold (any state but deleting). Default 100.
+	MaxFiles int `json:"max_files,omitempty"`
+	// MaxBytes bounds the bytes of a user's stored files together. Default 100 MiB.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
 }
 
 func (s AppSettings) idle() time.Duration {

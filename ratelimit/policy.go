@@ -30,6 +30,8 @@ const (
 	// ActionReset is a password reset request (POST /users/password/reset); its account is
 	// the email address.
 	ActionReset Action = "reset"
+	// ActionBlob is the creation of a file (POST /blobs).
+	ActionBlob Action = "blob"
 )
 
 // Outcome is what became of an attempt; see Attempt.Done.
@@ -91,6 +93,9 @@ type Config struct {
 	// Reset is the volume of ActionReset requests per client address. Default 20 at once,
 	// then one per 3 minutes.
 	Reset Rate
+	// Blob is the volume of ActionBlob requests per client address. Default 60 at once,
+	// then one per 10 seconds.
+	Blob Rate
 	// ResetPerAccount is the volume of ActionReset requests per (email, client address).
 	// Default 5 at once, then one per 10 minutes.
 	ResetPerAccount Rate
@@ -146,6 +151,7 @@ var (
 	defaultSignUp          = Rate{Burst: 60, Interval: time.Minute}
 	defaultReset           = Rate{Burst: 20, Interval: 3 * time.Minute}
 	defaultResetPerAccount = Rate{Burst: 5, Interval: 10 * time.Minute}
+	defaultBlob            = Rate{Burst: 60, Interval: 10 * time.Second}
 )
 
 // New validates cfg, fills its defaults and returns a Policy. A negative number or an
@@ -162,6 +168,7 @@ func New(cfg Config) (*Policy, error) {
 		{&cfg.SignUp, defaultSignUp, "SignUp"},
 		{&cfg.Reset, defaultReset, "Reset"},
 		{&cfg.ResetPerAccount, defaultResetPerAccount, "ResetPerAccount"},
+		{&cfg.Blob, defaultBlob, "Blob"},
 	}
 	for _, x := range rates {
 		if *x.r == (Rate{}) {
@@ -271,6 +278,8 @@ func (p *Policy) Begin(ctx context.Context, action Action, addr, account string)
 		vol = p.cfg.SignUp
 	case ActionReset:
 		vol = p.cfg.Reset
+	case ActionBlob:
+		vol = p.cfg.Blob
 	default:
 		return nil, fmt.Errorf("ratelimit: unknown action %q", action)
 	}
