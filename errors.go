@@ -36,6 +36,11 @@ var (
 	// ErrInvalidInput means a request parameter is missing or malformed; the wrapping *Error
 	// names the fields.
 	ErrInvalidInput = errors.New("identity: invalid input")
+	// ErrWrongPassword is the ErrInvalidInput case of a wrong current password given to
+	// change a password or an email (UserInput.OldPassword); the wrapping *Error names
+	// "old_password". errors.Is(err, ErrInvalidInput) is true for it. Rate limiters count it
+	// as a failed guess.
+	ErrWrongPassword = &sentinelChild{msg: "identity: invalid input: wrong password", parent: ErrInvalidInput}
 	// ErrInvalidSignature means a signed session request failed verification: bad HMAC,
 	// timestamp outside the window, or a reused (timestamp, nonce) pair.
 	ErrInvalidSignature = errors.New("identity: invalid signature")

@@ -21,6 +21,36 @@ type Credentials struct {
 	// prefix: for "firebase_phone" the keys "project_id" and "access_token"; for social
 	// providers "token" and "secret" (from keys[token], keys[secret]).
 	Params map[string]string
+	// BeforeCreate, when not nil, is called right before Identity creates a user for these
+	// credentials: an auto sign-up, a guest, or the first sign-in of an external account. An
+	// error refuses the creation and is returned as it is (the HTTP adapter charges the
+	// client's sign-up rate limit here, so that every way of creating an account counts as a
+	// sign-up).
+	BeforeCreate func(ctx context.Context) error
+}
+
+// beforeCreate runs c.BeforeCreate.
+func (c *Credentials) beforeCreate(ctx context.Context) error {
+	if c == nil || c.BeforeCreate == nil {
+		return nil
+	}
+	return c.BeforeCreate(ctx)
+}
+
+// checkRouting refuses credentials that would escape the application's PasswordProvider:
+// when an application routes logins to a provider (a Custom Identity Provider), a client
+// must not name another provider for a login, email or password (in particular the local
+// "password" provider, which would create local accounts that can take the login or email of
+// a future user of that provider).
+func (c *Credentials) checkRouting(app *Application) error {
+	routed := app.Settings.PasswordProvider
+	if routed == "" || c.Provider == "" || c.Provider == routed {
+		return nil
+	}
+	if c.Provider == "password" || c.Login != "" || c.Email != "" || c.Password != "" {
+		return FieldError("authenticate", ErrUnknownProvider, "provider", "is not supported")
+	}
+	return nil
 }
 
 // providerName returns the provider that handles c for app.

@@ -334,10 +334,54 @@ func newResetService(id *Identity, cfg ResetConfig) (*resetService, error) {
 	return r, nil
 }
 
-// resetJob is one accepted reset request.
+// resetJob is one accepted reset request, or (notice set) an email change notice.
 type resetJob struct {
 	appID int64
 	email string // NormalizeEmail form
+	// notice, when set, is a notice to email that the account's address was changed.
+	notice *Message
+}
+
+// Email change notice, sent to the old address (see Identity.UpdateUser).
+const (
+	emailChangedSubject = `{{.AppName}}: your email address was changed`
+	emailChangedText    = `Hello,
+
+the email address of your {{.AppName}} account{{if .Login}} {{.Login}}{{end}} was changed from
+{{.Email}} to another address on {{.At}}.
+
+If you made this change, there is nothing to do. If you did not, someone else may be using
+your account: contact the {{.AppName}} team.
+`
+)
+
+var emailChangedTmpl = struct{ subject, text *texttemplate.Template }{
+	texttemplate.Must(texttemplate.New("subject").Option("missingkey=error").Parse(emailChangedSubject)),
+	texttemplate.Must(texttemplate.New("text").Option("missingkey=error").Parse(emailChangedText)),
+}
+
+// noticeEmailChange queues a notice to cur's old address that its email changed to u's
+// (when a Mailer is configured). The change has happened already: a full queue or a failed
+// delivery is logged, never returned. The notice does not name the new address.
+func (id *Identity) noticeEmailChange(ctx context.Context, app *Application, cur, u *User) {
+	r := id.reset
+	if r == nil || r.queue == nil {
+		return
+	}
+	data := struct{ AppName, Login, Email, At string }{app.Name, u.Login, cur.Email, u.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")}
+	var subj, text bytes.Buffer
+	if err := emailChangedTmpl.subject.Execute(&subj, data); err != nil {
+		id.log.ErrorContext(ctx, "identity: rendering the email change notice failed", "err", err)
+		return
+	}
+	if err := emailChangedTmpl.text.Execute(&text, data); err != nil {
+		id.log.ErrorContext(ctx, "identity: rendering the email change notice failed", "err", err)
+		return
+	}
+	m := &Message{To: cur.Email, Subject: strings.Join(strings.Fields(subj.String()), " "), Text: text.String()}
+	if err := r.queue.add(cur.Email, resetJob{appID: app.ID, email: cur.Email, notice: m}); err != nil {
+		id.log.WarnContext(ctx, "identity: email change notice not queued", "application_id", app.ID, "user_id", u.ID, "err", err)
+	}
 }
 
 // RequestPasswordReset asks for a reset link to be mailed to email in application appID
@@ -387,6 +431,12 @@ func (r *resetService) process(ctx context.Context, job resetJob) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
 	defer cancel()
 	id := r.id
+	if job.notice != nil {
+		if err := recovered(func() error { return r.cfg.Mailer.Send(ctx, *job.notice) }); err != nil {
+			id.log.Error("identity: email change notice not sent", "application_id", job.appID, "err", err)
+		}
+		return
+	}
 	if err := recovered(func() error { return r.send(ctx, job) }); err != nil {
 		id.log.Error("identity: password reset mail not sent", "application_id", job.appID, "err", err)
 	}

@@ -472,6 +472,9 @@ func (id *Identity) AuthenticateUserToken(ctx context.Context, userID int64, tok
 
 // authenticate runs the provider for creds and resolves its claims to a user.
 func (id *Identity) authenticate(ctx context.Context, app *Application, creds *Credentials) (*User, error) {
+	if err := creds.checkRouting(app); err != nil {
+		return nil, err
+	}
 	name := creds.providerName(app)
 	p := id.providers[name]
 	if p == nil {
@@ -567,6 +570,9 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 			return nil, err
 		}
 		acct := &ExternalAccount{ApplicationID: app.ID, Provider: c.Provider, Subject: c.Subject, CreatedAt: now}
+		if err := creds.beforeCreate(ctx); err != nil {
+			return nil, err
+		}
 		if err := id.store.CreateUser(ctx, u, acct); err != nil {
 			// A concurrent first login of the same subject may have won; the store reports
 			// whichever unique index it checked first (the account, or the login or email the
@@ -591,6 +597,9 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 		if u.Login == "" && u.Email == "" {
 			return nil, ErrInvalidCredentials
 		}
+		if err := creds.beforeCreate(ctx); err != nil {
+			return nil, err
+		}
 		if err := id.store.CreateUser(ctx, u, nil); err != nil {
 			if errors.Is(err, ErrUserExists) {
 				return nil, errRaced
@@ -610,6 +619,9 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 			UpdatedAt:      now,
 		}
 		if err := applyInput(u, &UserInput{FullName: c.Profile.FullName}, false, app.Settings.PasswordPolicy); err != nil {
+			return nil, err
+		}
+		if err := creds.beforeCreate(ctx); err != nil {
 			return nil, err
 		}
 		if err := id.store.CreateUser(ctx, u, nil); err != nil {

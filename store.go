@@ -64,6 +64,11 @@ type UserStore interface {
 	// ErrUserNotFound if the user is gone. Text a database cannot store (NUL bytes, invalid
 	// UTF-8) is an *Error wrapping ErrInvalidInput naming the field, here and in CreateUser.
 	UpdateUser(ctx context.Context, u *User) error
+	// LinkExternalAccount links acct (ApplicationID, Provider, Subject, CreatedAt) to the
+	// existing user acct.UserID of acct.ApplicationID. ErrUserNotFound if there is no such
+	// user; a (provider, subject) already linked to any user is an *Error wrapping
+	// ErrUserExists naming "base". Nothing is written on error.
+	LinkExternalAccount(ctx context.Context, acct *ExternalAccount) error
 	// DeleteUser deletes the user, its sessions and its external accounts in one transaction.
 	// ErrUserNotFound if there is no such user.
 	DeleteUser(ctx context.Context, appID, id int64) error

@@ -299,6 +299,9 @@ func (id *Identity) SignUp(ctx context.Context, appID int64, in UserInput) (*Use
 	if err != nil {
 		return nil, err
 	}
+	if !app.Settings.localSignUp() {
+		return nil, errLocalSignUp("sign up")
+	}
 	now := id.now()
 	u := &User{ApplicationID: appID}
 	if err := applyInput(u, &in, true, app.Settings.PasswordPolicy); err != nil {
@@ -407,25 +410,22 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 		}
 	}
 	passwordChanged := false
-	if in.Password != nil {
-		switch {
-		case cur.IsGuest:
-			// a guest sets its first password when it becomes a regular account
-		case cur.PasswordHash == "":
-			// users of external providers have no password to check against
-			return nil, FieldError("update user", ErrInvalidInput, "password", "cannot be set for this account")
-		default:
-			if in.OldPassword == nil || *in.OldPassword == "" {
-				return nil, FieldError("update user", ErrInvalidInput, "old_password", "cannot be blank")
-			}
-			ok, _, err := id.hasher.Verify(ctx, *in.OldPassword, cur.PasswordHash)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, FieldError("update user", ErrInvalidInput, "old_password", "is incorrect")
-			}
+	emailChanged := u.Email != cur.Email
+	if in.Password != nil && cur.PasswordHash == "" && !cur.IsGuest {
+		// users of external providers have no password to check against
+		return nil, FieldError("update user", ErrInvalidInput, "password", "cannot be set for this account")
+	}
+	// A password change, and an email change when the application asks for it, must prove
+	// the current password (guests and passwordless accounts have none).
+	if (in.Password != nil || (emailChanged && app.Settings.EmailChangeNeedsPassword)) && cur.PasswordHash != "" && !cur.IsGuest {
+		if err := id.checkOldPassword(ctx, cur, in.OldPassword); err != nil {
+			return nil, err
 		}
+	}
+	if cur.IsGuest && becomesRegular(cur, &u, &in) && !app.Settings.localSignUp() {
+		return nil, errLocalSignUp("update user")
+	}
+	if in.Password != nil {
 		hash, err := id.hasher.Hash(ctx, *in.Password)
 		if err != nil {
 			return nil, err
@@ -433,12 +433,11 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 		u.PasswordHash = hash
 		passwordChanged = true
 	}
-	if cur.IsGuest {
-		loginSet := in.Login != nil && u.Login != cur.Login
-		if (loginSet || u.Email != "") && u.PasswordHash != "" {
-			u.IsGuest = false
-			u.GuestExpiresAt = time.Time{}
-			if !loginSet && strings.HasPrefix(u.Login, "guest_login_") {
+	if cur.IsGuest && becomesRegular(cur, &u, &in) {
+		u.IsGuest = false
+		u.GuestExpiresAt = time.Time{}
+		if in.Login == nil || u.Login == cur.Login {
+			if strings.HasPrefix(u.Login, "guest_login_") {
 				u.Login = ""
 			}
 		}
@@ -466,7 +465,38 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 		}
 	}
 	id.cache.setUser(&u)
+	if emailChanged && cur.Email != "" {
+		id.noticeEmailChange(ctx, app, cur, &u)
+	}
 	return &u, nil
+}
+
+// becomesRegular reports whether the update of guest cur into u (with input in) turns it into
+// a regular account: it gets a login or an email, and a password.
+func becomesRegular(cur, u *User, in *UserInput) bool {
+	loginSet := in.Login != nil && u.Login != cur.Login
+	return (loginSet || u.Email != "") && (u.PasswordHash != "" || in.Password != nil)
+}
+
+// errLocalSignUp is the refusal of a local account where AppSettings.LocalSignUp denies it.
+func errLocalSignUp(op string) error {
+	return FieldError(op, ErrDisabled, "base", "Sign up is disabled for this application")
+}
+
+// checkOldPassword verifies old against u's password: an *Error wrapping ErrInvalidInput
+// naming "old_password" when it is blank, ErrWrongPassword when it is wrong.
+func (id *Identity) checkOldPassword(ctx context.Context, u *User, old *string) error {
+	if old == nil || *old == "" {
+		return FieldError("update user", ErrInvalidInput, "old_password", "cannot be blank")
+	}
+	ok, _, err := id.hasher.Verify(ctx, *old, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return FieldError("update user", ErrWrongPassword, "old_password", "is incorrect")
+	}
+	return nil
 }
 
 // DeleteUser deletes the session's own user, its sessions and its external accounts.

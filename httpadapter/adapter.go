@@ -145,6 +145,9 @@ type call struct {
 	s *identity.Session
 	// token is the token the session was validated with.
 	token string
+	// beforeCreate, set by limited, is the Credentials.BeforeCreate of the request's
+	// credentials: it charges the sign-up volume of the client.
+	beforeCreate func(ctx context.Context) error
 }
 
 type endpointFunc func(ctx context.Context, c *call) error
@@ -160,7 +163,7 @@ func (h *handler) routes() {
 	h.handle("DELETE /login", authRequired, h.logout)
 	h.handle("POST /users", authOptional, h.limited(limitSignUp, h.signUp))
 	h.handle("GET /users/{id}", authRequired, h.getUser)
-	h.handle("PUT /users/{id}", authRequired, h.updateUser)
+	h.handle("PUT /users/{id}", authRequired, h.limited(limitProfile, h.updateUser))
 	h.handle("DELETE /users/{id}", authRequired, h.deleteUser)
 	h.handle("DELETE /users/external/{id}", authRequired, h.deleteUserByExternalID)
 	// User retrieval (users_search.go): V2 search, the deprecated V1 list and lookups.

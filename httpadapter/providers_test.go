@@ -22,7 +22,7 @@ import (
 // Provider backed by a local identity service. The service answers by token: "good-..." is a
 // user, "nouid-..." a 200 without uid, "empty-..." a 404 with an empty body, anything else a
 // 401 with a JSON body.
-func cidpEnv(t *testing.T) *env {
+func cidpEnv(t *testing.T, opts ...func(*envOpt)) *env {
 	t.Helper()
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := r.URL.Query().Get("token")
@@ -52,10 +52,10 @@ func cidpEnv(t *testing.T) *env {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return newEnv(t, func(o *envOpt) {
+	return newEnv(t, append([]func(*envOpt){func(o *envOpt) {
 		o.settings = s
 		o.providers = []identity.Provider{p}
-	})
+	}}, opts...)...)
 }
 
 // TestCustomIdentityProviderWire checks the exact bodies ConnectyCube sends for a Custom

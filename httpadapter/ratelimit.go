@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/identitykit/identity"
@@ -26,6 +27,11 @@ const (
 	// limitReset: a password reset request; the account is the "email" parameter (top level
 	// or under "user").
 	limitReset
+	// limitProfile: PUT /users/{id}. A body with "password" or "old_password" guesses the
+	// session user's password (a login volume, the failure budget and the tarpits of the
+	// user), and a guest's upgrade creates an account (the sign-up volume); other updates are
+	// not limited.
+	limitProfile
 )
 
 // limits applies Config.RateLimit and finds client addresses.
@@ -62,19 +68,51 @@ func newLimits(cfg Config) *limits {
 // attempt is answered 429 {"errors":{"base":["Too many requests, retry later"]}} with
 // Retry-After. Endpoints register through it in routes(), e.g.
 //
-//	h.handle("POST /users/password/reset", authIgnored, h.limited(limitReset, h.resetPassword))
+//	h.handle("POST /users/password/reset", authIgnored, h.limited(limitReset, h.requestPasswordReset))
+//
+// The volume of the request's action is charged first; only then is the account a guess is
+// for looked up (identity's AccountKey: the user a login or email names, so that every
+// spelling of one account shares its tarpit), and its failure budget and tarpits charged.
+// Requests that may create an account (a session or login with credentials) get a
+// Credentials.BeforeCreate hook through call.beforeCreate, which charges the sign-up volume.
 func (h *handler) limited(kind limitKind, fn endpointFunc) endpointFunc {
 	if h.lim == nil || h.lim.p == nil {
 		return fn
 	}
+	p := h.lim.p
 	return func(ctx context.Context, c *call) error {
-		action, account := classify(kind, c.p)
-		a, err := h.lim.p.Begin(ctx, action, h.clientAddr(c.r), account)
+		req := h.classify(kind, c)
+		if req.skip {
+			return fn(ctx, c)
+		}
+		addr := h.clientAddr(c.r)
+		a, err := p.Begin(ctx, req.action, addr, req.volumeAccount)
 		if err != nil {
 			return err
 		}
+		if req.creates {
+			if _, err := p.Begin(ctx, ratelimit.ActionSignUp, addr, ""); err != nil {
+				a.Done(context.WithoutCancel(ctx), ratelimit.OutcomeNone)
+				return err
+			}
+		}
+		var guess *ratelimit.Attempt
+		if key := req.account(ctx); key != "" {
+			if guess, err = p.BeginAccount(ctx, addr, key); err != nil {
+				a.Done(context.WithoutCancel(ctx), ratelimit.OutcomeNone)
+				return err
+			}
+		}
+		if req.mayCreate {
+			c.beforeCreate = func(ctx context.Context) error {
+				_, err := p.Begin(ctx, ratelimit.ActionSignUp, addr, "")
+				return err
+			}
+		}
 		err = fn(ctx, c)
-		a.Done(context.WithoutCancel(ctx), outcome(err))
+		o := outcome(err)
+		a.Done(context.WithoutCancel(ctx), o)
+		guess.Done(context.WithoutCancel(ctx), o)
 		return err
 	}
 }
@@ -86,17 +124,33 @@ func (h *handler) clientAddr(r *http.Request) string {
 	return ratelimit.AddrKey(h.lim.clientIP(r))
 }
 
-// classify returns the action of a request to an endpoint of kind, and the account the
-// attempt is for: "login:" or "email:" and the normalized login or email, or "" when the
-// request names none (application sessions, guests, provider tokens).
-func classify(kind limitKind, p params) (ratelimit.Action, string) {
+// limitReq is what limited charges for one request.
+type limitReq struct {
+	// skip: the request is not limited at all.
+	skip bool
+	// action is the volume charged, with volumeAccount (the email of a reset request).
+	action        ratelimit.Action
+	volumeAccount string
+	// account returns the key of the account whose secret the request guesses ("": none).
+	account func(ctx context.Context) string
+	// creates: the request creates an account (a guest's upgrade): the sign-up volume is
+	// charged up front. mayCreate: it may create one (credentials of a session or login):
+	// the sign-up volume is charged if it does.
+	creates, mayCreate bool
+}
+
+// classify returns what limited charges for a request to an endpoint of kind.
+func (h *handler) classify(kind limitKind, c *call) limitReq {
+	none := func(context.Context) string { return "" }
+	p := c.p
 	switch kind {
 	case limitSession:
 		creds := readCredentials(fieldErrs{}, p, p.object("user"))
 		if creds == nil {
-			return ratelimit.ActionSession, ""
+			return limitReq{action: ratelimit.ActionSession, account: none}
 		}
-		return ratelimit.ActionLogin, accountOf(creds)
+		appID, _ := asInt64(p["application_id"])
+		return limitReq{action: ratelimit.ActionLogin, account: h.credsAccount(appID, creds), mayCreate: true}
 	case limitLogin:
 		src := p
 		if _, ok := p["login"]; !ok {
@@ -106,35 +160,47 @@ func classify(kind limitKind, p params) (ratelimit.Action, string) {
 				}
 			}
 		}
-		if creds := readCredentials(fieldErrs{}, p, src); creds != nil {
-			return ratelimit.ActionLogin, accountOf(creds)
+		req := limitReq{action: ratelimit.ActionLogin, account: none, mayCreate: true}
+		if creds := readCredentials(fieldErrs{}, p, src); creds != nil && c.s != nil {
+			req.account = h.credsAccount(c.s.ApplicationID, creds)
 		}
-		return ratelimit.ActionLogin, ""
+		return req
 	case limitSignUp:
-		return ratelimit.ActionSignUp, ""
+		return limitReq{action: ratelimit.ActionSignUp, account: none}
+	case limitProfile:
+		u := userObject(p)
+		_, pw := u["password"]
+		_, old := u["old_password"]
+		if c.s == nil || c.s.UserID == 0 || (!pw && !old) {
+			return limitReq{skip: true}
+		}
+		key := "user:" + strconv.FormatInt(c.s.UserID, 10)
+		return limitReq{
+			action:  ratelimit.ActionLogin,
+			account: func(context.Context) string { return key },
+			creates: pw && c.s.User != nil && c.s.User.IsGuest,
+		}
 	default:
 		email, _ := asString(p["email"])
 		if email == "" {
 			email, _ = asString(userObject(p)["email"])
 		}
 		if email = identity.NormalizeEmail(email); email == "" {
-			return ratelimit.ActionReset, ""
+			return limitReq{action: ratelimit.ActionReset, account: none}
 		}
-		return ratelimit.ActionReset, "email:" + email
+		return limitReq{action: ratelimit.ActionReset, volumeAccount: "email:" + email, account: none}
 	}
 }
 
-// accountOf returns the account a login attempt is for. A login or email names it whatever
-// the provider (the password provider can be named explicitly, and an application may route
-// passwords to another provider), so that naming a provider does not escape the tarpit.
-func accountOf(c *identity.Credentials) string {
-	if l := identity.NormalizeLogin(c.Login); l != "" {
-		return "login:" + l
+// credsAccount returns the account key function of credentials presented to application
+// appID: the account their login or email names, whatever the provider (the password
+// provider can be named explicitly, and an application may route passwords to another
+// provider), so that naming a provider does not escape the tarpit. Token credentials name
+// no account: they cannot be guessed.
+func (h *handler) credsAccount(appID int64, c *identity.Credentials) func(context.Context) string {
+	return func(ctx context.Context) string {
+		return h.id.AccountKey(ctx, appID, c.Login, c.Email)
 	}
-	if e := identity.NormalizeEmail(c.Email); e != "" {
-		return "email:" + e
-	}
-	return ""
 }
 
 // outcome judges an attempt by the endpoint's error: only an invalid-credentials error is a
@@ -144,7 +210,7 @@ func outcome(err error) ratelimit.Outcome {
 	switch {
 	case err == nil:
 		return ratelimit.OutcomeSuccess
-	case errors.Is(err, identity.ErrInvalidCredentials):
+	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, identity.ErrWrongPassword):
 		return ratelimit.OutcomeFailure
 	default:
 		return ratelimit.OutcomeNone

@@ -3,8 +3,11 @@ package httpadapter
 import (
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"testing"
 
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/ratelimit"
 )
 
@@ -55,34 +58,75 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
+// TestClassify checks what limited charges for each kind of request, and that a login or
+// email naming a user is keyed on the user, whatever its spelling.
 func TestClassify(t *testing.T) {
+	ctx := t.Context()
+	id, err := identity.New(identity.Config{Store: testenv.Store(t), Hasher: testenv.Passwords(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "a", identity.AppSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, email, pw := "john", "john@b.example", "12345678"
+	john, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: &login, Email: &email, Password: &pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handler{id: id}
+	johnKey := "user:" + strconv.FormatInt(john.ID, 10)
+	appID := strconv.FormatInt(app.ID, 10)
+	userSession := &identity.Session{ApplicationID: app.ID, UserID: 77, User: &identity.User{ID: 77}}
+	guestSession := &identity.Session{ApplicationID: app.ID, UserID: 78, User: &identity.User{ID: 78, IsGuest: true}}
 	tests := []struct {
-		name        string
-		kind        limitKind
-		p           params
-		wantAction  ratelimit.Action
-		wantAccount string
+		name          string
+		kind          limitKind
+		p             params
+		s             *identity.Session
+		wantAction    ratelimit.Action
+		wantVolume    string
+		wantAccount   string
+		wantSkip      bool
+		wantCreates   bool
+		wantMayCreate bool
 	}{
-		{"application session", limitSession, params{"application_id": "1", "auth_key": "k"}, ratelimit.ActionSession, ""},
-		{"session login", limitSession, params{"user": params{"login": " John ", "password": "x"}}, ratelimit.ActionLogin, "login:john"},
-		{"session email", limitSession, params{"user": params{"email": "A@B.example", "password": "x"}}, ratelimit.ActionLogin, "email:a@b.example"},
-		{"login wins over email", limitSession, params{"user": params{"login": "j", "email": "a@b.example"}}, ratelimit.ActionLogin, "login:j"},
-		{"guest", limitSession, params{"user": params{"guest": "1", "full_name": "G"}}, ratelimit.ActionLogin, ""},
-		{"provider token", limitSession, params{"provider": "firebase_phone", "firebase_phone": params{"access_token": "t"}}, ratelimit.ActionLogin, ""},
-		{"provider with a login", limitSession, params{"provider": "password", "user": params{"login": "j", "password": "x"}}, ratelimit.ActionLogin, "login:j"},
-		{"non-string login", limitSession, params{"user": params{"login": params{"x": "y"}, "password": "x"}}, ratelimit.ActionLogin, ""},
-		{"POST /login top level", limitLogin, params{"login": "J", "password": "x"}, ratelimit.ActionLogin, "login:j"},
-		{"POST /login user object", limitLogin, params{"user": params{"email": "E@x.example", "password": "x"}}, ratelimit.ActionLogin, "email:e@x.example"},
-		{"POST /login empty", limitLogin, params{}, ratelimit.ActionLogin, ""},
-		{"sign-up", limitSignUp, params{"user": params{"login": "j"}}, ratelimit.ActionSignUp, ""},
-		{"reset", limitReset, params{"email": " Bob@Example.com "}, ratelimit.ActionReset, "email:bob@example.com"},
-		{"reset under user", limitReset, params{"user": params{"email": "bob@example.com"}}, ratelimit.ActionReset, "email:bob@example.com"},
-		{"reset without email", limitReset, params{}, ratelimit.ActionReset, ""},
+		{"application session", limitSession, params{"application_id": appID, "auth_key": "k"}, nil, ratelimit.ActionSession, "", "", false, false, false},
+		{"session login", limitSession, params{"application_id": appID, "user": params{"login": " John ", "password": "x"}}, nil, ratelimit.ActionLogin, "", johnKey, false, false, true},
+		{"session email of the same user", limitSession, params{"application_id": appID, "user": params{"email": "JOHN@B.example", "password": "x"}}, nil, ratelimit.ActionLogin, "", johnKey, false, false, true},
+		{"unknown login", limitSession, params{"application_id": appID, "user": params{"login": " Ann ", "password": "x"}}, nil, ratelimit.ActionLogin, "", "login:" + appID + ":ann", false, false, true},
+		{"unknown email", limitSession, params{"application_id": appID, "user": params{"email": "A@B.example", "password": "x"}}, nil, ratelimit.ActionLogin, "", "email:" + appID + ":a@b.example", false, false, true},
+		{"login wins over email", limitSession, params{"application_id": appID, "user": params{"login": "j", "email": "john@b.example"}}, nil, ratelimit.ActionLogin, "", "login:" + appID + ":j", false, false, true},
+		{"guest", limitSession, params{"user": params{"guest": "1", "full_name": "G"}}, nil, ratelimit.ActionLogin, "", "", false, false, true},
+		{"provider token", limitSession, params{"provider": "firebase_phone", "firebase_phone": params{"access_token": "t"}}, nil, ratelimit.ActionLogin, "", "", false, false, true},
+		{"provider with a login", limitSession, params{"application_id": appID, "provider": "password", "user": params{"login": "john", "password": "x"}}, nil, ratelimit.ActionLogin, "", johnKey, false, false, true},
+		{"non-string login", limitSession, params{"user": params{"login": params{"x": "y"}, "password": "x"}}, nil, ratelimit.ActionLogin, "", "", false, false, true},
+		{"POST /login top level", limitLogin, params{"login": "JOHN", "password": "x"}, userSession, ratelimit.ActionLogin, "", johnKey, false, false, true},
+		{"POST /login user object", limitLogin, params{"user": params{"email": "E@x.example", "password": "x"}}, userSession, ratelimit.ActionLogin, "", "email:" + appID + ":e@x.example", false, false, true},
+		{"POST /login empty", limitLogin, params{}, userSession, ratelimit.ActionLogin, "", "", false, false, true},
+		{"sign-up", limitSignUp, params{"user": params{"login": "j"}}, nil, ratelimit.ActionSignUp, "", "", false, false, false},
+		{"profile without password", limitProfile, params{"user": params{"full_name": "J"}}, userSession, "", "", "", true, false, false},
+		{"password change", limitProfile, params{"user": params{"password": "x", "old_password": "y"}}, userSession, ratelimit.ActionLogin, "", "user:77", false, false, false},
+		{"old password alone", limitProfile, params{"old_password": "y", "email": "n@x.example"}, userSession, ratelimit.ActionLogin, "", "user:77", false, false, false},
+		{"guest upgrade", limitProfile, params{"user": params{"login": "g", "password": "x"}}, guestSession, ratelimit.ActionLogin, "", "user:78", false, true, false},
+		{"reset", limitReset, params{"email": " Bob@Example.com "}, nil, ratelimit.ActionReset, "email:bob@example.com", "", false, false, false},
+		{"reset under user", limitReset, params{"user": params{"email": "bob@example.com"}}, nil, ratelimit.ActionReset, "email:bob@example.com", "", false, false, false},
+		{"reset without email", limitReset, params{}, nil, ratelimit.ActionReset, "", "", false, false, false},
 	}
 	for _, tt := range tests {
-		action, account := classify(tt.kind, tt.p)
-		if action != tt.wantAction || account != tt.wantAccount {
-			t.Errorf("%s: (%s, %q), want (%s, %q)", tt.name, action, account, tt.wantAction, tt.wantAccount)
+		r := h.classify(tt.kind, &call{p: tt.p, s: tt.s})
+		if r.skip != tt.wantSkip {
+			t.Errorf("%s: skip %v, want %v", tt.name, r.skip, tt.wantSkip)
+			continue
+		}
+		if r.skip {
+			continue
+		}
+		got := r.account(ctx)
+		if r.action != tt.wantAction || r.volumeAccount != tt.wantVolume || got != tt.wantAccount || r.creates != tt.wantCreates || r.mayCreate != tt.wantMayCreate {
+			t.Errorf("%s: (%s, %q, %q, creates %v, may create %v), want (%s, %q, %q, %v, %v)", tt.name,
+				r.action, r.volumeAccount, got, r.creates, r.mayCreate, tt.wantAction, tt.wantVolume, tt.wantAccount, tt.wantCreates, tt.wantMayCreate)
 		}
 	}
 }

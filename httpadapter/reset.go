@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/ratelimit"
 )
 
 // Password reset: the ConnectyCube request endpoint (JSON API) and the reset page (HTML) the
@@ -144,6 +146,19 @@ func (h *handler) resetForm(w http.ResponseWriter, r *http.Request) {
 // from the page, or JSON): sets the password and shows the success page (JSON clients: 200,
 // empty); a policy violation or a mismatch shows the form again with the messages.
 func (h *handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
+	// Setting a password hashes it: the page is charged to the client's reset volume.
+	if h.lim != nil && h.lim.p != nil {
+		if _, err := h.lim.p.Begin(r.Context(), ratelimit.ActionReset, h.clientAddr(r), ""); err != nil {
+			if !wantsHTML(r) || !errors.Is(err, ratelimit.ErrLimited) {
+				writeError(w, r, h.log, err)
+				return
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(limitRetryAfter(err, 1)))
+			h.renderReset(w, r, http.StatusTooManyRequests, "password_reset_invalid",
+				&resetPageData{Title: "Too many attempts", Errors: []string{"Too many attempts from your network. Please try again in a few minutes."}})
+			return
+		}
+	}
 	p, err := decodeParams(w, r, maxResetFormBytes)
 	if err != nil {
 		if !wantsHTML(r) {

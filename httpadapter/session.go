@@ -69,6 +69,9 @@ func (h *handler) createSession(ctx context.Context, c *call) error {
 	if err := f.err("create session"); err != nil {
 		return err
 	}
+	if creds != nil {
+		creds.BeforeCreate = c.beforeCreate
+	}
 	req.Credentials = creds
 	if req.Signature != "" {
 		req.SignedParams = p.flatten()
@@ -185,6 +188,7 @@ func (h *handler) login(ctx context.Context, c *call) error {
 	if creds == nil {
 		creds = &identity.Credentials{}
 	}
+	creds.BeforeCreate = c.beforeCreate
 	s, err := h.id.Login(ctx, c.token, *creds)
 	if err != nil {
 		return err

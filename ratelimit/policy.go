@@ -109,6 +109,13 @@ type Config struct {
 	TarpitDelay    time.Duration
 	TarpitMaxDelay time.Duration
 	TarpitDecay    time.Duration
+	// AccountTarpitAfter is how many login attempts per account, from all client addresses
+	// together, go undelayed; each further attempt is delayed as by the tarpit above (the
+	// longer of the two delays applies), whatever address it comes from, and attempts are
+	// forgotten in the same way. It slows a guessing attack spread over many addresses. While
+	// such an attack lasts the owner's own logins are delayed too, never refused for good; the
+	// owner's first successful login clears it. Default 20.
+	AccountTarpitAfter int
 	// MaxTarpitted bounds the attempts being delayed at once in this process, and
 	// MaxTarpittedPerAddr those of one client address; an attempt that would be delayed
 	// beyond either bound is refused with a LimitError instead. Defaults 256 and 4.
@@ -130,7 +137,9 @@ type Policy struct {
 	cfg    Config
 	lim    Limiter
 	tarpit Rate
-	log    *slog.Logger
+	// acctTarpit is the bucket of the per-account tarpit (Config.AccountTarpitAfter).
+	acctTarpit Rate
+	log        *slog.Logger
 
 	mu        sync.Mutex
 	delayed   int
@@ -189,13 +198,16 @@ func New(cfg Config) (*Policy, error) {
 	if cfg.TarpitAfter == 0 {
 		cfg.TarpitAfter = 5
 	}
+	if cfg.AccountTarpitAfter == 0 {
+		cfg.AccountTarpitAfter = 20
+	}
 	if cfg.MaxTarpitted == 0 {
 		cfg.MaxTarpitted = 256
 	}
 	if cfg.MaxTarpittedPerAddr == 0 {
 		cfg.MaxTarpittedPerAddr = 4
 	}
-	if cfg.TarpitAfter < 0 || cfg.TarpitDelay < 0 || cfg.TarpitMaxDelay < cfg.TarpitDelay || cfg.TarpitDecay < 0 ||
+	if cfg.TarpitAfter < 0 || cfg.AccountTarpitAfter < 0 || cfg.TarpitDelay < 0 || cfg.TarpitMaxDelay < cfg.TarpitDelay || cfg.TarpitDecay < 0 ||
 		cfg.MaxTarpitted < 0 || cfg.MaxTarpittedPerAddr < 0 {
 		return nil, errors.New("ratelimit: Config tarpit settings must not be negative, and TarpitMaxDelay not below TarpitDelay")
 	}
@@ -220,11 +232,12 @@ func New(cfg Config) (*Policy, error) {
 		lim: cfg.Limiter,
 		// The tarpit bucket holds enough attempts to reach the longest delay; beyond, an
 		// attempt is not counted but delayed the longest.
-		tarpit:    Rate{Burst: cfg.TarpitAfter + 32, Interval: cfg.TarpitDecay},
-		log:       cfg.Logger,
-		delayedBy: map[string]int{},
+		tarpit:     Rate{Burst: cfg.TarpitAfter + 32, Interval: cfg.TarpitDecay},
+		acctTarpit: Rate{Burst: cfg.AccountTarpitAfter + 32, Interval: cfg.TarpitDecay},
+		log:        cfg.Logger,
+		delayedBy:  map[string]int{},
 	}
-	if !p.tarpit.Valid() {
+	if !p.tarpit.Valid() || !p.acctTarpit.Valid() {
 		return nil, errors.New("ratelimit: Config.TarpitDecay too long")
 	}
 	return p, nil
@@ -244,20 +257,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Attempt is a started attempt; call Done with its outcome. A nil *Attempt does nothing.
 type Attempt struct {
 	p *Policy
-	// failKey and tarpitKey are the keys charged at the start ("" when not charged).
-	failKey, tarpitKey string
+	// failKey, tarpitKey and acctKey are the keys charged at the start ("" when not
+	// charged).
+	failKey, tarpitKey, acctKey string
 	// Delay is how long the attempt was held in the tarpit.
 	Delay time.Duration
 }
 
 // Begin starts an attempt of action from the client address addr (see AddrKey) for account
 // ("" when there is none, or for token-based logins that cannot be guessed). It charges the
-// address's volume for action and, with an account, for ActionLogin the address's failure
-// budget and the tarpit of (account, addr), for ActionReset the volume of (account, addr),
-// in that order, and returns a *LimitError as soon as one refuses. When the tarpit asks for a delay Begin waits it out with
-// Config.Sleep (a canceled ctx ends the wait with ctx's error). account is used only
-// through its SHA-256, and should be normalized (identity.NormalizeLogin or
-// NormalizeEmail) and tagged by kind ("login:" or "email:") by the caller.
+// address's volume for action and, with an account, for ActionLogin what BeginAccount
+// charges, for ActionReset the volume of (account, addr), in that order, and returns a
+// *LimitError as soon as one refuses. account is used only through its SHA-256, and should
+// be normalized and tagged by kind by the caller (identity.Identity.AccountKey does both).
 //
 // A Limiter failure does not refuse the attempt: the attempt goes on unlimited, so an
 // outage of a shared store does not stop logins. The failure is logged, and the Limiter is
@@ -267,7 +279,6 @@ func (p *Policy) Begin(ctx context.Context, action Action, addr, account string)
 		return nil, nil
 	}
 	now := p.cfg.Now()
-	a := &Attempt{p: p}
 	var vol Rate
 	switch action {
 	case ActionLogin:
@@ -287,44 +298,68 @@ func (p *Policy) Begin(ctx context.Context, action Action, addr, account string)
 	if ok && !res.Allowed {
 		return nil, &LimitError{Action: action, RetryAfter: res.RetryAfter}
 	}
-	if account == "" {
-		return a, nil
-	}
-	acct := accountHash(account)
-	if action == ActionReset {
-		res, ok := p.take(ctx, "r:"+acct+":"+addr, p.cfg.ResetPerAccount, 1, now)
+	switch {
+	case account == "":
+		return &Attempt{p: p}, nil
+	case action == ActionReset:
+		res, ok := p.take(ctx, "r:"+accountHash(account)+":"+addr, p.cfg.ResetPerAccount, 1, now)
 		if ok && !res.Allowed {
 			return nil, &LimitError{Action: action, RetryAfter: res.RetryAfter}
 		}
-		return a, nil
+		return &Attempt{p: p}, nil
+	case action == ActionLogin:
+		return p.BeginAccount(ctx, addr, account)
 	}
-	if action != ActionLogin {
-		return a, nil
+	return &Attempt{p: p}, nil
+}
+
+// BeginAccount starts a guess of account's secret (a login, or a current password given to
+// change a profile) from the client address addr, without charging a volume (the caller
+// charged Begin's volume for the request first). It charges the address's failure budget,
+// the tarpit of (account, addr) and the tarpit of the account alone
+// (Config.AccountTarpitAfter); when a tarpit asks for a delay it waits it out with
+// Config.Sleep (a canceled ctx ends the wait with ctx's error). The refusals and the Limiter
+// failures are those of Begin.
+func (p *Policy) BeginAccount(ctx context.Context, addr, account string) (*Attempt, error) {
+	if p == nil {
+		return nil, nil
 	}
+	now := p.cfg.Now()
+	a := &Attempt{p: p}
+	acct := accountHash(account)
 	a.failKey = "f:" + addr
-	res, ok = p.take(ctx, a.failKey, p.cfg.LoginFailures, 1, now)
+	res, ok := p.take(ctx, a.failKey, p.cfg.LoginFailures, 1, now)
 	if !ok {
 		a.failKey = ""
 	} else if !res.Allowed {
-		return nil, &LimitError{Action: action, RetryAfter: res.RetryAfter}
+		return nil, &LimitError{Action: ActionLogin, RetryAfter: res.RetryAfter}
 	}
 	a.tarpitKey = "t:" + acct + ":" + addr
-	res, ok = p.take(ctx, a.tarpitKey, p.tarpit, 1, now)
-	if !ok {
+	if res, ok = p.take(ctx, a.tarpitKey, p.tarpit, 1, now); ok {
+		n := res.Count()
+		if !res.Allowed {
+			n = p.tarpit.Burst + 1
+		}
+		a.Delay = p.delay(n, p.cfg.TarpitAfter)
+	} else {
 		a.tarpitKey = ""
-		return a, nil
 	}
-	n := res.Count()
-	if !res.Allowed {
-		n = p.tarpit.Burst + 1
+	a.acctKey = "g:" + acct
+	if res, ok = p.take(ctx, a.acctKey, p.acctTarpit, 1, now); ok {
+		n := res.Count()
+		if !res.Allowed {
+			n = p.acctTarpit.Burst + 1
+		}
+		a.Delay = max(a.Delay, p.delay(n, p.cfg.AccountTarpitAfter))
+	} else {
+		a.acctKey = ""
 	}
-	a.Delay = p.delay(n)
 	if a.Delay == 0 {
 		return a, nil
 	}
 	if !p.acquire(addr) {
 		// The attempt stays charged: it was made.
-		return nil, &LimitError{Action: action, RetryAfter: a.Delay}
+		return nil, &LimitError{Action: ActionLogin, RetryAfter: a.Delay}
 	}
 	defer p.release(addr)
 	if err := p.cfg.Sleep(ctx, a.Delay); err != nil {
@@ -351,6 +386,9 @@ func (a *Attempt) Done(ctx context.Context, o Outcome) {
 		if a.tarpitKey != "" {
 			p.reset(ctx, a.tarpitKey, now)
 		}
+		if a.acctKey != "" {
+			p.reset(ctx, a.acctKey, now)
+		}
 	case OutcomeNone:
 		if a.failKey != "" {
 			p.take(ctx, a.failKey, p.cfg.LoginFailures, -1, now)
@@ -358,13 +396,17 @@ func (a *Attempt) Done(ctx context.Context, o Outcome) {
 		if a.tarpitKey != "" {
 			p.take(ctx, a.tarpitKey, p.tarpit, -1, now)
 		}
+		if a.acctKey != "" {
+			p.take(ctx, a.acctKey, p.acctTarpit, -1, now)
+		}
 	}
 	a.p = nil
 }
 
-// delay returns the tarpit delay of the n-th counted attempt.
-func (p *Policy) delay(n int) time.Duration {
-	k := n - p.cfg.TarpitAfter - 1
+// delay returns the tarpit delay of the n-th counted attempt of a tarpit that lets after
+// attempts go undelayed.
+func (p *Policy) delay(n, after int) time.Duration {
+	k := n - after - 1
 	if k < 0 || p.cfg.TarpitDelay == 0 {
 		return 0
 	}

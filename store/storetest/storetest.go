@@ -32,7 +32,8 @@ import (
 // register its own cleanup with t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 	t.Helper()
-	for _, tc := range append(tests[:len(tests):len(tests)], searchTests...) {
+	all := append(tests[:len(tests):len(tests)], searchTests...)
+	for _, tc := range append(all, accountTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
 		})
