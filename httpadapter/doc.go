@@ -100,7 +100,8 @@
 //	403 {"errors":{"base":["Forbidden. Users may only act on their own account."]}}
 //	403 {"errors":{"base":["Users retrieving forbidden in admin panel, ..."]}}  retrieval off by an application setting
 //	401 {"errors":["Unauthorized"]}                              wrong password and unknown user alike
-//	422 the provider's message                                   a remote identity service (CIdP) refused
+//	422 {"errors":["Bad Authentication data. Unauthorized on remote side. Status: 401."]}
+//	                                                             a remote identity service (CIdP) refused: its status, never its body
 //	401 {"errors":["Unknown application or invalid auth key"]}   POST /session, POST /users with CB-AuthKey
 //	422 {"errors":["Unexpected signature"]}                      bad HMAC
 //	422 {"errors":{"timestamp":["is invalid"]}}                  signed timestamp outside the window
