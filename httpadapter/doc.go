@@ -45,7 +45,8 @@
 //	POST   /password_reset          set the new password from that page (HTML)     200, 422, 410
 //
 // POST /session accepts application_id (number or string), auth_key, optional timestamp,
-// nonce and signature (verified when present; see the identity package), and the user
+// nonce and signature (verified when present; see the identity package; when absent and the
+// application has RequireSignature, 422 {"errors":["Unexpected signature"]}), and the user
 // credentials: user[login] or user[email] with user[password]; user[guest]=1 with
 // user[full_name]; or provider with keys[token] and keys[secret] (social providers) or the
 // object named after the provider (firebase_phone[project_id], firebase_phone[access_token],
@@ -103,7 +104,7 @@
 //	422 {"errors":["Bad Authentication data. Unauthorized on remote side. Status: 401."]}
 //	                                                             a remote identity service (CIdP) refused: its status, never its body
 //	401 {"errors":["Unknown application or invalid auth key"]}   POST /session, POST /users with CB-AuthKey
-//	422 {"errors":["Unexpected signature"]}                      bad HMAC
+//	422 {"errors":["Unexpected signature"]}                      bad HMAC, or none where required
 //	422 {"errors":{"timestamp":["is invalid"]}}                  signed timestamp outside the window
 //	422 {"errors":{"nonce":["has already been used"]}}           replayed signed request
 //	422 {"errors":{"login":["has already been taken"]}}          validation, keyed by field
