@@ -244,6 +244,14 @@
 // refuses the lists (V2, the V1 list, by_full_name, by_tags), the second every V1 endpoint
 // above.
 //
+// With AppSettings.HideContactInfo (not a ConnectyCube setting; off by default) every
+// endpoint above and GET /users/{id} answer email and phone null for users other than the
+// session's own, and a filter on email or phone with start_with, gt, gte, lt, lte or between,
+// or a sort_asc, sort_desc or order by either, is 422 keyed by the field (sort and order
+// errors by "sort" and "order"): they would reveal the hidden values piecewise. Exact
+// values (eq, in, ne, nin, by_email, /users/phone) are still answered: they confirm only an
+// address the caller already knows.
+//
 // # Decisions where ConnectyCube is not documented (spec §13)
 //
 //   - POST /login answers 202 Accepted, the status of the QuickBlox API ConnectyCube derives
