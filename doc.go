@@ -36,7 +36,9 @@
 // pair is accepted once. HMAC-SHA256 signatures (64 hex digits, the JavaScript SDK 3.x
 // opt-in) are accepted too. Both sort orders used by the SDKs (by "key=value" string and by
 // key) are accepted. Unsigned requests with a valid auth key are accepted and their timestamp,
-// if any, is not checked: current SDKs send neither.
+// if any, is not checked: current SDKs send neither. An application whose clients all sign
+// sets AppSettings.RequireSignature: an unsigned request then fails with ErrInvalidSignature
+// before any credential is checked.
 //
 // # Files and avatars
 //

@@ -336,7 +336,10 @@ func valueFits(k FieldKind, v any) bool {
 
 // SearchUsers runs a V2 search ("Retrieve users V2") in the session's application after
 // CheckV2. Application sessions may search. ErrDisabled when the application does not allow
-// retrieving lists of users.
+// retrieving lists of users. With AppSettings.HideContactInfo, users other than the
+// session's own come without Email and Phone, and a filter on email or phone other than
+// eq, in, ne or nin, or a sort by either, is an *Error wrapping ErrInvalidInput naming the
+// field (or "sort").
 func (id *Identity) SearchUsers(ctx context.Context, s *Session, q UserQuery) (*UserPage, error) {
 	if err := q.CheckV2(); err != nil {
 		return nil, err
@@ -345,7 +348,8 @@ func (id *Identity) SearchUsers(ctx context.Context, s *Session, q UserQuery) (*
 }
 
 // ListUsersV1 runs a deprecated V1 list query after CheckV1. ErrDisabled when the
-// application disables the V1 API or lists of users.
+// application disables the V1 API or lists of users. AppSettings.HideContactInfo applies as
+// in SearchUsers (the order error names "order").
 func (id *Identity) ListUsersV1(ctx context.Context, s *Session, q UserQuery) (*UserPage, error) {
 	if err := q.CheckV1(); err != nil {
 		return nil, err
@@ -377,7 +381,8 @@ type UserSearcher interface {
 // LookupUserV1 returns the single user matching field = value (the deprecated by_login,
 // by_email, by_facebook_id, by_twitter_id, phone and external lookups), ErrUserNotFound when
 // none does. ErrDisabled when the application disables the V1 API (the "list" setting does
-// not apply to single lookups).
+// not apply to single lookups). With AppSettings.HideContactInfo another user comes without
+// Email and Phone; looking up by an exact email or phone stays allowed.
 func (id *Identity) LookupUserV1(ctx context.Context, s *Session, field UserField, value any) (*User, error) {
 	q := UserQuery{Filters: []UserFilter{{Field: field, Op: OpEq, Values: []any{value}}}, Limit: 1}
 	if err := q.CheckV1(); err != nil {
@@ -404,6 +409,11 @@ func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, v1, li
 	if (list && app.Settings.DisableUserList) || (v1 && app.Settings.DisableUsersV1) {
 		return nil, &Error{Op: "search users", Err: ErrDisabled}
 	}
+	if app.Settings.HideContactInfo {
+		if err := checkHiddenContact(q, v1); err != nil {
+			return nil, err
+		}
+	}
 	searcher, ok := id.store.(UserSearcher)
 	if !ok {
 		return nil, FieldError("search users", ErrDisabled, "base", "searching users is not supported by this server's store")
@@ -412,5 +422,51 @@ func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, v1, li
 	if err != nil {
 		return nil, err
 	}
+	for i, u := range users {
+		users[i] = hideContact(app, s, u)
+	}
 	return &UserPage{Users: users, Total: total, Limit: q.Limit, Offset: q.Offset}, nil
+}
+
+// checkHiddenContact refuses, for an application with AppSettings.HideContactInfo, the
+// filters and orders that would reveal hidden emails and phones without naming them:
+// start_with and the comparisons narrow a value down a character or a range at a time, and
+// an order by them sorts users by the hidden value. Exact values (eq, in, ne, nin, and so
+// the by_email and by_phone lookups) stay allowed: they only confirm an address the caller
+// already knows, which signing up with it would confirm too ("has already been taken"), and
+// they keep contact discovery (which of these addresses are users?) working.
+func checkHiddenContact(q *UserQuery, v1 bool) error {
+	f := fieldErrors{}
+	for _, fl := range q.Filters {
+		if !hiddenField(fl.Field) {
+			continue
+		}
+		switch fl.Op {
+		case OpEq, OpIn, OpNe, OpNin:
+		default:
+			f.add(string(fl.Field), "is hidden by the application settings and can be used only with eq, in, ne, nin")
+		}
+	}
+	if hiddenField(q.SortField) {
+		key := "sort"
+		if v1 {
+			key = "order"
+		}
+		f.add(key, fmt.Sprintf("cannot sort by %q: it is hidden by the application settings", q.SortField))
+	}
+	return f.err("search users")
+}
+
+func hiddenField(f UserField) bool { return f == FieldEmail || f == FieldPhone }
+
+// hideContact returns u as session s may see it: without Email and Phone when the
+// application hides the contact information of other users (AppSettings.HideContactInfo)
+// and u is not the session's own user. u itself is never modified.
+func hideContact(app *Application, s *Session, u *User) *User {
+	if !app.Settings.HideContactInfo || (s.UserID != 0 && u.ID == s.UserID) || (u.Email == "" && u.Phone == "") {
+		return u
+	}
+	c := *u
+	c.Email, c.Phone = "", ""
+	return &c
 }

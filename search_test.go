@@ -12,16 +12,8 @@ import (
 // application settings given, an application session and two users.
 func searchEnv(t *testing.T, settings identity.AppSettings) (*identity.Identity, *identity.Session) {
 	t.Helper()
-	pw := cheapPasswords(t)
-	id, err := identity.New(identity.Config{Store: openStore(t, false), Hasher: pw, Providers: []identity.Provider{pw}, Now: newClock().Now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	app, err := id.CreateApplication(ctx, "search", settings)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, app := searchIdentity(t, settings)
 	for _, login := range []string{"marvin18", "hunter_s"} {
 		if _, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: ptr(login), Password: ptr("supersecurepwd"), Tags: ptr([]string{"vip"})}); err != nil {
 			t.Fatal(err)
@@ -32,6 +24,22 @@ func searchEnv(t *testing.T, settings identity.AppSettings) (*identity.Identity,
 		t.Fatal(err)
 	}
 	return id, s
+}
+
+// searchIdentity returns an Identity over a store that searches (gormstore) and an
+// application with the settings given.
+func searchIdentity(t *testing.T, settings identity.AppSettings) (*identity.Identity, *identity.Application) {
+	t.Helper()
+	pw := cheapPasswords(t)
+	id, err := identity.New(identity.Config{Store: openStore(t, false), Hasher: pw, Providers: []identity.Provider{pw}, Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := id.CreateApplication(context.Background(), "search", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, app
 }
 
 func TestSearchUsersSettings(t *testing.T) {

@@ -71,7 +71,8 @@ type SessionRequest struct {
 	// "key=value" pairs of SignedParams. Timestamp must then be within
 	// Config.SignatureWindow of now and (Timestamp, Nonce) unused. Unsigned requests are
 	// accepted with a valid AuthKey and their timestamp is not checked (current SDKs send
-	// neither).
+	// neither), unless the application's AppSettings.RequireSignature refuses them with
+	// ErrInvalidSignature (field "base": "Unexpected signature").
 	Signature string
 	Timestamp int64
 	Nonce     string
@@ -97,7 +98,7 @@ func (id *Identity) CreateSession(ctx context.Context, req SessionRequest) (*Ses
 	if len(req.Nonce) > 64 || !utf8.ValidString(req.Nonce) || strings.ContainsRune(req.Nonce, 0) {
 		return nil, FieldError("create session", ErrInvalidInput, "nonce", "is invalid")
 	}
-	if req.Signature != "" {
+	if req.Signature != "" || app.Settings.RequireSignature {
 		if err := id.checkSignature(ctx, app, &req, now); err != nil {
 			return nil, err
 		}
@@ -164,6 +165,10 @@ func (id *Identity) bindUser(s *Session, app *Application, u *User, now time.Tim
 
 func (id *Identity) checkSignature(ctx context.Context, app *Application, req *SessionRequest, now time.Time) error {
 	const op = "verify signature"
+	if req.Signature == "" {
+		// The application requires signed requests (AppSettings.RequireSignature).
+		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
+	}
 	if req.Timestamp == 0 {
 		return FieldError(op, ErrInvalidSignature, "timestamp", "cannot be blank")
 	}

@@ -100,6 +100,44 @@ func TestSignedSessionRequests(t *testing.T) {
 	}
 }
 
+// TestRequireSignature: with AppSettings.RequireSignature an unsigned session request is
+// refused like a wrong signature, before any credential is checked (no user is created by
+// auto-create); a correctly signed request still gets its session.
+func TestRequireSignature(t *testing.T) {
+	e := newEnv(t, identity.AppSettings{RequireSignature: true})
+	ctx := context.Background()
+	now := e.clock.Now().Unix()
+	unsigned := []identity.SessionRequest{
+		{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey},
+		{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey, Timestamp: now, Nonce: "1"},
+		{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey, Credentials: &identity.Credentials{Login: "newcomer", Password: "password123"}},
+		{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey, Credentials: &identity.Credentials{Provider: "guest"}},
+	}
+	for i, req := range unsigned {
+		_, err := e.id.CreateSession(ctx, req)
+		var fe *identity.Error
+		if !errors.Is(err, identity.ErrInvalidSignature) || !errors.As(err, &fe) || fe.Fields["base"][0] != "Unexpected signature" {
+			t.Fatalf("unsigned request %d: err = %v, want ErrInvalidSignature with base \"Unexpected signature\"", i, err)
+		}
+	}
+	if _, err := e.store.UserByLogin(ctx, e.app.ID, "newcomer"); !errors.Is(err, identity.ErrUserNotFound) {
+		t.Fatalf("an unsigned request created a user: %v", err)
+	}
+	// A wrong auth key is still ErrApplicationNotFound, checked first.
+	if _, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: "nope"}); !errors.Is(err, identity.ErrApplicationNotFound) {
+		t.Fatalf("wrong auth key: err = %v", err)
+	}
+	p := map[string]string{
+		"application_id": strconv.FormatInt(e.app.ID, 10), "auth_key": e.app.AuthKey,
+		"timestamp": strconv.FormatInt(now, 10), "nonce": "2",
+	}
+	s, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey, Timestamp: now, Nonce: "2",
+		SignedParams: p, Signature: hmacSHA1Hex(e.app.AuthSecret, identity.SignatureBase(p, false))})
+	if err != nil || s.Token == "" {
+		t.Fatalf("signed request: %v", err)
+	}
+}
+
 // A validated token costs no Store round trip on the common path: after the first request
 // only one read per RecheckInterval and one write per ActivityInterval.
 func TestValidateAvoidsStoreOnHotPath(t *testing.T) {

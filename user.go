@@ -350,31 +350,46 @@ func (id *Identity) allConflicts(ctx context.Context, u *User, err error) error 
 }
 
 // User returns user userID of the session's application (GET /users/{id}). ErrUserNotFound
-// if there is none. A session's own user is always returned; another user is ErrDisabled
-// when the application disables the V1 users API, which lists GET /users/{id}.
+// if there is none. A session's own user is always returned, complete; another user is
+// ErrDisabled when the application disables the V1 users API, which lists GET /users/{id},
+// and comes without Email and Phone when the application has AppSettings.HideContactInfo.
 func (id *Identity) User(ctx context.Context, s *Session, userID int64) (*User, error) {
 	if s == nil {
 		return nil, ErrSessionNotFound
 	}
-	if userID != s.UserID || s.UserID == 0 {
-		app, err := id.application(ctx, s.ApplicationID)
-		if err != nil {
-			return nil, err
-		}
-		if app.Settings.DisableUsersV1 {
-			return nil, &Error{Op: "user", Err: ErrDisabled}
-		}
+	if userID == s.UserID && s.UserID != 0 {
+		return id.store.User(ctx, s.ApplicationID, userID)
 	}
-	return id.store.User(ctx, s.ApplicationID, userID)
+	app, err := id.application(ctx, s.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	if app.Settings.DisableUsersV1 {
+		return nil, &Error{Op: "user", Err: ErrDisabled}
+	}
+	u, err := id.store.User(ctx, s.ApplicationID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return hideContact(app, s, u), nil
 }
 
 // UserByExternalUserID returns the user of the session's application with the deprecated
-// numeric external user id. ErrUserNotFound if there is none.
+// numeric external user id. ErrUserNotFound if there is none. Another user than the
+// session's own comes without Email and Phone under AppSettings.HideContactInfo.
 func (id *Identity) UserByExternalUserID(ctx context.Context, s *Session, externalUserID int64) (*User, error) {
 	if s == nil {
 		return nil, ErrSessionNotFound
 	}
-	return id.store.UserByExternalUserID(ctx, s.ApplicationID, externalUserID)
+	app, err := id.application(ctx, s.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := id.store.UserByExternalUserID(ctx, s.ApplicationID, externalUserID)
+	if err != nil {
+		return nil, err
+	}
+	return hideContact(app, s, u), nil
 }
 
 // UpdateUser changes the session user's own profile; userID must be the session's user

@@ -45,7 +45,8 @@
 //	POST   /password_reset          set the new password from that page (HTML)     200, 422, 410
 //
 // POST /session accepts application_id (number or string), auth_key, optional timestamp,
-// nonce and signature (verified when present; see the identity package), and the user
+// nonce and signature (verified when present; see the identity package; when absent and the
+// application has RequireSignature, 422 {"errors":["Unexpected signature"]}), and the user
 // credentials: user[login] or user[email] with user[password]; user[guest]=1 with
 // user[full_name]; or provider with keys[token] and keys[secret] (social providers) or the
 // object named after the provider (firebase_phone[project_id], firebase_phone[access_token],
@@ -100,9 +101,10 @@
 //	403 {"errors":{"base":["Forbidden. Users may only act on their own account."]}}
 //	403 {"errors":{"base":["Users retrieving forbidden in admin panel, ..."]}}  retrieval off by an application setting
 //	401 {"errors":["Unauthorized"]}                              wrong password and unknown user alike
-//	422 the provider's message                                   a remote identity service (CIdP) refused
+//	422 {"errors":["Bad Authentication data. Unauthorized on remote side. Status: 401."]}
+//	                                                             a remote identity service (CIdP) refused: its status, never its body
 //	401 {"errors":["Unknown application or invalid auth key"]}   POST /session, POST /users with CB-AuthKey
-//	422 {"errors":["Unexpected signature"]}                      bad HMAC
+//	422 {"errors":["Unexpected signature"]}                      bad HMAC, or none where required
 //	422 {"errors":{"timestamp":["is invalid"]}}                  signed timestamp outside the window
 //	422 {"errors":{"nonce":["has already been used"]}}           replayed signed request
 //	422 {"errors":{"login":["has already been taken"]}}          validation, keyed by field
@@ -241,6 +243,14 @@
 // settings. Setup it here: the settings of application <id> (<setting>)"]}}. The first
 // refuses the lists (V2, the V1 list, by_full_name, by_tags), the second every V1 endpoint
 // above.
+//
+// With AppSettings.HideContactInfo (not a ConnectyCube setting; off by default) every
+// endpoint above and GET /users/{id} answer email and phone null for users other than the
+// session's own, and a filter on email or phone with start_with, gt, gte, lt, lte or between,
+// or a sort_asc, sort_desc or order by either, is 422 keyed by the field (sort and order
+// errors by "sort" and "order"): they would reveal the hidden values piecewise. Exact
+// values (eq, in, ne, nin, by_email, /users/phone) are still answered: they confirm only an
+// address the caller already knows.
 //
 // # Decisions where ConnectyCube is not documented (spec §13)
 //

@@ -45,8 +45,9 @@ var errorTable = []errorRule{
 	{target: identity.ErrNeedUser, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Need user."},
 	{target: identity.ErrInvalidGrant, status: http.StatusForbidden, shape: shapeFields, msg: "Upload grant is invalid"},
 	{target: identity.ErrForbidden, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Users may only act on their own account."},
-	// A remote identity service (a Custom Identity Provider) refused: its answer, carried in
-	// the *identity.Error, goes to the client as ConnectyCube sends it (spec §6.3).
+	// A remote identity service (a Custom Identity Provider) refused: the provider's message,
+	// carried in the *identity.Error, goes to the client (spec §6.3); provider/cidp puts the
+	// service's status in it, never its answer's body.
 	{target: identity.ErrRejectedByProvider, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Bad Authentication data. Unauthorized on remote side"},
 	// Unknown user and wrong password are one error with one body.
 	{target: identity.ErrInvalidCredentials, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unauthorized"},

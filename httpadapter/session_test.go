@@ -294,6 +294,27 @@ func TestSignedSession(t *testing.T) {
 	wantStatus(t, e.do("POST", "/session.json", body), 422, `{"errors":{"timestamp":["is invalid"]}}`)
 }
 
+// TestRequireSignatureWire: an application with RequireSignature answers an unsigned POST
+// /session 422 {"errors":["Unexpected signature"]} (JSON and form, with and without a user)
+// and a signed one 201.
+func TestRequireSignatureWire(t *testing.T) {
+	e := newEnv(t, func(o *envOpt) { o.settings.RequireSignature = true })
+	app := itoa(e.app.ID)
+	for _, body := range []string{
+		e.sessionBody(""),
+		e.sessionBody(`,"user":{"login":"john","password":"11111111"}`),
+		"application_id=" + app + "&auth_key=" + e.app.AuthKey + "&nonce=1&timestamp=" + strconv.FormatInt(e.clock.Now().Unix(), 10),
+		e.sessionBody(`,"signature":""`),
+	} {
+		wantStatus(t, e.do("POST", "/session.json", body), 422, `{"errors":["Unexpected signature"]}`)
+	}
+	ts := strconv.FormatInt(e.clock.Now().Unix(), 10)
+	signed := map[string]string{"application_id": app, "auth_key": e.app.AuthKey, "nonce": "7", "timestamp": ts}
+	body := `{"application_id":` + app + `,"auth_key":"` + e.app.AuthKey + `","nonce":7,"timestamp":` + ts +
+		`,"signature":"` + sign(e.app.AuthSecret, signed) + `"}`
+	wantStatus(t, e.do("POST", "/session.json", body), 201, "")
+}
+
 func TestProviderCredentials(t *testing.T) {
 	phone := &recordingProvider{name: "firebase_phone"}
 	email := &recordingProvider{name: "firebase_email"}

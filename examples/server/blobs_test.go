@@ -55,20 +55,7 @@ func TestRunBlobs(t *testing.T) {
 	base := "http://" + addr
 	call := func(method, path, token, ct string, body io.Reader) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, path, body)
-		if token != "" {
-			req.Header.Set("CB-Token", token)
-		}
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
+		return request(t, method, path, token, ct, body)
 	}
 	res, b := call("POST", base+"/session.json", "", "application/json",
 		strings.NewReader(`{"application_id":1,"auth_key":"`+key+`","user":{"login":"john","password":"11111111"}}`))

@@ -48,11 +48,21 @@ type config struct {
 	PprofAddr string
 	// Password reset mail: SMTP or the development mode (mail.go).
 	Mail mailFlags
+
+	// Access to users and sessions: application settings applied like DenyAutoCreate.
+	DisableUserList  bool
+	DisableUsersV1   bool
+	HideContactInfo  bool
+	RequireSignature bool
 }
 
 // applySettings returns s with the application settings this server's flags govern.
 func (c *config) applySettings(s identity.AppSettings) identity.AppSettings {
 	s.DenyAutoCreate = c.DenyAutoCreate
+	s.DisableUserList = c.DisableUserList
+	s.DisableUsersV1 = c.DisableUsersV1
+	s.HideContactInfo = c.HideContactInfo
+	s.RequireSignature = c.RequireSignature
 	s.SessionIdle = c.SessionIdle
 	s.GuestLifetime = c.GuestLifetime
 	s = c.Providers.apply(s)
@@ -108,6 +118,14 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.AppName, "app-name", "IDENTITY_APP_NAME", "default", "name of the application created on first start")
 	boolean(&c.DenyAutoCreate, "deny-auto-create", "IDENTITY_DENY_AUTO_CREATE", false,
 		"deny session creation for an unknown login/email (ConnectyCube's \"Session creation without an existing user entity\" = Deny)")
+	boolean(&c.DisableUserList, "disable-user-list", "IDENTITY_DISABLE_USER_LIST", false,
+		"refuse lists and searches of users (GET /users, /users/v2, by_full_name, by_tags: ConnectyCube's \"Allow to retrieve a list of users via API\" off); any application session may page through every user otherwise")
+	boolean(&c.DisableUsersV1, "disable-users-v1", "IDENTITY_DISABLE_USERS_V1", false,
+		"turn off the deprecated V1 users API: GET /users, other users by id, by_login, by_email... (ConnectyCube's \"Disable List Users API V1\")")
+	boolean(&c.HideContactInfo, "hide-contact-info", "IDENTITY_HIDE_CONTACT_INFO", false,
+		"answer other users' email and phone as null in lists and lookups (a session sees its own), and refuse prefix and range filters and sorting on them")
+	boolean(&c.RequireSignature, "require-signature", "IDENTITY_REQUIRE_SIGNATURE", false,
+		"refuse unsigned POST /session with 422 Unexpected signature (only for clients that all sign with the auth secret: current ConnectyCube SDKs do not)")
 	duration(&c.SessionIdle, "session-idle", "IDENTITY_SESSION_IDLE", 2*time.Hour, "session lifetime after the last request")
 	duration(&c.GuestLifetime, "guest-lifetime", "IDENTITY_GUEST_LIFETIME", 24*time.Hour, "lifetime of guest users and their sessions")
 	str(&origins, "cors-origins", "IDENTITY_CORS_ORIGINS", "*", "comma-separated origins browsers may call from, or *")

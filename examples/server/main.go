@@ -197,6 +197,8 @@ func ensureApplication(ctx context.Context, id *identity.Identity, st identity.S
 
 func sameFlagSettings(a, b identity.AppSettings) bool {
 	return a.DenyAutoCreate == b.DenyAutoCreate && a.SessionIdle == b.SessionIdle && a.GuestLifetime == b.GuestLifetime &&
+		a.DisableUserList == b.DisableUserList && a.DisableUsersV1 == b.DisableUsersV1 &&
+		a.HideContactInfo == b.HideContactInfo && a.RequireSignature == b.RequireSignature &&
 		sameProviderSettings(a, b)
 }
 

@@ -49,8 +49,10 @@ type Config struct {
 	// answer fails with ErrUnavailable. Default DefaultMaxResponseBytes (1 MiB).
 	MaxResponseBytes int64
 	// Logger receives operational messages: failures of the identity service with the
-	// application id, the endpoint without its query, the status and the elapsed time. Never
-	// a token, a password or a response body. Default slog.Default().
+	// application id, the endpoint without its query, the status and the elapsed time. At
+	// debug level only, a refusal's body too (its first 512 bytes, with the token, the
+	// password and the configured header, parameter and endpoint query values replaced by
+	// "[FILTERED]"). Never a token or a password. Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -327,8 +329,8 @@ const op = "cidp"
 // does not Validate is an internal error; missing or oversized credentials wrap
 // ErrInvalidInput; a non-2xx answer wraps ErrRejectedByProvider (a child of
 // ErrInvalidCredentials) in an *identity.Error whose Fields[""] is "Bad Authentication data.
-// Unauthorized on remote side. Status: 401.Response \"<body, truncated>\"" (or ".With empty
-// response"); an answer without uid, or whose mapped fields have the wrong type, wraps
+// Unauthorized on remote side. Status: 401." (the status only: the answer's body is logged
+// at debug level, never returned); an answer without uid, or whose mapped fields have the wrong type, wraps
 // ErrRejectedByProvider with Fields["base"] "Custom Identity Provider uid is required" (or
 // naming the field); a timeout, an unreachable service, an oversized or malformed answer
 // wrap ErrUnavailable.
@@ -367,7 +369,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 			return nil, identity.FieldError(op, identity.ErrInvalidInput, k, fmt.Sprintf("is too long (maximum is %d characters)", MaxTokenBytes))
 		}
 	}
-	sec := newSecrets(token, creds.Password)
+	sec := newSecrets(append(cc.configValues(vars), token, creds.Password)...)
 	hreq, err := p.buildRequest(cc, vars)
 	if err != nil {
 		return nil, err
@@ -377,6 +379,23 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		return nil, err
 	}
 	return mapClaims(cc, doc)
+}
+
+// configValues returns the values of the configured request headers and parameters (with
+// the placeholders substituted) and of the endpoint's query: API keys and client secrets
+// live there, and an answer that echoes them must not carry them into a log line.
+func (cc *compiledConfig) configValues(vars map[string]string) []string {
+	var out []string
+	for _, h := range cc.headers {
+		out = append(out, h.t.expand(vars))
+	}
+	for _, pr := range cc.params {
+		out = append(out, pr.t.expand(vars))
+	}
+	for _, vs := range cc.endpoint.Query() {
+		out = append(out, vs...)
+	}
+	return out
 }
 
 func (p *Provider) buildRequest(cc *compiledConfig, vars map[string]string) (*http.Request, error) {
@@ -465,16 +484,28 @@ func (p *Provider) call(ctx context.Context, appID int64, cc *compiledConfig, hr
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		// Only a short prefix of a failure body is reported.
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		// The caller gets the status only: the body can name internal hosts, echo
+		// configuration or carry whatever the service chose to say. It is logged at debug
+		// level, bounded and redacted.
 		level := slog.LevelDebug
 		if resp.StatusCode >= 500 || (resp.StatusCode >= 300 && resp.StatusCode < 400) {
 			level = slog.LevelWarn
 		}
-		p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials",
-			slog.Int64("app_id", appID), slog.String("endpoint", where),
-			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
-		return nil, remoteRefusal(resp.StatusCode, sec.redact(string(b)))
+		attrs := []slog.Attr{slog.Int64("app_id", appID), slog.String("endpoint", where),
+			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start))}
+		if p.log.Enabled(ctx, slog.LevelDebug) {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedBody))
+			attrs = append(attrs, slog.String("body", truncate(sec.redactCut(string(b), len(b) == maxLoggedBody), 512)))
+		}
+		if level == slog.LevelDebug {
+			p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials", attrs...)
+		} else {
+			p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials", attrs[:4]...)
+			if len(attrs) > 4 {
+				p.log.LogAttrs(ctx, slog.LevelDebug, "cidp: identity service refusal body", append(attrs[:2:2], attrs[4])...)
+			}
+		}
+		return nil, remoteRefusal(resp.StatusCode)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody+1))
 	if err != nil {
@@ -524,15 +555,13 @@ func (p *Provider) transportError(ctx, tctx context.Context, appID int64, where 
 	return fmt.Errorf("cidp: identity service at %s: %s: %w", where, msg, identity.ErrUnavailable)
 }
 
-// remoteRefusal is ConnectyCube's error for a non-2xx answer of the identity service.
-func remoteRefusal(status int, body string) error {
+// maxLoggedBody bounds the part of a refusal body that is read for the debug log.
+const maxLoggedBody = 4 << 10
+
+// remoteRefusal is ConnectyCube's error for a non-2xx answer of the identity service,
+// without the answer's body (see call).
+func remoteRefusal(status int) error {
 	msg := "Bad Authentication data. Unauthorized on remote side. Status: " + strconv.Itoa(status) + "."
-	body = strings.TrimSpace(body)
-	if body == "" {
-		msg += "With empty response"
-	} else {
-		msg += "Response " + strconv.Quote(truncate(body, 512))
-	}
 	return &identity.Error{Op: op, Err: identity.ErrRejectedByProvider, Fields: map[string][]string{"": {msg}}}
 }
 
@@ -596,6 +625,28 @@ func (s secrets) redact(text string) string {
 		text = strings.ReplaceAll(text, v, "[FILTERED]")
 	}
 	return text
+}
+
+// redactCut is redact for a text cut short (cut true): the longest beginning of a secret
+// that ends the text is redacted too.
+func (s secrets) redactCut(text string, cut bool) string {
+	text = s.redact(text)
+	if !cut {
+		return text
+	}
+	longest := 0
+	for _, v := range s {
+		for i := max(0, len(text)-len(v)+1); i <= len(text)-max(minRedact, longest+1); i++ {
+			if strings.HasPrefix(v, text[i:]) {
+				longest = len(text) - i
+				break
+			}
+		}
+	}
+	if longest == 0 {
+		return text
+	}
+	return text[:len(text)-longest] + "[FILTERED]"
 }
 
 // sameOriginClient returns a copy of c (or of a default client) that follows at most 5

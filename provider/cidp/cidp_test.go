@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -303,35 +305,34 @@ func TestAuthenticateErrors(t *testing.T) {
 		wantMsg    string // a substring of the error message
 	}{
 		{
-			name:       "401 with body",
+			name:       "401 with body: the status only",
 			handler:    jsonAnswer(401, `{"error":"User token is invalid"}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {`Bad Authentication data. Unauthorized on remote side. Status: 401.Response "{\"error\":\"User token is invalid\"}"`}},
+			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 401."}},
 		},
 		{
 			name:       "404 with empty body",
 			handler:    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) },
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 404.With empty response"}},
+			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 404."}},
 		},
 		{
 			name:       "500 is a refusal too",
 			handler:    jsonAnswer(500, "  \n"),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 500.With empty response"}},
+			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 500."}},
 		},
 		{
-			name:       "body echoing the token is redacted",
+			name:       "body echoing the token: not sent, redacted in the log",
 			handler:    jsonAnswer(403, `{"error":"token `+secretToken+` revoked","q":"`+url.QueryEscape(secretToken)+`"}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {`Bad Authentication data. Unauthorized on remote side. Status: 403.Response "{\"error\":\"token [FILTERED] revoked\",\"q\":\"[FILTERED]\"}"`}},
+			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 403."}},
 		},
 		{
-			name:    "long refusal body is truncated",
-			handler: jsonAnswer(401, strings.Repeat("é", 1000)),
-			wantErr: identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 401.Response " +
-				`"` + strings.Repeat("é", 256) + `..."`}},
+			name:       "long refusal body is not sent",
+			handler:    jsonAnswer(401, strings.Repeat("é", 1000)),
+			wantErr:    identity.ErrRejectedByProvider,
+			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 401."}},
 		},
 		{
 			name:       "missing uid",
@@ -488,7 +489,7 @@ func TestAuthenticateRedirects(t *testing.T) {
 	}{
 		{path: "/old", wantSub: "moved-tok"},
 		{path: "/away", wantErr: identity.ErrRejectedByProvider, wantFields: map[string][]string{"": {
-			"Bad Authentication data. Unauthorized on remote side. Status: 307.With empty response"}}},
+			"Bad Authentication data. Unauthorized on remote side. Status: 307."}}},
 		{path: "/loop", wantErr: identity.ErrRejectedByProvider},
 	}
 	for _, tt := range tests {
@@ -751,5 +752,78 @@ func TestEnable(t *testing.T) {
 	}
 	if err := o.Enable(&bad, OIDCAppConfig{Issuer: "https://x.example.com"}); err == nil || bad.Providers != nil {
 		t.Errorf("OIDC Enable(invalid) = %v, settings %+v", err, bad)
+	}
+}
+
+// TestRefusalBodyStaysOutOfTheError checks that a refusal's body never reaches the caller
+// (the client, through the adapter): the error carries the status and a fixed message. The
+// body goes to the log at debug level only, bounded, with the token, the password and the
+// secrets of the configuration (a static header, a static parameter, the endpoint's query)
+// redacted; an info-level logger gets nothing.
+func TestRefusalBodyStaysOutOfTheError(t *testing.T) {
+	const marker = "MARKER-internal-host-db7.corp"
+	const apiKey, clientSecret, querySecret = "hdr-KEY-91f0", "param-SECRET-77aa", "query-SECRET-3c5e"
+	for _, status := range []int{401, 503} {
+		_, srv := newIDP(t, jsonAnswer(status, `{"error":"`+marker+`","echo":"`+secretToken+` `+secretToken+`-pw `+
+			apiKey+` `+clientSecret+` `+querySecret+`","pad":"`+strings.Repeat("p", 2000)+`"}`))
+		app := appWith(t, "cidp", AppConfig{
+			Endpoint:       srv.URL + "/verify?api=" + querySecret,
+			RequestHeaders: map[string]string{"X-Api-Key": apiKey, "Authorization": "Bearer #{login}"},
+			RequestParams:  map[string]string{"token": "#{login}", "client_secret": clientSecret},
+			ResponseParams: map[string]string{"uid": "#{user.id}"},
+		})
+
+		debug, debugLogs := newTestProvider(t, Config{})
+		_, err := debug.Authenticate(context.Background(), authReq(app, secretToken, secretToken+"-pw"))
+		if !errors.Is(err, identity.ErrRejectedByProvider) {
+			t.Fatalf("status %d: err = %v, want ErrRejectedByProvider", status, err)
+		}
+		want := map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: " + strconv.Itoa(status) + "."}}
+		if got := errorFields(err); !reflect.DeepEqual(got, want) {
+			t.Errorf("status %d: fields %q, want %q", status, got, want)
+		}
+		if strings.Contains(err.Error(), marker) {
+			t.Errorf("status %d: the error carries the body: %v", status, err)
+		}
+		logged := debugLogs.String()
+		if !strings.Contains(logged, marker) {
+			t.Errorf("status %d: the debug log lacks the body:\n%s", status, logged)
+		}
+		for _, s := range []string{secretToken, apiKey, clientSecret, querySecret} {
+			if strings.Contains(logged, s) {
+				t.Errorf("status %d: the debug log carries the secret %q:\n%s", status, s, logged)
+			}
+		}
+		if strings.Contains(logged, strings.Repeat("p", 600)) {
+			t.Errorf("status %d: the logged body is not bounded:\n%s", status, logged)
+		}
+
+		var info bytes.Buffer
+		quiet, _ := newTestProvider(t, Config{Logger: slog.New(slog.NewTextHandler(&info, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		if _, err := quiet.Authenticate(context.Background(), authReq(app, secretToken, secretToken+"-pw")); !errors.Is(err, identity.ErrRejectedByProvider) {
+			t.Fatalf("status %d: err = %v", status, err)
+		}
+		if strings.Contains(info.String(), marker) || status < 500 && info.Len() != 0 {
+			t.Errorf("status %d: the info-level log has %q", status, info.String())
+		}
+	}
+}
+
+// TestRefusalBodyCutInsideASecret checks that a refusal body cut by the read limit in the
+// middle of an echoed token does not log the token's first part.
+func TestRefusalBodyCutInsideASecret(t *testing.T) {
+	long := "tok-" + strings.Repeat("Z", 6000)
+	_, srv := newIDP(t, jsonAnswer(401, strings.Repeat(" ", 100)+"bad token "+long))
+	app := appWith(t, "cidp", AppConfig{
+		Endpoint:       srv.URL + "/verify",
+		RequestParams:  map[string]string{"token": "#{login}"},
+		ResponseParams: map[string]string{"uid": "#{user.id}"},
+	})
+	p, logs := newTestProvider(t, Config{})
+	if _, err := p.Authenticate(context.Background(), authReq(app, long, "x")); !errors.Is(err, identity.ErrRejectedByProvider) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(logs.String(), "bad token") || strings.Contains(logs.String(), "ZZZZ") {
+		t.Errorf("log:\n%s", logs)
 	}
 }

@@ -38,15 +38,19 @@
 //
 // Failures follow ConnectyCube: a non-2xx answer is identity.ErrRejectedByProvider (a child
 // of ErrInvalidCredentials) with the flat message "Bad Authentication data. Unauthorized on
-// remote side. Status: 401.Response \"...\"" (or "...Status: 404.With empty response"),
-// which the HTTP adapter sends as 422 {"errors":["..."]}; an answer without uid is
+// remote side. Status: 401.", which the HTTP adapter sends as 422 {"errors":["..."]}.
+// ConnectyCube appends the service's answer ("...Status: 401.Response \"...\""); this
+// provider does not, since the body may name internal hosts or echo secrets the redaction
+// does not know: it goes to Config.Logger at debug level only, its first 512 bytes with the
+// token, the password and the configured header, parameter and endpoint query values
+// replaced by "[FILTERED]". An answer without uid is
 // ErrRejectedByProvider with the field message that the adapter sends as 422
 // {"errors":{"base":["Custom Identity Provider uid is required"]}}. A timeout (Config.Timeout,
 // 5 s), an unreachable service, an answer larger than Config.MaxResponseBytes (1 MiB) or
 // one that is not JSON wrap ErrUnavailable (503). Redirects are followed only to the same
 // scheme and host. The token and the password never appear in an error message or a log
-// line: the request URL, which holds the token for GET, is never repeated, and an answer
-// body quoted in an error has them replaced by "[FILTERED]".
+// line: the request URL, which holds the token for GET, is never repeated, and no answer
+// body is quoted in an error.
 //
 // The endpoint is trusted configuration: whoever may edit an application's settings may make
 // the server send requests to any URL. Restrict that to operators, or give Config.Client a

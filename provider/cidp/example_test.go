@@ -77,5 +77,5 @@ func ExampleProvider_Enable() {
 	// Output:
 	// simon371 Simon true
 	// simon371 <nil>
-	// true [Bad Authentication data. Unauthorized on remote side. Status: 401.With empty response]
+	// true [Bad Authentication data. Unauthorized on remote side. Status: 401.]
 }

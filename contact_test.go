@@ -1,0 +1,175 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/identitykit/identity"
+)
+
+// contactEnv returns an Identity over a searching store with two users having an email and a
+// phone, an application session, and a session of the first user.
+func contactEnv(t *testing.T, settings identity.AppSettings) (id *identity.Identity, appSession, own *identity.Session, users []*identity.User) {
+	t.Helper()
+	ctx := context.Background()
+	id, app := searchIdentity(t, settings)
+	var err error
+	for _, login := range []string{"alice01", "bobby02"} {
+		u, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: ptr(login), Password: ptr("supersecurepwd"),
+			Email: ptr(login + "@example.com"), Phone: ptr("+1555" + login[len(login)-2:]), Tags: ptr([]string{"team"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	if appSession, err = id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey}); err != nil {
+		t.Fatal(err)
+	}
+	if own, err = id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey,
+		Credentials: &identity.Credentials{Login: "alice01", Password: "supersecurepwd"}}); err != nil {
+		t.Fatal(err)
+	}
+	return id, appSession, own, users
+}
+
+// retrieved returns every user each retrieval call of the core gives s, by call.
+func retrieved(t *testing.T, id *identity.Identity, s *identity.Session, users []*identity.User) map[string][]*identity.User {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string][]*identity.User{}
+	byTag := []identity.UserFilter{{Field: identity.FieldTags, Op: identity.OpEq, Values: []any{"team"}}}
+	page, err := id.SearchUsers(ctx, s, identity.UserQuery{Filters: byTag})
+	if err != nil {
+		t.Fatalf("SearchUsers: %v", err)
+	}
+	out["SearchUsers"] = page.Users
+	if page, err = id.ListUsersV1(ctx, s, identity.UserQuery{}); err != nil {
+		t.Fatalf("ListUsersV1: %v", err)
+	}
+	out["ListUsersV1"] = page.Users
+	for _, u := range users {
+		for _, l := range []struct {
+			field identity.UserField
+			value any
+		}{{identity.FieldLogin, u.Login}, {identity.FieldEmail, u.Email}, {identity.FieldPhone, u.Phone}} {
+			found, err := id.LookupUserV1(ctx, s, l.field, l.value)
+			if err != nil {
+				t.Fatalf("LookupUserV1(%s): %v", l.field, err)
+			}
+			out["LookupUserV1 by "+string(l.field)] = append(out["LookupUserV1 by "+string(l.field)], found)
+		}
+		found, err := id.User(ctx, s, u.ID)
+		if err != nil {
+			t.Fatalf("User: %v", err)
+		}
+		out["User"] = append(out["User"], found)
+	}
+	return out
+}
+
+// TestHideContactInfo: with AppSettings.HideContactInfo every retrieval call returns other
+// users without email and phone, and the session's own user complete; without it everyone
+// is complete (ConnectyCube's behaviour).
+func TestHideContactInfo(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		id, appSession, own, users := contactEnv(t, identity.AppSettings{HideContactInfo: hide})
+		for _, s := range []*identity.Session{appSession, own} {
+			for call, got := range retrieved(t, id, s, users) {
+				if len(got) != 2 {
+					t.Fatalf("hide=%v %s: %d users", hide, call, len(got))
+				}
+				for _, u := range got {
+					var want *identity.User
+					for _, w := range users {
+						if w.ID == u.ID {
+							want = w
+						}
+					}
+					complete := !hide || u.ID == s.UserID
+					if complete && (u.Email != want.Email || u.Phone != want.Phone || u.Email == "" || u.Phone == "") {
+						t.Errorf("hide=%v session user %d, %s: user %d email %q phone %q, want %q %q",
+							hide, s.UserID, call, u.ID, u.Email, u.Phone, want.Email, want.Phone)
+					}
+					if !complete && (u.Email != "" || u.Phone != "") {
+						t.Errorf("hide=%v session user %d, %s: user %d shows email %q phone %q",
+							hide, s.UserID, call, u.ID, u.Email, u.Phone)
+					}
+					if u.Login != want.Login {
+						t.Errorf("%s: login %q, want %q", call, u.Login, want.Login)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestHideContactInfoClosesTheOracle: with HideContactInfo, filters and orders that would
+// reveal hidden values a character or a range at a time (start_with, comparisons, between,
+// sorting by email or phone) are field errors; exact values (eq, in, ne, nin, the by_email
+// and by_phone lookups) stay allowed. Without the setting all of them work.
+func TestHideContactInfoClosesTheOracle(t *testing.T) {
+	ctx := context.Background()
+	team := identity.UserFilter{Field: identity.FieldTags, Op: identity.OpEq, Values: []any{"team"}}
+	f := func(field identity.UserField, op identity.FilterOp, values ...any) identity.UserFilter {
+		return identity.UserFilter{Field: field, Op: op, Values: values}
+	}
+	type call struct {
+		name      string
+		v1        bool
+		q         identity.UserQuery
+		wantField string // the field error with the setting on; "" when allowed
+	}
+	calls := []call{
+		{"V2 email start_with", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpStartWith, "alic")}}, "email"},
+		{"V2 phone start_with", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
+		{"V2 sort by email", false, identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldEmail}, "sort"},
+		{"V2 sort by phone desc", false, identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldPhone, SortDesc: true}, "sort"},
+		{"V1 email gt", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpGt, "b")}}, "email"},
+		{"V1 phone lte", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpLte, "+15550")}}, "phone"},
+		{"V1 email between", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpBetween, "a", "b")}}, "email"},
+		{"V1 phone start_with", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
+		{"V1 order by email", true, identity.UserQuery{SortField: identity.FieldEmail}, "order"},
+		{"V2 email eq", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpEq, "alice01@example.com")}}, ""},
+		{"V2 phone in", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpIn, "+155501", "+155502")}}, ""},
+		{"V2 email nin", false, identity.UserQuery{Filters: []identity.UserFilter{team, f(identity.FieldEmail, identity.OpNin, "x@example.com")}}, ""},
+		{"V1 email ne", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpNe, "x@example.com")}}, ""},
+		{"V2 login start_with", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldLogin, identity.OpStartWith, "alic")}}, ""},
+		{"V1 order by login", true, identity.UserQuery{SortField: identity.FieldLogin}, ""},
+		{"V2 created_at gt", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldCreatedAt, identity.OpGt, time.Unix(0, 0))}}, ""},
+	}
+	for _, hide := range []bool{false, true} {
+		id, appSession, own, _ := contactEnv(t, identity.AppSettings{HideContactInfo: hide})
+		for _, s := range []*identity.Session{appSession, own} {
+			for _, c := range calls {
+				var err error
+				if c.v1 {
+					_, err = id.ListUsersV1(ctx, s, c.q)
+				} else {
+					_, err = id.SearchUsers(ctx, s, c.q)
+				}
+				want := ""
+				if hide {
+					want = c.wantField
+				}
+				var ie *identity.Error
+				switch {
+				case want == "" && err != nil:
+					t.Errorf("hide=%v %s: %v", hide, c.name, err)
+				case want != "" && (!errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || len(ie.Fields[want]) == 0):
+					t.Errorf("hide=%v %s: err = %v, want a field error on %q", hide, c.name, err, want)
+				}
+			}
+		}
+		for _, field := range []identity.UserField{identity.FieldEmail, identity.FieldPhone} {
+			value := "alice01@example.com"
+			if field == identity.FieldPhone {
+				value = "+155501"
+			}
+			if u, err := id.LookupUserV1(ctx, appSession, field, value); err != nil || u.Login != "alice01" {
+				t.Errorf("hide=%v: lookup by %s: %v", hide, field, err)
+			}
+		}
+	}
+}
