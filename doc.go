@@ -16,6 +16,31 @@
 // recommended hardening), the idle lifetime of sessions (2 h), the lifetime of guests
 // (24 h) and the password policy (8 to 128 characters).
 //
+// # Routing logins to a provider, and local sign-up
+//
+// AppSettings.PasswordProvider routes every login/email + password of an application to one
+// provider (a Custom Identity Provider). Credentials that name another provider together
+// with a login, email or password, the local "password" provider in particular, are then
+// refused with ErrUnknownProvider: they would create local accounts that can take the login
+// or email of a future user of the provider. For the same reason AppSettings.LocalSignUp
+// (default: allowed unless PasswordProvider is set) governs SignUp and a guest's upgrade to
+// a regular account; refused, they fail with ErrDisabled.
+//
+// Local users created before a provider was enabled cannot sign in with their local
+// password any more, and the provider's first sign-in of the same person fails while the
+// local account holds its login or email. To move them, link each one to its subject at the
+// provider with LinkExternalAccount (for a Custom Identity Provider, the uid its answer maps):
+// the provider's sign-in then reaches the existing user, with its id, profile and files. Users
+// that should not move can be deleted, or keep working through a provider token if the
+// application offers one.
+//
+// # Profile changes
+//
+// A password change needs the current password (UserInput.OldPassword; a wrong one is
+// ErrWrongPassword) and signs the user out everywhere else. An email change needs it too when
+// AppSettings.EmailChangeNeedsPassword is set, and, when a Mailer is configured
+// (Config.Reset.Mailer), the old address is told of the change (without naming the new one).
+//
 // # Sessions
 //
 // A session token carries 256 bits from crypto/rand; only its SHA-256 is stored. A session
