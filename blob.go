@@ -84,6 +84,11 @@ type Blob struct {
 
 // BlobStore keeps blob metadata. A Store that implements it (gormstore does) enables blobs
 // when Config.Blobs.Storage is set.
+//
+// Blobs go with their owner: such a Store's DeleteUser, and its DeleteExpired for each guest
+// it purges, set the user's blobs to BlobDeleting in the same transaction that deletes the
+// user, so that they are never served again; Identity.DeleteExpired then removes them, bytes
+// included.
 type BlobStore interface {
 	// CreateBlob inserts b and sets b.ID. b.UID is unique across applications: a duplicate is
 	// an *Error wrapping ErrInvalidInput naming "uid". Text a database cannot store (NUL
@@ -98,9 +103,15 @@ type BlobStore interface {
 	// calls with the same from, exactly one succeeds). It returns ErrNotFound when the blob
 	// does not exist or is not in state from; nothing is written then.
 	UpdateBlobState(ctx context.Context, b *Blob, from BlobState) error
-	// StaleBlobs returns at most limit blobs, oldest id first, that are either in state
-	// BlobDeleting, or not BlobCompleted and created before before.
+	// StaleBlobs returns at most limit blobs, oldest id first, that are in state
+	// BlobDeleting, or not BlobCompleted and created before before, or whose owner (user
+	// UserID of application ApplicationID) does not exist, whatever their state and age (a
+	// blob created through a session still trusted from another process's cache after its
+	// user was deleted).
 	StaleBlobs(ctx context.Context, before time.Time, limit int) ([]*Blob, error)
+	// BlobUsage returns how many blobs user userID of application appID has in any state but
+	// BlobDeleting, and the sum of their sizes.
+	BlobUsage(ctx context.Context, appID, userID int64) (files int, bytes int64, err error)
 	// DeleteBlob deletes the metadata of blob id. Deleting a missing blob is not an error.
 	DeleteBlob(ctx context.Context, id int64) error
 }

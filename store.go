@@ -64,8 +64,9 @@ type UserStore interface {
 	// ErrUserNotFound if the user is gone. Text a database cannot store (NUL bytes, invalid
 	// UTF-8) is an *Error wrapping ErrInvalidInput naming the field, here and in CreateUser.
 	UpdateUser(ctx context.Context, u *User) error
-	// DeleteUser deletes the user, its sessions and its external accounts in one transaction.
-	// ErrUserNotFound if there is no such user.
+	// DeleteUser deletes the user, its sessions and its external accounts in one transaction;
+	// a Store that implements BlobStore sets the user's blobs to BlobDeleting in that same
+	// transaction. ErrUserNotFound if there is no such user (nothing is changed then).
 	DeleteUser(ctx context.Context, appID, id int64) error
 }
 
@@ -100,6 +101,8 @@ type SessionStore interface {
 	UseNonce(ctx context.Context, appID, timestamp int64, nonce string, expiresAt time.Time) error
 	// DeleteExpired deletes sessions with ExpiresAt before now, guest users (with their
 	// sessions and accounts) whose GuestExpiresAt is before now, and nonces past their expiry.
+	// A Store that implements BlobStore sets the blobs of each guest it deletes to
+	// BlobDeleting in the transaction that deletes the guest.
 	DeleteExpired(ctx context.Context, now time.Time) (Purged, error)
 }
 
