@@ -111,8 +111,9 @@ type Purged struct {
 	Sessions int
 	Guests   int
 	Nonces   int
-	// Blobs counts the blobs Identity.DeleteExpired removed (never completed in time, or
-	// interrupted deletions); Store.DeleteExpired leaves it 0.
+	// Blobs counts the blobs Identity.DeleteExpired removed (never completed in time,
+	// deleted with their owner, orphaned, or interrupted deletions); Store.DeleteExpired
+	// leaves it 0.
 	Blobs int
 }
 
