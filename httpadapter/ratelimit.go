@@ -26,6 +26,8 @@ const (
 	// limitReset: a password reset request; the account is the "email" parameter (top level
 	// or under "user").
 	limitReset
+	// limitBlob: POST /blobs, the creation of a file; no account.
+	limitBlob
 )
 
 // limits applies Config.RateLimit and finds client addresses.
@@ -112,6 +114,8 @@ func classify(kind limitKind, p params) (ratelimit.Action, string) {
 		return ratelimit.ActionLogin, ""
 	case limitSignUp:
 		return ratelimit.ActionSignUp, ""
+	case limitBlob:
+		return ratelimit.ActionBlob, ""
 	default:
 		email, _ := asString(p["email"])
 		if email == "" {
