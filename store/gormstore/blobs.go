@@ -163,8 +163,13 @@ func (s *Store) StaleBlobs(ctx context.Context, before time.Time, limit int) ([]
 	}
 	var rows []blobRow
 	b := s.blobs()
+	// Three searches, each with its best plan (the first two by the (state, created_at)
+	// index, the third a hash anti-join on PostgreSQL), rather than one OR that checks the
+	// owner of every row one by one.
 	err := s.db.WithContext(ctx).Table(b).
-		Where("state = ? OR (state <> ? AND created_at < ?) OR NOT EXISTS (SELECT 1 FROM "+s.t.users+" u WHERE u.id = "+b+".user_id AND u.application_id = "+b+".application_id)",
+		Where("id IN (SELECT id FROM "+b+" WHERE state = ?"+
+			" UNION SELECT id FROM "+b+" WHERE state <> ? AND created_at < ?"+
+			" UNION SELECT o.id FROM "+b+" o WHERE NOT EXISTS (SELECT 1 FROM "+s.t.users+" u WHERE u.id = o.user_id AND u.application_id = o.application_id))",
 			int(identity.BlobDeleting), int(identity.BlobCompleted), dbTime(before)).
 		Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
