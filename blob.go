@@ -84,6 +84,11 @@ type Blob struct {
 
 // BlobStore keeps blob metadata. A Store that implements it (gormstore does) enables blobs
 // when Config.Blobs.Storage is set.
+//
+// Blobs go with their owner: such a Store's DeleteUser, and its DeleteExpired for each guest
+// it purges, set the user's blobs to BlobDeleting in the same transaction that deletes the
+// user, so that they are never served again; Identity.DeleteExpired then removes them, bytes
+// included.
 type BlobStore interface {
 	// CreateBlob inserts b and sets b.ID. b.UID is unique across applications: a duplicate is
 	// an *Error wrapping ErrInvalidInput naming "uid". Text a database cannot store (NUL
@@ -98,9 +103,15 @@ type BlobStore interface {
 	// calls with the same from, exactly one succeeds). It returns ErrNotFound when the blob
 	// does not exist or is not in state from; nothing is written then.
 	UpdateBlobState(ctx context.Context, b *Blob, from BlobState) error
-	// StaleBlobs returns at most limit blobs, oldest id first, that are either in state
-	// BlobDeleting, or not BlobCompleted and created before before.
+	// StaleBlobs returns at most limit blobs, oldest id first, that are in state
+	// BlobDeleting, or not BlobCompleted and created before before, or whose owner (user
+	// UserID of application ApplicationID) does not exist, whatever their state and age (a
+	// blob created through a session still trusted from another process's cache after its
+	// user was deleted).
 	StaleBlobs(ctx context.Context, before time.Time, limit int) ([]*Blob, error)
+	// BlobUsage returns how many blobs user userID of application appID has in any state but
+	// BlobDeleting, and the sum of their sizes.
+	BlobUsage(ctx context.Context, appID, userID int64) (files int, bytes int64, err error)
 	// DeleteBlob deletes the metadata of blob id. Deleting a missing blob is not an error.
 	DeleteBlob(ctx context.Context, id int64) error
 }
@@ -177,6 +188,8 @@ const (
 )
 
 const (
+	defaultBlobMaxFiles    = 100
+	defaultBlobMaxBytes    = 100 << 20
 	defaultBlobMaxSize     = 10 << 20
 	defaultGrantLifetime   = 15 * time.Minute
 	defaultPendingLifetime = time.Hour
@@ -227,6 +240,24 @@ func newBlobService(cfg BlobConfig, st Store) (*blobService, error) {
 	return &blobService{cfg: cfg, store: bs}, nil
 }
 
+// blobQuota returns the file and byte limits of one user of application appID (its
+// AppSettings.BlobQuota with the defaults filled in); a negative limit means none.
+func (id *Identity) blobQuota(ctx context.Context, appID int64) (maxFiles int, maxBytes int64, err error) {
+	app, err := id.application(ctx, appID)
+	if err != nil {
+		return 0, 0, err
+	}
+	q := app.Settings.BlobQuota
+	maxFiles, maxBytes = q.MaxFiles, q.MaxBytes
+	if maxFiles == 0 {
+		maxFiles = defaultBlobMaxFiles
+	}
+	if maxBytes == 0 {
+		maxBytes = defaultBlobMaxBytes
+	}
+	return maxFiles, maxBytes, nil
+}
+
 // BlobsEnabled reports whether file storage is configured (Config.Blobs.Storage).
 func (id *Identity) BlobsEnabled() bool { return id.blobs != nil }
 
@@ -247,7 +278,9 @@ func (id *Identity) blobService(op string) (*blobService, error) {
 
 // CreateBlob creates a blob owned by the session's user (ErrNeedUser for an application
 // session) and returns it with its upload grant. Bad input is an *Error wrapping
-// ErrInvalidInput naming "name" or "content_type".
+// ErrInvalidInput naming "name" or "content_type"; a user who already holds
+// AppSettings.BlobQuota.MaxFiles blobs (in any state but BlobDeleting) gets one naming
+// "base".
 func (id *Identity) CreateBlob(ctx context.Context, s *Session, in BlobInput) (*Blob, *UploadGrant, error) {
 	const op = "create blob"
 	bs, err := id.blobService(op)
@@ -273,6 +306,19 @@ func (id *Identity) CreateBlob(ctx context.Context, s *Session, in BlobInput) (*
 	}
 	if err := f.err(op); err != nil {
 		return nil, nil, err
+	}
+	maxFiles, _, err := id.blobQuota(ctx, s.ApplicationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if maxFiles >= 0 {
+		files, _, err := bs.store.BlobUsage(ctx, s.ApplicationID, s.UserID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if files >= maxFiles {
+			return nil, nil, FieldError(op, ErrInvalidInput, "base", fmt.Sprintf("Too many files (maximum is %d per user)", maxFiles))
+		}
 	}
 	now := id.now()
 	b := &Blob{
@@ -414,9 +460,10 @@ func (bs *blobService) parseGrant(tok string, now time.Time) (*grantClaims, erro
 // must be valid, unexpired and unused (ErrInvalidGrant otherwise); it is spent by this call
 // whatever its outcome. s is the uploader's session when it sent one (it must then be the
 // grant's user: ErrInvalidGrant otherwise); nil when the upload is authorized by the grant
-// alone, as a presigned upload URL is. More than the grant's size limit is an *Error wrapping
-// ErrTooLarge, and nothing is stored then (nor on any other error). Errors reading r are
-// returned wrapped.
+// alone, as a presigned upload URL is. More than the grant's size limit, or than what remains
+// of the owner's AppSettings.BlobQuota.MaxBytes (the sizes of its blobs not BlobDeleting), is
+// an *Error wrapping ErrTooLarge naming "file", and nothing is stored then (nor on any other
+// error). Errors reading r are returned wrapped.
 func (id *Identity) UploadBlob(ctx context.Context, s *Session, grant string, r io.Reader) (*Blob, error) {
 	const op = "upload blob"
 	bs, err := id.blobService(op)
@@ -450,11 +497,29 @@ func (id *Identity) UploadBlob(ctx context.Context, s *Session, grant string, r 
 		return nil, err
 	}
 	limit := min(c.maxSize, bs.cfg.MaxSize)
+	tooLarge := fmt.Sprintf("is too large (maximum is %d bytes)", limit)
+	_, maxBytes, err := id.blobQuota(ctx, b.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	if maxBytes >= 0 {
+		_, used, err := bs.store.BlobUsage(ctx, b.ApplicationID, b.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if left := maxBytes - used; left < limit {
+			limit = left
+			tooLarge = fmt.Sprintf("does not fit the storage quota (%d of %d bytes left)", max(left, 0), maxBytes)
+		}
+	}
+	if limit <= 0 {
+		return nil, FieldError(op, ErrTooLarge, "file", tooLarge)
+	}
 	key := blobKey(b)
 	n, err := bs.cfg.Storage.Put(ctx, key, r, limit)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
-			return nil, FieldError(op, ErrTooLarge, "file", fmt.Sprintf("is too large (maximum is %d bytes)", limit))
+			return nil, FieldError(op, ErrTooLarge, "file", tooLarge)
 		}
 		return nil, fmt.Errorf("identity: upload blob %d: %w", b.ID, err)
 	}
@@ -477,7 +542,11 @@ func (id *Identity) UploadBlob(ctx context.Context, s *Session, grant string, r 
 // number of bytes received: a mismatch is an *Error wrapping ErrInvalidInput naming "size",
 // and the upload is then discarded (blob and bytes), so a truncated or altered file is never
 // completed. A blob without its upload yet is an *Error wrapping ErrInvalidInput naming
-// "base". Completing a completed blob with its size again succeeds (idempotent).
+// "base". The owner's AppSettings.BlobQuota is checked again, so that uploads that ran at the
+// same time cannot together exceed it: when the owner's blobs not BlobDeleting, this one
+// included, are more files or bytes than the quota, the upload is discarded and the error
+// is an *Error wrapping ErrInvalidInput naming "base". Completing a completed blob with its
+// size again succeeds (idempotent).
 func (id *Identity) CompleteBlob(ctx context.Context, s *Session, blobID, size int64) (*Blob, error) {
 	const op = "complete blob"
 	bs, err := id.blobService(op)
@@ -512,6 +581,16 @@ func (id *Identity) CompleteBlob(ctx context.Context, s *Session, blobID, size i
 		}
 		return nil, sizeErr
 	}
+	over, err := id.overQuota(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if over != nil {
+		if err := bs.remove(ctx, b, BlobUploaded, now); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, over
+	}
 	b.State, b.UpdatedAt, b.CompletedAt = BlobCompleted, now, now
 	if err := bs.store.UpdateBlobState(ctx, b, BlobUploaded); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -520,6 +599,30 @@ func (id *Identity) CompleteBlob(ctx context.Context, s *Session, blobID, size i
 		return nil, err
 	}
 	return b, nil
+}
+
+// overQuota returns the *Error of CompleteBlob when the blobs of b's owner (b included)
+// exceed the quota, else nil.
+func (id *Identity) overQuota(ctx context.Context, b *Blob) (*Error, error) {
+	maxFiles, maxBytes, err := id.blobQuota(ctx, b.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	if maxFiles < 0 && maxBytes < 0 {
+		return nil, nil
+	}
+	files, bytes, err := id.blobs.store.BlobUsage(ctx, b.ApplicationID, b.UserID)
+	if err != nil {
+		return nil, err
+	}
+	const op = "complete blob"
+	switch {
+	case maxFiles >= 0 && files > maxFiles:
+		return FieldError(op, ErrInvalidInput, "base", fmt.Sprintf("Too many files (maximum is %d per user)", maxFiles)), nil
+	case maxBytes >= 0 && bytes > maxBytes:
+		return FieldError(op, ErrInvalidInput, "base", fmt.Sprintf("The files exceed the storage quota (maximum is %d bytes per user)", maxBytes)), nil
+	}
+	return nil, nil
 }
 
 // remove deletes b (found in state from): it marks it Deleting, deletes its bytes, then its
@@ -633,8 +736,9 @@ func (id *Identity) DeleteBlob(ctx context.Context, s *Session, blobID int64) er
 	return nil
 }
 
-// deleteStaleBlobs removes blobs never completed within PendingLifetime, and blobs whose
-// deletion was interrupted, with their bytes. It returns how many it removed.
+// deleteStaleBlobs removes blobs never completed within PendingLifetime, blobs being deleted
+// (by DeleteBlob, or with their owner) and blobs whose owner no longer exists, with their
+// bytes. It returns how many it removed.
 func (id *Identity) deleteStaleBlobs(ctx context.Context) (int, error) {
 	if id.blobs == nil {
 		return 0, nil

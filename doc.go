@@ -73,8 +73,12 @@
 // (all or nothing, at most Config.Blobs.MaxSize, 10 MiB); CompleteBlob checks the declared
 // size; OpenBlob serves completed blobs, public ones to anyone and private ones to any
 // session of their application. A user's Avatar must then be the UID of a completed blob of
-// the application that is public or the user's own. DeleteExpired removes blobs never
-// completed within Config.Blobs.PendingLifetime (1 h), bytes included.
+// the application that is public or the user's own. Each user holds at most
+// AppSettings.BlobQuota files and bytes (100 and 100 MiB by default; CreateBlob, UploadBlob
+// and CompleteBlob enforce it). A user's blobs go with the user: deleting it (or a guest's
+// expiry) stops them being served at once, in the same store transaction. DeleteExpired
+// removes, bytes included, blobs never completed within Config.Blobs.PendingLifetime (1 h),
+// blobs of deleted users, and blobs whose owner no longer exists.
 //
 // # Password reset
 //

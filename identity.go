@@ -351,9 +351,10 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 }
 
 // DeleteExpired deletes expired sessions, expired guest users (with their sessions),
-// spent nonces, expired password reset tokens, and blobs never completed within
-// Config.Blobs.PendingLifetime (with their bytes), as of the Identity's clock. It is safe to
-// call from several processes.
+// spent nonces, expired password reset tokens, and, with their bytes, blobs never completed
+// within Config.Blobs.PendingLifetime, blobs of deleted users and expired guests, and blobs
+// whose owner no longer exists, as of the Identity's clock. It is safe to call from several
+// processes.
 func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	p, err := id.store.DeleteExpired(ctx, id.now())
 	if err == nil && (p.Sessions > 0 || p.Guests > 0) {

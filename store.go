@@ -69,8 +69,9 @@ type UserStore interface {
 	// user; a (provider, subject) already linked to any user is an *Error wrapping
 	// ErrUserExists naming "base". Nothing is written on error.
 	LinkExternalAccount(ctx context.Context, acct *ExternalAccount) error
-	// DeleteUser deletes the user, its sessions and its external accounts in one transaction.
-	// ErrUserNotFound if there is no such user.
+	// DeleteUser deletes the user, its sessions and its external accounts in one transaction;
+	// a Store that implements BlobStore sets the user's blobs to BlobDeleting in that same
+	// transaction. ErrUserNotFound if there is no such user (nothing is changed then).
 	DeleteUser(ctx context.Context, appID, id int64) error
 }
 
@@ -105,6 +106,8 @@ type SessionStore interface {
 	UseNonce(ctx context.Context, appID, timestamp int64, nonce string, expiresAt time.Time) error
 	// DeleteExpired deletes sessions with ExpiresAt before now, guest users (with their
 	// sessions and accounts) whose GuestExpiresAt is before now, and nonces past their expiry.
+	// A Store that implements BlobStore sets the blobs of each guest it deletes to
+	// BlobDeleting in the transaction that deletes the guest.
 	DeleteExpired(ctx context.Context, now time.Time) (Purged, error)
 }
 
@@ -113,8 +116,9 @@ type Purged struct {
 	Sessions int
 	Guests   int
 	Nonces   int
-	// Blobs counts the blobs Identity.DeleteExpired removed (never completed in time, or
-	// interrupted deletions); Store.DeleteExpired leaves it 0.
+	// Blobs counts the blobs Identity.DeleteExpired removed (never completed in time,
+	// deleted with their owner, orphaned, or interrupted deletions); Store.DeleteExpired
+	// leaves it 0.
 	Blobs int
 }
 

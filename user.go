@@ -514,7 +514,8 @@ func (id *Identity) checkOldPassword(ctx context.Context, u *User, old *string) 
 	return nil
 }
 
-// DeleteUser deletes the session's own user, its sessions and its external accounts.
+// DeleteUser deletes the session's own user, its sessions and its external accounts. Its
+// blobs are no longer served from then on and DeleteExpired removes them, bytes included.
 // Deleting another user yields ErrForbidden.
 func (id *Identity) DeleteUser(ctx context.Context, s *Session, userID int64) error {
 	if err := needUser(s); err != nil {

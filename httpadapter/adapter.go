@@ -25,8 +25,8 @@ type Config struct {
 	AllowedOrigins []string
 	// Logger receives internal errors (500s, recovered panics). Default slog.Default().
 	Logger *slog.Logger
-	// RateLimit guards POST /session, POST /login, POST /users and password reset requests
-	// against brute force and floods (see ratelimit.Config for the rules and the defaults;
+	// RateLimit guards POST /session, POST /login, POST /users, password reset requests and
+	// POST /blobs against brute force and floods (see ratelimit.Config for the rules and the defaults;
 	// refused requests are 429 with Retry-After). Default: ratelimit.New with the zero
 	// ratelimit.Config, which counts in this process's memory; instances of one deployment
 	// should share one ratelimit.Policy over redislimit. Only New uses it.
@@ -45,8 +45,10 @@ type Config struct {
 	ClientAddrHeader string
 	// PublicURL is the absolute URL clients reach this handler at, mount prefix included
 	// ("https://api.example.com/auth"); the upload URLs that POST /blobs returns start with
-	// it. Default: derived from each request (https when the connection is TLS or
-	// X-Forwarded-Proto says so, the Host header, and the prefix http.StripPrefix removed).
+	// it. Set it whenever blobs are on (New logs a warning otherwise). Default: derived from
+	// each request: https when the connection is TLS, the request's Host, and the prefix
+	// http.StripPrefix removed; X-Forwarded-Proto and X-Forwarded-Host (their rightmost
+	// entries) replace the scheme and host only when the peer is one of TrustedProxies.
 	PublicURL string
 	// ResetPages replaces the password reset pages (GET and POST /password_reset). It must
 	// define the templates "password_reset_form", "password_reset_done" and
@@ -119,6 +121,10 @@ func New(id *identity.Identity, cfg Config) http.Handler {
 		h.origins[strings.ToLower(o)] = true
 	}
 	h.routes()
+	if id.BlobsEnabled() && cfg.PublicURL == "" {
+		h.log.Warn("httpadapter: Config.PublicURL is not set: upload URLs are built from each request's Host and connection" +
+			" (X-Forwarded-Proto and X-Forwarded-Host only from TrustedProxies); set PublicURL to the URL clients use")
+	}
 	return h
 }
 

@@ -45,7 +45,7 @@ const (
 
 // blobRoutes registers the blob endpoints.
 func (h *handler) blobRoutes() {
-	h.handle("POST /blobs", authRequired, h.createBlob)
+	h.handle("POST /blobs", authRequired, h.limited(limitBlob, h.createBlob))
 	h.handle("PUT /blobs/{id}/complete", authRequired, h.completeBlob)
 	h.handle("DELETE /blobs/{id}", authRequired, h.deleteBlob)
 	info := &endpoint{h: h, auth: authRequired, fn: h.blobInfo}
@@ -159,21 +159,72 @@ func (h *handler) createBlob(ctx context.Context, c *call) error {
 }
 
 // baseURL is the absolute URL of the handler's root: Config.PublicURL, or else derived from
-// r: https when the connection is TLS or X-Forwarded-Proto says https, the Host header, and
-// the path prefix that http.StripPrefix (or chi's Mount with it) removed.
+// r: its scheme (https when the connection is TLS), its Host, and the path prefix that
+// http.StripPrefix (or chi's Mount with it) removed. X-Forwarded-Proto and X-Forwarded-Host
+// replace the scheme and host only when the peer is a trusted proxy (Config.TrustedProxies);
+// anyone else's are ignored, so that a client cannot point upload URLs elsewhere.
 func (h *handler) baseURL(r *http.Request) string {
 	if h.cfg.PublicURL != "" {
 		return strings.TrimRight(h.cfg.PublicURL, "/")
 	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https") {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
 		scheme = "https"
+	}
+	if h.lim != nil && h.lim.fromProxy(r) {
+		if p := strings.ToLower(lastForwarded(r.Header, "X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if fh := lastForwarded(r.Header, "X-Forwarded-Host"); validHost(fh) {
+			host = fh
+		}
 	}
 	prefix := ""
 	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && strings.HasSuffix(u.Path, r.URL.Path) {
 		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
 	}
-	return (&url.URL{Scheme: scheme, Host: r.Host, Path: prefix}).String()
+	return (&url.URL{Scheme: scheme, Host: host, Path: prefix}).String()
+}
+
+// fromProxy reports whether r comes from a trusted proxy: its peer is in TrustedProxies, or
+// has no IP address (a Unix socket) while TrustedProxies is set, as clientIP decides.
+func (l *limits) fromProxy(r *http.Request) bool {
+	if len(l.proxies) == 0 {
+		return false
+	}
+	peer := parseHop(r.RemoteAddr)
+	return !peer.IsValid() || l.trusted(peer)
+}
+
+// lastForwarded returns the rightmost comma-separated entry of the last header name: what the
+// nearest proxy wrote, whatever the client sent before it.
+func lastForwarded(hd http.Header, name string) string {
+	vs := hd.Values(name)
+	if len(vs) == 0 {
+		return ""
+	}
+	v := vs[len(vs)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// validHost reports whether s can stand as the host[:port] of a URL: letters, digits and
+// ".-_:[]" only, at most 255 bytes.
+func validHost(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte(".-_:[]", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // blobID reads the {id} or {ref} wildcard; a malformed id names no blob.

@@ -478,7 +478,7 @@ func TestBlobUploadURL(t *testing.T) {
 	}{
 		{"derived", httpadapter.Config{}, "", nil, "http://example.com/blobs/upload"},
 		{"under a prefix", httpadapter.Config{}, "/auth", nil, "http://example.com/auth/blobs/upload"},
-		{"forwarded https", httpadapter.Config{}, "", []string{"X-Forwarded-Proto: https"}, "https://example.com/blobs/upload"},
+		{"forwarded https, no trusted proxy", httpadapter.Config{}, "", []string{"X-Forwarded-Proto: https"}, "http://example.com/blobs/upload"},
 		{"configured", httpadapter.Config{PublicURL: "https://api.example.net/v1/"}, "/v1", []string{"X-Forwarded-Proto: http"}, "https://api.example.net/v1/blobs/upload"},
 	}
 	for _, tc := range tests {

@@ -163,7 +163,7 @@ func runCorpus(t *testing.T, limited bool) {
 	if limited {
 		many := ratelimit.Rate{Burst: 1 << 20, Interval: time.Millisecond}
 		cfg.RateLimit, err = ratelimit.New(ratelimit.Config{
-			Login: many, LoginFailures: many, Session: many, SignUp: many, Reset: many, ResetPerAccount: many,
+			Login: many, LoginFailures: many, Session: many, SignUp: many, Reset: many, ResetPerAccount: many, Blob: many,
 			Logger: logger,
 			Sleep:  func(context.Context, time.Duration) error { return nil },
 		})
@@ -235,7 +235,7 @@ func corpusLimitedEndpoint(c corpusReq) bool {
 	}
 	path, _, _ := strings.Cut(c.target, "?")
 	path = strings.TrimSuffix(path, ".json")
-	return path == "/session" || path == "/login" || path == "/users" || path == "/users/password/reset"
+	return path == "/session" || path == "/login" || path == "/users" || path == "/users/password/reset" || path == "/blobs"
 }
 
 // corpusCheck returns what is wrong with an answer, or "".

@@ -131,8 +131,10 @@
 // POST /blobs takes {"blob":{"name","content_type","public"}} (a user session; public
 // defaults to false, content_type to application/octet-stream) and answers the blob with
 // blob_object_access {"object_access_type":"Write","expires","params"}: params is the
-// absolute upload URL, Config.PublicURL (or the request's scheme, Host and mount prefix) +
-// "/blobs/upload?grant=<grant>", in the shape of an S3 presigned POST. The SDK posts the file
+// absolute upload URL, Config.PublicURL + "/blobs/upload?grant=<grant>", in the shape of an
+// S3 presigned POST. Set PublicURL when blobs are on (New logs a warning otherwise): without
+// it the URL is derived from the request (https only over TLS, its Host, the mount prefix),
+// and X-Forwarded-Proto and X-Forwarded-Host are believed only from Config.TrustedProxies. The SDK posts the file
 // there as multipart/form-data, the URL's query parameters first as form fields, then the
 // part "file" (a filename is optional); the grant may also stay in the URL's query. The grant
 // is an HMAC-signed token naming the blob, its owner and the size limit, valid 15 minutes and
@@ -143,6 +145,15 @@
 // other than the bytes received is 422 on "size" and discards the upload. Only completed
 // blobs can be downloaded or used as an avatar; blobs not completed within an hour are
 // removed by identity.DeleteExpired.
+//
+// Each user's files are bounded by the application's identity.AppSettings.BlobQuota (100
+// files and 100 MiB by default): POST /blobs beyond the file count is 422 {"errors":{"base":
+// ["Too many files (maximum is N per user)"]}}; an upload larger than what remains of the
+// bytes is 413 on "file"; and PUT /blobs/{id}/complete checks both again, so that uploads
+// running at once cannot exceed the quota together (422 on "base", the upload discarded).
+// POST /blobs is also rate-limited per client address (see Rate limits). A user's blobs go
+// with the user: once it is deleted (DELETE /users/{id}, or a guest's expiry) none of them is
+// served, and identity.DeleteExpired removes them, bytes included.
 //
 // GET /blobs/{uid} (what privateUrl and publicUrl build; also with ".json" and CB-Token, as
 // getFile sends) serves a public blob to anyone and a private one to any valid session of
@@ -159,9 +170,9 @@
 //
 // # Rate limits
 //
-// POST /session, POST /login and POST /users pass through Config.RateLimit (package
-// ratelimit; on by default, counting in memory): a volume per client address for
-// application sessions, logins and sign-ups; for logins with a login or email, a budget of
+// POST /session, POST /login, POST /users and POST /blobs pass through Config.RateLimit
+// (package ratelimit; on by default, counting in memory): a volume per client address for
+// application sessions, logins, sign-ups and new files (60 at once, then one per 10 s); for logins with a login or email, a budget of
 // failed logins per address and a tarpit per (account, address) that delays each attempt
 // after the fifth by 1 s, doubling up to 10 s, instead of locking the account, so an
 // attacker elsewhere can never lock a user out. A successful login clears its tarpit.

@@ -32,6 +32,8 @@ const (
 	// user), and a guest's upgrade creates an account (the sign-up volume); other updates are
 	// not limited.
 	limitProfile
+	// limitBlob: POST /blobs, the creation of a file; no account.
+	limitBlob
 )
 
 // limits applies Config.RateLimit and finds client addresses.
@@ -167,6 +169,8 @@ func (h *handler) classify(kind limitKind, c *call) limitReq {
 		return req
 	case limitSignUp:
 		return limitReq{action: ratelimit.ActionSignUp, account: none}
+	case limitBlob:
+		return limitReq{action: ratelimit.ActionBlob, account: none}
 	case limitProfile:
 		u := userObject(p)
 		_, pw := u["password"]

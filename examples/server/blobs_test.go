@@ -46,7 +46,8 @@ func TestBlobConfig(t *testing.T) {
 }
 
 // The avatar upload through a running server: the upload URL POST /blobs returns points at
-// this server (derived from the request), and the file comes back byte for byte.
+// this server (the public URL derived from -addr, whatever the request's Host), and the file
+// comes back byte for byte.
 func TestRunBlobs(t *testing.T) {
 	dir := t.TempDir()
 	addr, banner, stop := start(t, filepath.Join(dir, "identity.db"), "-max-blob-bytes", "4096")
@@ -78,6 +79,22 @@ func TestRunBlobs(t *testing.T) {
 	u, err := url.Parse(created.Blob.BlobObjectAccess.Params)
 	if err != nil || u.Host != addr || u.Scheme != "http" {
 		t.Fatalf("upload URL %q does not point at %s", created.Blob.BlobObjectAccess.Params, addr)
+	}
+	// A forged Host does not move the upload URL.
+	req, _ := http.NewRequest("POST", base+"/blobs.json", strings.NewReader(`{"blob":{"name":"b.png"}}`))
+	req.Host = "evil.example"
+	req.Header.Set("CB-Token", tok)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	forged := created
+	if json.Unmarshal(b, &forged); res.StatusCode != 201 || !strings.HasPrefix(forged.Blob.BlobObjectAccess.Params, base+"/blobs/upload?") {
+		t.Fatalf("POST /blobs with Host evil.example: %d, upload URL %q", res.StatusCode, forged.Blob.BlobObjectAccess.Params)
 	}
 	content := bytes.Repeat([]byte("x"), 3000)
 	var form bytes.Buffer

@@ -112,7 +112,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	var maxBody int64
 
 	str(&c.Addr, "addr", "IDENTITY_ADDR", ":8080", "listen address")
-	str(&c.PublicURL, "public-url", "IDENTITY_PUBLIC_URL", "", "URL clients use to reach this server, shown in the startup banner (default derived from -addr)")
+	str(&c.PublicURL, "public-url", "IDENTITY_PUBLIC_URL", "", "URL clients use to reach this server: upload URLs, password reset links and the startup banner start with it (default derived from -addr: http://localhost:<port>, logged at start)")
 	str(&c.DB, "db", "IDENTITY_DB", "identity.db", "SQLite database file, or a postgres:// DSN")
 	str(&c.TablePrefix, "table-prefix", "IDENTITY_TABLE_PREFIX", "identity_", "prefix of the tables the server creates and uses")
 	str(&c.AppName, "app-name", "IDENTITY_APP_NAME", "default", "name of the application created on first start")

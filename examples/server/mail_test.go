@@ -131,7 +131,8 @@ func TestRunDevelopmentModeReset(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no logged reset link:\n%s", text)
 	}
-	if !regexp.MustCompile(`^http://127\.0\.0\.1:0/password_reset\?token=[0-9a-f]{64}$`).MatchString(m[1]) {
+	// The link's port is the one listened on (-addr asked for port 0).
+	if !regexp.MustCompile(`^http://` + regexp.QuoteMeta(addr) + `/password_reset\?token=[0-9a-f]{64}$`).MatchString(m[1]) {
 		t.Fatalf("logged link %q", m[1])
 	}
 }

@@ -55,6 +55,18 @@ func main() {
 // banner; ready, when not nil, is called with the listening address once the server accepts
 // connections.
 func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, ready func(addr string)) error {
+	// Listen first: without -public-url the URL given to clients (upload URLs, reset links,
+	// the banner) is derived from the address actually listened on.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	defer ln.Close()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = listenURL(cfg.Addr, ln.Addr().String())
+		log.Info("server: -public-url is not set: upload URLs and password reset links use the URL derived from -addr; set -public-url to the URL clients reach this server at",
+			"public_url", cfg.PublicURL)
+	}
 	st, err := openStore(cfg, log)
 	if err != nil {
 		return err
@@ -127,14 +139,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
 	log.Info("server: listening", "addr", ln.Addr().String(), "db", cfg.dbKind(), "application_id", app.ID)
 	_, stopPprof, err := startPprof(cfg.PprofAddr, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer stopPprof()
@@ -265,14 +272,25 @@ func (c *config) dbKind() string {
 	return "sqlite:" + c.DB
 }
 
-// publicURL is the URL to give SDKs for a local server.
+// publicURL is the URL clients reach the server at: -public-url, which run sets from the
+// listening address when it was not given.
 func (c *config) publicURL() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
-	host, port, err := net.SplitHostPort(c.Addr)
+	return listenURL(c.Addr, c.Addr)
+}
+
+// listenURL derives a URL for a local server from -addr and the address listened on: http,
+// the host of addr (localhost when it names none or every interface) and the port of
+// listened (the one chosen when addr asked for port 0).
+func listenURL(addr, listened string) string {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "http://localhost:8080"
+	}
+	if _, p, err := net.SplitHostPort(listened); err == nil {
+		port = p
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"

@@ -66,3 +66,38 @@ func BenchmarkCreateUser(b *testing.B) {
 		})
 	}
 }
+
+// benchBlobs is how many users, each with one completed blob, the janitor benchmark's tables
+// hold.
+const benchBlobs = 100000
+
+// BenchmarkStaleBlobsNoneStale measures one janitor batch (StaleBlobs) over a blobs table of
+// which nothing is stale: the owner check reads every blob.
+func BenchmarkStaleBlobsNoneStale(b *testing.B) {
+	for _, o := range openers(b) {
+		b.Run(o.name, func(b *testing.B) {
+			st := o.open(b)
+			ctx := b.Context()
+			now := dbTime(time.Now())
+			seq := "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+			err := st.db.Exec("INSERT INTO "+st.t.users+" (id, application_id, full_name, phone, website, external_id,"+
+				" facebook_id, twitter_id, custom_data, avatar, blob_id, tags, is_guest, password_hash, created_at, updated_at) "+
+				seq+"SELECT i, 1, '', '', '', '', '', '', '', '', 0, '', ?, '', ?, ? FROM n", benchBlobs, false, now, now).Error
+			if err == nil {
+				err = st.db.Exec("INSERT INTO "+st.blobs()+" (application_id, user_id, uid, name, content_type, size, public,"+
+					" state, created_at, updated_at, completed_at) "+
+					seq+"SELECT 1, i, 'u' || i, 'a.png', 'image/png', 1000, ?, ?, ?, ?, ? FROM n",
+					benchBlobs, true, int(identity.BlobCompleted), now, now, now).Error
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				stale, err := st.StaleBlobs(ctx, now.Add(-time.Hour), 100)
+				if err != nil || len(stale) != 0 {
+					b.Fatalf("StaleBlobs = %d, %v", len(stale), err)
+				}
+			}
+		})
+	}
+}

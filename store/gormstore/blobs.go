@@ -11,7 +11,8 @@ import (
 )
 
 // Blob metadata (identity.BlobStore) lives in <prefix>blobs. uid is unique across
-// applications; (state, created_at) serves the janitor's search for stale blobs.
+// applications; (state, created_at) serves the janitor's search for stale blobs, (user_id,
+// state) the quota and the marking of a deleted user's blobs.
 
 var _ identity.BlobStore = (*Store)(nil)
 
@@ -19,6 +20,7 @@ const (
 	blobsTable   = "blobs"
 	idxBlobUID   = "blobs_uid"
 	idxBlobStale = "blobs_state_created_at"
+	idxBlobUser  = "blobs_user_id_state"
 )
 
 // blobRow is a row of <prefix>blobs.
@@ -45,6 +47,7 @@ func (s *Store) blobIndexDDL() []string {
 	return []string{
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxBlobUID + " ON " + s.blobs() + " (uid)",
 		"CREATE INDEX IF NOT EXISTS " + p + idxBlobStale + " ON " + s.blobs() + " (state, created_at)",
+		"CREATE INDEX IF NOT EXISTS " + p + idxBlobUser + " ON " + s.blobs() + " (user_id, state)",
 	}
 }
 
@@ -151,14 +154,23 @@ func (s *Store) UpdateBlobState(ctx context.Context, b *identity.Blob, from iden
 }
 
 // StaleBlobs returns at most limit blobs, by id, that are Deleting, or not Completed and
-// created before before.
+// created before before, or whose owner is not a user of their application. The last
+// condition is an anti-join of the whole blobs table with users (by primary key), run once
+// per janitor batch.
 func (s *Store) StaleBlobs(ctx context.Context, before time.Time, limit int) ([]*identity.Blob, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var rows []blobRow
-	err := s.db.WithContext(ctx).Table(s.blobs()).
-		Where("state = ? OR (state <> ? AND created_at < ?)", int(identity.BlobDeleting), int(identity.BlobCompleted), dbTime(before)).
+	b := s.blobs()
+	// Three searches, each with its best plan (the first two by the (state, created_at)
+	// index, the third a hash anti-join on PostgreSQL), rather than one OR that checks the
+	// owner of every row one by one.
+	err := s.db.WithContext(ctx).Table(b).
+		Where("id IN (SELECT id FROM "+b+" WHERE state = ?"+
+			" UNION SELECT id FROM "+b+" WHERE state <> ? AND created_at < ?"+
+			" UNION SELECT o.id FROM "+b+" o WHERE NOT EXISTS (SELECT 1 FROM "+s.t.users+" u WHERE u.id = o.user_id AND u.application_id = o.application_id))",
+			int(identity.BlobDeleting), int(identity.BlobCompleted), dbTime(before)).
 		Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, s.fail("stale blobs", err)
@@ -176,4 +188,19 @@ func (s *Store) DeleteBlob(ctx context.Context, id int64) error {
 		return s.fail("delete blob", err)
 	}
 	return nil
+}
+
+// BlobUsage counts the blobs of user userID of application appID that are not Deleting and
+// sums their sizes.
+func (s *Store) BlobUsage(ctx context.Context, appID, userID int64) (int, int64, error) {
+	var u struct {
+		Files int64
+		Bytes int64
+	}
+	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM "+s.blobs()+
+		" WHERE user_id = ? AND application_id = ? AND state <> ?", userID, appID, int(identity.BlobDeleting)).Scan(&u).Error
+	if err != nil {
+		return 0, 0, s.fail("blob usage", err)
+	}
+	return int(u.Files), u.Bytes, nil
 }

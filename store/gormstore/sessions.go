@@ -155,7 +155,8 @@ func (s *Store) UseNonce(ctx context.Context, appID, timestamp int64, nonce stri
 }
 
 // DeleteExpired deletes guest users whose GuestExpiresAt is before now (with their sessions,
-// tags and external accounts; in transactions of up to 500 guests), then sessions whose
+// tags and external accounts, and marking their blobs Deleting; in transactions of up to 500
+// guests), then sessions whose
 // ExpiresAt is before now and nonces past their expiry. Purged.Sessions counts both the
 // guests' sessions and the expired ones. It is safe to run from several processes at once.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (identity.Purged, error) {

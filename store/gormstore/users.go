@@ -200,8 +200,8 @@ func nullable[T any](p *T) any {
 	return *p
 }
 
-// DeleteUser deletes the user, its sessions, tags and external accounts in one transaction,
-// or returns identity.ErrUserNotFound.
+// DeleteUser deletes the user, its sessions, tags and external accounts, and marks its blobs
+// Deleting, in one transaction, or returns identity.ErrUserNotFound.
 func (s *Store) DeleteUser(ctx context.Context, appID, id int64) error {
 	const op = "delete user"
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -224,12 +224,18 @@ func (s *Store) DeleteUser(ctx context.Context, appID, id int64) error {
 	return nil
 }
 
-// deleteUserRecords deletes the sessions, tags and external accounts of users ids and
-// returns how many sessions it deleted.
+// deleteUserRecords deletes the sessions, tags and external accounts of users ids, marks
+// their blobs Deleting (the janitor removes them and their bytes), and returns how many
+// sessions it deleted.
 func (s *Store) deleteUserRecords(tx *gorm.DB, ids []int64) (int, error) {
 	res := tx.Exec("DELETE FROM "+s.t.sessions+" WHERE user_id IN ?", ids)
 	if res.Error != nil {
 		return 0, res.Error
+	}
+	err := tx.Exec("UPDATE "+s.blobs()+" SET state = ? WHERE user_id IN ? AND state <> ?",
+		int(identity.BlobDeleting), ids, int(identity.BlobDeleting)).Error
+	if err != nil {
+		return 0, err
 	}
 	if err := tx.Exec("DELETE FROM "+s.t.accounts+" WHERE user_id IN ?", ids).Error; err != nil {
 		return 0, err

@@ -191,10 +191,12 @@ func testBlobUpdateState(t *testing.T, s identity.Store) {
 func testBlobStale(t *testing.T, s identity.Store) {
 	bs := blobStore(t, s)
 	ctx := t.Context()
+	app := newApp(t, s)
+	owner := newUser(t, s, app.ID, "owner", "")
 	before := t0.Add(time.Hour)
 	old := t0
 	withState := func(created time.Time, st identity.BlobState) *identity.Blob {
-		b := newBlob(t, bs, 1, 1, created)
+		b := newBlob(t, bs, app.ID, owner.ID, created)
 		if st != identity.BlobCreated {
 			u := *b
 			u.State = st
@@ -283,4 +285,148 @@ func testConcurrentBlobState(t *testing.T, s identity.Store) {
 	if got.State != identity.BlobUploading || got.Size != won.Load() {
 		t.Fatalf("stored state %d size %d, want the winner's (size %d)", got.State, got.Size, won.Load())
 	}
+}
+
+// withBlobState moves b from BlobCreated to st (setting CompletedAt for BlobCompleted) and
+// size.
+func withBlobState(t *testing.T, bs identity.BlobStore, b *identity.Blob, st identity.BlobState, size int64) {
+	t.Helper()
+	u := *b
+	u.State, u.Size = st, size
+	if st == identity.BlobCompleted {
+		u.CompletedAt = u.CreatedAt
+	}
+	wantErr(t, "UpdateBlobState", bs.UpdateBlobState(t.Context(), &u, identity.BlobCreated), nil)
+	*b = u
+}
+
+// wantBlobStates fails t unless each blob is stored in the state given with it.
+func wantBlobStates(t *testing.T, bs identity.BlobStore, what string, want map[*identity.Blob]identity.BlobState) {
+	t.Helper()
+	for b, st := range want {
+		got, err := bs.Blob(t.Context(), b.ApplicationID, b.ID)
+		wantErr(t, what+": Blob", err, nil)
+		if got.State != st {
+			t.Fatalf("%s: blob %d (user %d) is in state %d, want %d", what, b.ID, b.UserID, got.State, st)
+		}
+	}
+}
+
+// staleIDs returns the ids StaleBlobs(before, 100) answers.
+func staleIDs(t *testing.T, bs identity.BlobStore, before time.Time) []int64 {
+	t.Helper()
+	got, err := bs.StaleBlobs(t.Context(), before, 100)
+	wantErr(t, "StaleBlobs", err, nil)
+	ids := []int64{}
+	for _, b := range got {
+		ids = append(ids, b.ID)
+	}
+	return ids
+}
+
+// Deleting a user, and purging an expired guest, marks the user's blobs BlobDeleting in the
+// same transaction, so that they are never served again and the janitor removes them.
+func testBlobOwnerDeleted(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	app, other := newApp(t, s), newApp(t, s)
+	now := t0.Add(100 * time.Hour)
+	doomed := newUser(t, s, app.ID, "doomed", "")
+	keep := newUser(t, s, app.ID, "keep", "")
+	mkGuest := func(login string, expires time.Time) *identity.User {
+		g := mkUser(app.ID, login, "")
+		g.IsGuest, g.GuestExpiresAt = true, expires
+		wantErr(t, "CreateUser guest", s.CreateUser(ctx, g, nil), nil)
+		return g
+	}
+	oldGuest := mkGuest("old_guest", now.Add(-time.Minute))
+	freshGuest := mkGuest("fresh_guest", now.Add(time.Minute))
+
+	doomedDone := newBlob(t, bs, app.ID, doomed.ID, t0)
+	withBlobState(t, bs, doomedDone, identity.BlobCompleted, 10)
+	doomedNew := newBlob(t, bs, app.ID, doomed.ID, t0)
+	keepDone := newBlob(t, bs, app.ID, keep.ID, t0)
+	withBlobState(t, bs, keepDone, identity.BlobCompleted, 20)
+	guestDone := newBlob(t, bs, app.ID, oldGuest.ID, t0)
+	withBlobState(t, bs, guestDone, identity.BlobCompleted, 30)
+	freshDone := newBlob(t, bs, app.ID, freshGuest.ID, t0)
+	withBlobState(t, bs, freshDone, identity.BlobCompleted, 40)
+	if ids := staleIDs(t, bs, t0); len(ids) != 0 {
+		t.Fatalf("StaleBlobs before any deletion = %v, want none", ids)
+	}
+
+	// A refused DeleteUser marks nothing.
+	wantErr(t, "DeleteUser in another application", s.DeleteUser(ctx, other.ID, doomed.ID), identity.ErrUserNotFound)
+	wantBlobStates(t, bs, "after a refused DeleteUser", map[*identity.Blob]identity.BlobState{
+		doomedDone: identity.BlobCompleted, doomedNew: identity.BlobCreated,
+	})
+
+	wantErr(t, "DeleteUser", s.DeleteUser(ctx, app.ID, doomed.ID), nil)
+	wantBlobStates(t, bs, "after DeleteUser", map[*identity.Blob]identity.BlobState{
+		doomedDone: identity.BlobDeleting, doomedNew: identity.BlobDeleting,
+		keepDone: identity.BlobCompleted, guestDone: identity.BlobCompleted, freshDone: identity.BlobCompleted,
+	})
+	if got, want := staleIDs(t, bs, t0), []int64{doomedDone.ID, doomedNew.ID}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("StaleBlobs after DeleteUser = %v, want %v", got, want)
+	}
+
+	if _, err := s.DeleteExpired(ctx, now); err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	wantBlobStates(t, bs, "after DeleteExpired", map[*identity.Blob]identity.BlobState{
+		guestDone: identity.BlobDeleting, keepDone: identity.BlobCompleted, freshDone: identity.BlobCompleted,
+	})
+	if got, want := staleIDs(t, bs, t0), []int64{doomedDone.ID, doomedNew.ID, guestDone.ID}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("StaleBlobs after DeleteExpired = %v, want %v", got, want)
+	}
+}
+
+// StaleBlobs also returns blobs whose owner does not exist (any state, however new): a blob
+// created through a session still trusted from a cache after its user was deleted.
+func testBlobOrphansStale(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	app, other := newApp(t, s), newApp(t, s)
+	owner := newUser(t, s, app.ID, "owner", "")
+	gone := newUser(t, s, app.ID, "gone", "")
+	wantErr(t, "DeleteUser", s.DeleteUser(ctx, app.ID, gone.ID), nil)
+
+	live := newBlob(t, bs, app.ID, owner.ID, t0)
+	withBlobState(t, bs, live, identity.BlobCompleted, 5)
+	late := newBlob(t, bs, app.ID, gone.ID, t0) // created after its owner's deletion
+	withBlobState(t, bs, late, identity.BlobCompleted, 5)
+	pending := newBlob(t, bs, app.ID, gone.ID, t0)
+	elsewhere := newBlob(t, bs, other.ID, owner.ID, t0) // the owner id is a user of another application
+	if got, want := staleIDs(t, bs, t0), []int64{late.ID, pending.ID, elsewhere.ID}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("StaleBlobs = %v, want the orphans %v", got, want)
+	}
+}
+
+// BlobUsage counts the blobs of one user of one application that are not BlobDeleting, and
+// adds up their sizes.
+func testBlobUsage(t *testing.T, s identity.Store) {
+	bs := blobStore(t, s)
+	ctx := t.Context()
+	wantUsage := func(what string, appID, userID int64, files int, bytes int64) {
+		t.Helper()
+		f, b, err := bs.BlobUsage(ctx, appID, userID)
+		wantErr(t, what, err, nil)
+		if f != files || b != bytes {
+			t.Fatalf("%s = %d files, %d bytes; want %d, %d", what, f, b, files, bytes)
+		}
+	}
+	wantUsage("BlobUsage of a user without blobs", 1, 1, 0, 0)
+	newBlob(t, bs, 4, 8, t0)
+	up := newBlob(t, bs, 4, 8, t0)
+	withBlobState(t, bs, up, identity.BlobUploaded, 1000)
+	done := newBlob(t, bs, 4, 8, t0)
+	withBlobState(t, bs, done, identity.BlobCompleted, 1<<40) // sums need 64 bits
+	gone := newBlob(t, bs, 4, 8, t0)
+	withBlobState(t, bs, gone, identity.BlobDeleting, 7)
+	newBlob(t, bs, 4, 9, t0)
+	other := newBlob(t, bs, 5, 8, t0)
+	withBlobState(t, bs, other, identity.BlobCompleted, 3)
+	wantUsage("BlobUsage", 4, 8, 3, 1000+1<<40)
+	wantUsage("BlobUsage of another user", 4, 9, 1, 0)
+	wantUsage("BlobUsage in another application", 5, 8, 1, 3)
 }

@@ -97,6 +97,9 @@ var tests = []test{
 	{"Blob/UpdateStateCompareAndSet", testBlobUpdateState},
 	{"Blob/StaleBlobs", testBlobStale},
 	{"Blob/Delete", testBlobDelete},
+	{"Blob/OwnerDeletedMarksBlobs", testBlobOwnerDeleted},
+	{"Blob/OrphansAreStale", testBlobOrphansStale},
+	{"Blob/Usage", testBlobUsage},
 
 	{"Concurrent/SignUpSameLogin", testConcurrentLogin},
 	{"Concurrent/SignUpSameEmail", testConcurrentEmail},
