@@ -58,8 +58,12 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 		store = o.store(st)
 	}
 	var hasher identity.PasswordHasher = pw
+	var pwProvider identity.Provider = pw
 	if o.hasher != nil {
 		hasher = o.hasher
+		if p, ok := o.hasher.(identity.Provider); ok && p.Name() == pw.Name() {
+			pwProvider = p // the hasher is a password provider: it serves logins too
+		}
 	}
 	e := &env{t: t, clock: testutil.NewClock(time.Date(2026, 3, 4, 10, 11, 12, 345e6, time.UTC)), store: store, logs: &testutil.LogBuffer{}}
 	var log *slog.Logger
@@ -71,7 +75,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	icfg := identity.Config{
 		Store:     store,
 		Hasher:    hasher,
-		Providers: append([]identity.Provider{pw, guest.New()}, o.providers...),
+		Providers: append([]identity.Provider{pwProvider, guest.New()}, o.providers...),
 		Now:       e.clock.Now,
 		Logger:    log,
 	}
