@@ -2,7 +2,7 @@ package httpadapter_test
 
 import (
 	"context"
-		"net/http"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
