@@ -10,8 +10,10 @@ import (
 // of another application. Errors other than the sentinels named below are internal failures
 // (the HTTP adapter answers them with 503 when they wrap ErrUnavailable, else 500).
 //
-// Uniqueness (login and email per application, case-insensitively; external accounts per
-// application and provider; nonces) must be enforced by the storage itself (unique indexes),
+// Uniqueness (login and email per application, case-insensitively; external_user_id,
+// facebook_id and twitter_id per application, the text ones ASCII-case-insensitively, unset
+// values never conflicting; external accounts per application and provider; nonces) must be
+// enforced by the storage itself (unique indexes),
 // not by reading before writing, so that concurrent writers cannot both succeed.
 type Store interface {
 	ApplicationStore
@@ -39,10 +41,10 @@ type ApplicationStore interface {
 // UserStore keeps users and their external accounts.
 type UserStore interface {
 	// CreateUser inserts u (ID assigned) and, when acct is not nil, links acct to it in the same
-	// transaction (acct.UserID is set). A taken login or email (case-insensitive, per
-	// application) returns an *Error wrapping ErrUserExists whose Fields name the field
-	// ("login" or "email") with "has already been taken"; a taken external account names
-	// "base". Nothing is written on error.
+	// transaction (acct.UserID is set). A taken login, email, external_user_id, facebook_id
+	// or twitter_id (per application) returns an *Error wrapping ErrUserExists whose Fields
+	// name the field ("login", "email", "external_user_id", ...) with "has already been
+	// taken"; a taken external account names "base". Nothing is written on error.
 	CreateUser(ctx context.Context, u *User, acct *ExternalAccount) error
 	// User returns the user with id in application appID, or ErrUserNotFound.
 	User(ctx context.Context, appID, id int64) (*User, error)
