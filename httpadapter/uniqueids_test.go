@@ -29,3 +29,26 @@ func TestExternalIDsTaken(t *testing.T) {
 	}
 	wantStatus(t, e.do("DELETE", "/users/external/675373912", "", "CB-Token: "+owner), 200, "")
 }
+
+// TestConfusableLoginsRefused: look-alike logins and invisible characters are 422 "is
+// invalid" or "has already been taken"; compatible forms log in.
+func TestConfusableLoginsRefused(t *testing.T) {
+	e := newEnv(t)
+	key := "CB-AuthKey: " + e.app.AuthKey
+	wantStatus(t, e.do("POST", "/users.json", `{"user":{"login":"alice","email":"alice@example.com","password":"12345678"}}`, key), 201, "")
+	for _, tt := range []struct{ body, want string }{
+		{`{"user":{"login":"\u0430lice","password":"12345678"}}`, `{"errors":{"login":["is invalid"]}}`},
+		{`{"user":{"login":"alice\u200b","password":"12345678"}}`, `{"errors":{"login":["is invalid"]}}`},
+		{`{"user":{"login":"\u0455\u0441\u043e\u0440\u0435","password":"12345678"}}`, ""},
+		{`{"user":{"login":"Scope","password":"12345678"}}`, `{"errors":{"login":["has already been taken"]}}`},
+		{`{"user":{"login":"\uff41\uff4c\uff49\uff43\uff45","password":"12345678"}}`, `{"errors":{"login":["has already been taken"]}}`},
+		{`{"user":{"email":"bob\u202e@example.com","password":"12345678"}}`, `{"errors":{"email":["is invalid"]}}`},
+	} {
+		code := 422
+		if tt.want == "" {
+			code = 201
+		}
+		wantStatus(t, e.do("POST", "/users.json", tt.body, key), code, tt.want)
+	}
+	wantStatus(t, e.do("POST", "/session.json", e.sessionBody(`,"user":{"login":"\uff21\uff2c\uff29\uff23\uff25","password":"12345678"}`)), 201, "")
+}

@@ -91,7 +91,7 @@ func (s *Store) uniqueIndex(err error) (string, bool) {
 		}
 		name := strings.TrimPrefix(pgErr.ConstraintName, s.t.prefix)
 		for _, idx := range []string{idxAppAuthKey, idxUserUID, idxUserLogin, idxUserEmail, idxAccountSubject, idxSessionToken,
-			idxUserExternalUserID, idxUserFacebookID, idxUserTwitterID} {
+			idxUserExternalUserID, idxUserFacebookID, idxUserTwitterID, idxUserLoginSkeleton} {
 			if name == idx {
 				return idx, true
 			}
@@ -113,6 +113,7 @@ func (s *Store) uniqueIndex(err error) (string, bool) {
 		}
 		cols := map[string]string{
 			s.t.users + ".external_user_id": idxUserExternalUserID,
+			s.t.users + ".login_skeleton":   idxUserLoginSkeleton,
 			s.t.apps + ".auth_key":          idxAppAuthKey,
 			s.t.users + ".uid":              idxUserUID,
 			s.t.users + ".login_key":        idxUserLogin,
@@ -136,6 +137,7 @@ func (s *Store) uniqueIndex(err error) (string, bool) {
 // userIndexFields names the user field of each unique index on users.
 var userIndexFields = map[string]string{
 	idxUserLogin:          "login",
+	idxUserLoginSkeleton:  "login",
 	idxUserEmail:          "email",
 	idxUserExternalUserID: "external_user_id",
 	idxUserFacebookID:     "facebook_id",

@@ -236,9 +236,11 @@ func (s *Store) Close() error {
 }
 
 // Migrate creates the store's tables, columns and indexes that are missing. It is idempotent
-// and never drops data. The unique indexes on external_user_id, facebook_id and twitter_id
-// (added after the first release) are created only when no two users of an application share
-// a value: otherwise Migrate logs a warning naming the application, the field and the user
+// and never drops data. It recomputes the login and email keys of users written under an
+// older normalization (see identity.NormalizeLogin; a key that now equals another user's is
+// left as it was and reported). The unique indexes on login_skeleton (confusable logins),
+// external_user_id, facebook_id and twitter_id (added after the first release) are created
+// only when no two users of an application share a value: otherwise Migrate logs a warning naming the application, the field and the user
 // ids, skips that index and succeeds; a later Migrate creates it once the duplicates are
 // resolved. It runs in one transaction that holds the database's write lock
 // (SQLite) or an advisory lock named after the table prefix (PostgreSQL), so several
@@ -309,6 +311,7 @@ func (s *Store) indexDDL() []string {
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserUID + " ON " + t.users + " (uid)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserLogin + " ON " + t.users + " (application_id, login_key)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserEmail + " ON " + t.users + " (application_id, email_key)",
+		"CREATE INDEX IF NOT EXISTS " + p + "users_key_version ON " + t.users + " (id) WHERE key_version < 1",
 		"CREATE INDEX IF NOT EXISTS " + p + "users_guest_expires_at ON " + t.users + " (guest_expires_at) WHERE guest_expires_at IS NOT NULL",
 		"CREATE INDEX IF NOT EXISTS " + p + "user_tags_search ON " + t.userTags + " (application_id, tag_key, user_id)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxAccountSubject + " ON " + t.accounts + " (application_id, provider, subject)",

@@ -32,7 +32,7 @@ import (
 // register its own cleanup with t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 	t.Helper()
-	for _, tc := range append(append(tests[:len(tests):len(tests)], externalIDTests...), searchTests...) {
+	for _, tc := range append(append(append(tests[:len(tests):len(tests)], externalIDTests...), confusableTests...), searchTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
 		})
