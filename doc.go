@@ -93,6 +93,35 @@
 // of the user and every other reset token. Shutdown stops the mail workers. The HTTP
 // adapter serves the ConnectyCube endpoint and the reset page.
 //
+// # Logins and emails
+//
+// Logins and emails are compared, and must be unique per application, in a normalized form,
+// so that two accounts cannot differ only in ways a reader cannot see (NormalizeLogin,
+// NormalizeEmail):
+//
+//   - Compatibility forms are folded (Unicode NFKC): the fullwidth "ａｌｉｃｅ", the ligature
+//     "ﬁ" and mathematical letters such as "𝐚" are "alice", "fi" and "a". Logins and emails
+//     are stored in their NFKC form, and a lookup finds them whatever compatible form is
+//     typed.
+//   - Case does not count: logins are compared under Unicode case folding ("Straße" and
+//     "STRASSE" are one login), emails lower-cased.
+//   - Invisible and control characters are refused ("is invalid"): control and format
+//     characters (zero-width space and joiner, soft hyphen, bidirectional overrides and
+//     isolates), other default-ignorable ones (variation selectors, Hangul fillers),
+//     private-use and unassigned code points, line and paragraph separators.
+//   - A combining mark must follow a base character, may not repeat, and at most three may
+//     stack on one character.
+//   - The letters of a login, and of each dot-separated part of an email, come from one
+//     script, plus characters shared by all scripts (digits, punctuation) and inherited
+//     marks; Latin may mix with Han, Hiragana and Katakana (Japanese), Han and Hangul
+//     (Korean) or Han and Bopomofo (Chinese). "аlice" with a Cyrillic "а" is refused.
+//   - A login written entirely in look-alike letters of another script (the Cyrillic "ѕсоре"
+//     for "scope") is refused as taken: stores compare the Unicode confusable prototypes
+//     of non-ASCII characters (see UserStore.CreateUser). ASCII logins that merely resemble
+//     each other ("user1", "userl") remain distinct.
+//
+// These rules apply when a login or email is set; existing accounts keep theirs.
+//
 // # Errors
 //
 // Errors wrap the sentinels in errors.go (compare with errors.Is); validation failures come as

@@ -10,8 +10,10 @@ import (
 // of another application. Errors other than the sentinels named below are internal failures
 // (the HTTP adapter answers them with 503 when they wrap ErrUnavailable, else 500).
 //
-// Uniqueness (login and email per application, case-insensitively; external accounts per
-// application and provider; nonces) must be enforced by the storage itself (unique indexes),
+// Uniqueness (login and email per application, case-insensitively; external_user_id,
+// facebook_id and twitter_id per application, the text ones ASCII-case-insensitively, unset
+// values never conflicting; external accounts per application and provider; nonces) must be
+// enforced by the storage itself (unique indexes),
 // not by reading before writing, so that concurrent writers cannot both succeed.
 type Store interface {
 	ApplicationStore
@@ -39,17 +41,21 @@ type ApplicationStore interface {
 // UserStore keeps users and their external accounts.
 type UserStore interface {
 	// CreateUser inserts u (ID assigned) and, when acct is not nil, links acct to it in the same
-	// transaction (acct.UserID is set). A taken login or email (case-insensitive, per
-	// application) returns an *Error wrapping ErrUserExists whose Fields name the field
-	// ("login" or "email") with "has already been taken"; a taken external account names
-	// "base". Nothing is written on error.
+	// transaction (acct.UserID is set). A taken login, email, external_user_id, facebook_id
+	// or twitter_id (per application) returns an *Error wrapping ErrUserExists whose Fields
+	// name the field ("login", "email", "external_user_id", ...) with "has already been
+	// taken"; a taken external account names "base". Nothing is written on error. Logins
+	// and emails are compared in their NormalizeLogin and NormalizeEmail forms, and a login
+	// is also taken when it differs from another only by non-ASCII characters that are
+	// confusable with that login's (the same prototypes in the confusables data of Unicode
+	// Technical Standard #39; "ѕсоре" in Cyrillic and "scope").
 	CreateUser(ctx context.Context, u *User, acct *ExternalAccount) error
 	// User returns the user with id in application appID, or ErrUserNotFound.
 	User(ctx context.Context, appID, id int64) (*User, error)
-	// UserByLogin returns the user whose login equals login case-insensitively, or
-	// ErrUserNotFound.
+	// UserByLogin returns the user whose login equals login after NormalizeLogin (case and
+	// compatibility forms ignored), or ErrUserNotFound.
 	UserByLogin(ctx context.Context, appID int64, login string) (*User, error)
-	// UserByEmail returns the user whose email equals email case-insensitively, or
+	// UserByEmail returns the user whose email equals email after NormalizeEmail, or
 	// ErrUserNotFound.
 	UserByEmail(ctx context.Context, appID int64, email string) (*User, error)
 	// UserByExternalUserID returns the user with the deprecated numeric external user id, or

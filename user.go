@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // User is an account of one application. Empty strings and zero numbers mean "not set"
@@ -120,12 +122,20 @@ func (p PasswordPolicy) check(f fieldErrors, field, pw string) {
 	}
 }
 
-// NormalizeLogin returns the form used for case-insensitive uniqueness of logins.
-func NormalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeLogin returns the form in which logins are compared and must be unique: trimmed,
+// NFKC-normalized and case-folded (see normalize.go for the rules), so that "Alice",
+// "ALICE" and the fullwidth "ＡＬＩＣＥ" are one login.
+func NormalizeLogin(s string) string {
+	return strings.TrimSpace(nfkcFold(strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))))
+}
 
-// NormalizeEmail returns the stored form of an email address: trimmed and lower-cased, so
-// that uniqueness is case-insensitive.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeEmail returns the stored form of an email address: trimmed, NFKC-normalized and
+// lower-cased, so that uniqueness is case-insensitive and compatibility forms (fullwidth
+// letters) are the same address.
+func NormalizeEmail(s string) string {
+	s = norm.NFKC.String(strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD")))
+	return strings.TrimSpace(norm.NFKC.String(strings.ToLower(s)))
+}
 
 func checkText(f fieldErrors, field, v string, max int) {
 	if !utf8.ValidString(v) {
@@ -147,17 +157,22 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 	f := fieldErrors{}
 	if in.Login != nil {
 		l := strings.TrimSpace(*in.Login)
+		if utf8.ValidString(l) {
+			l = strings.TrimSpace(norm.NFKC.String(l))
+		}
 		n := utf8.RuneCountInString(l)
 		switch {
-		case !utf8.ValidString(l) || strings.ContainsAny(l, "\x00\r\n\t"):
+		case !utf8.ValidString(l):
+			f.add("login", "is invalid")
+		case n > MaxLoginLength: // before the character rules, which cost more per character
+			f.add("login", fmt.Sprintf("is too long (maximum is %d characters)", MaxLoginLength))
+		case !validIdentifier(l, wholeLogin):
 			f.add("login", "is invalid")
 		case l == "" && !signup:
 			f.add("login", "cannot be blank")
 		case l != "" && n < MinLoginLength:
 			f.add("login", fmt.Sprintf("is too short (minimum is %d characters)", MinLoginLength))
-		case n > MaxLoginLength:
-			f.add("login", fmt.Sprintf("is too long (maximum is %d characters)", MaxLoginLength))
-		case strings.HasPrefix(strings.ToLower(l), "guest_login_") && !u.IsGuest:
+		case strings.HasPrefix(NormalizeLogin(l), "guest_login_") && !u.IsGuest:
 			f.add("login", "is reserved")
 		}
 		u.Login = l
@@ -167,7 +182,7 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		if e != "" {
 			if len(e) > MaxEmailLength {
 				f.add("email", fmt.Sprintf("is too long (maximum is %d characters)", MaxEmailLength))
-			} else if !validEmail(e) {
+			} else if !validEmail(e) || !validIdentifier(e, emailParts) {
 				f.add("email", "is invalid")
 			}
 		}

@@ -90,7 +90,8 @@ func (s *Store) uniqueIndex(err error) (string, bool) {
 			return "", false
 		}
 		name := strings.TrimPrefix(pgErr.ConstraintName, s.t.prefix)
-		for _, idx := range []string{idxAppAuthKey, idxUserUID, idxUserLogin, idxUserEmail, idxAccountSubject, idxSessionToken} {
+		for _, idx := range []string{idxAppAuthKey, idxUserUID, idxUserLogin, idxUserEmail, idxAccountSubject, idxSessionToken,
+			idxUserExternalUserID, idxUserFacebookID, idxUserTwitterID, idxUserLoginSkeleton} {
 			if name == idx {
 				return idx, true
 			}
@@ -102,15 +103,23 @@ func (s *Store) uniqueIndex(err error) (string, bool) {
 		if liteErr.ExtendedCode != sqlite3.ErrConstraintUnique && liteErr.ExtendedCode != sqlite3.ErrConstraintPrimaryKey {
 			return "", false
 		}
-		// "UNIQUE constraint failed: identity_users.application_id, identity_users.login_key"
+		// "UNIQUE constraint failed: identity_users.application_id, identity_users.login_key";
+		// an index on an expression is named instead: "...failed: index 'identity_users_x'".
 		msg := liteErr.Error()
+		for _, idx := range []string{idxUserFacebookID, idxUserTwitterID} {
+			if strings.Contains(msg, "index '"+s.t.prefix+idx+"'") {
+				return idx, true
+			}
+		}
 		cols := map[string]string{
-			s.t.apps + ".auth_key":       idxAppAuthKey,
-			s.t.users + ".uid":           idxUserUID,
-			s.t.users + ".login_key":     idxUserLogin,
-			s.t.users + ".email_key":     idxUserEmail,
-			s.t.accounts + ".subject":    idxAccountSubject,
-			s.t.sessions + ".token_hash": idxSessionToken,
+			s.t.users + ".external_user_id": idxUserExternalUserID,
+			s.t.users + ".login_skeleton":   idxUserLoginSkeleton,
+			s.t.apps + ".auth_key":          idxAppAuthKey,
+			s.t.users + ".uid":              idxUserUID,
+			s.t.users + ".login_key":        idxUserLogin,
+			s.t.users + ".email_key":        idxUserEmail,
+			s.t.accounts + ".subject":       idxAccountSubject,
+			s.t.sessions + ".token_hash":    idxSessionToken,
 		}
 		for col, idx := range cols {
 			if strings.Contains(msg, col) {
@@ -125,18 +134,26 @@ func (s *Store) uniqueIndex(err error) (string, bool) {
 	return "", false
 }
 
+// userIndexFields names the user field of each unique index on users.
+var userIndexFields = map[string]string{
+	idxUserLogin:          "login",
+	idxUserLoginSkeleton:  "login",
+	idxUserEmail:          "email",
+	idxUserExternalUserID: "external_user_id",
+	idxUserFacebookID:     "facebook_id",
+	idxUserTwitterID:      "twitter_id",
+}
+
 // userErr maps an error of a user write to the identity.Store contract.
 func (s *Store) userErr(op string, err error) error {
 	if e := (*identity.Error)(nil); errors.As(err, &e) {
 		return err
 	}
 	if idx, ok := s.uniqueIndex(err); ok {
-		switch idx {
-		case idxUserLogin:
-			return identity.FieldError(op, identity.ErrUserExists, "login", "has already been taken")
-		case idxUserEmail:
-			return identity.FieldError(op, identity.ErrUserExists, "email", "has already been taken")
-		case idxAccountSubject:
+		if field, ok := userIndexFields[idx]; ok {
+			return identity.FieldError(op, identity.ErrUserExists, field, "has already been taken")
+		}
+		if idx == idxAccountSubject {
 			return identity.FieldError(op, identity.ErrUserExists, "base", "external account has already been taken")
 		}
 	}

@@ -11,7 +11,8 @@
 //
 // Every table and index name starts with Config.TablePrefix ("identity_"), so the tables can
 // live in an application's own database. Uniqueness (auth keys, logins and emails per
-// application case-insensitively, external accounts, session token hashes, nonces) is
+// application case-insensitively, external_user_id, facebook_id and twitter_id per
+// application, external accounts, session token hashes, nonces) is
 // enforced by unique indexes, never by reading before writing; a violated index is reported
 // with the sentinel the identity.Store contract names. Failures that mean the database cannot
 // be reached (refused or dropped connections, a closed pool, SQLite busy beyond its timeout,
@@ -49,13 +50,16 @@ type Config struct {
 	// Logger receives every SQL statement at slog.LevelDebug (without its parameter values,
 	// which may be secrets) and statements slower than 200 ms at slog.LevelWarn. Default: for
 	// the Open functions, nothing is logged; for New, the *gorm.DB's own logger is kept.
+	// Migrate's warnings (users sharing a value that a new unique index forbids) go to
+	// Logger, or to slog.Default() when it is nil.
 	Logger *slog.Logger
 }
 
 // Store is an identity.Store backed by GORM. It is safe for concurrent use.
 type Store struct {
-	db *gorm.DB
-	t  tables
+	db  *gorm.DB
+	t   tables
+	log *slog.Logger // Migrate's warnings
 }
 
 var _ identity.Store = (*Store)(nil)
@@ -101,10 +105,12 @@ func New(db *gorm.DB, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("gormstore: unsupported database %q (want sqlite or postgres)", name)
 	}
 	sess := &gorm.Session{SkipDefaultTransaction: true}
+	log := slog.Default()
 	if cfg.Logger != nil {
 		sess.Logger = newLogger(cfg.Logger)
+		log = cfg.Logger
 	}
-	return &Store{db: db.Session(sess), t: newTables(cfg.TablePrefix)}, nil
+	return &Store{db: db.Session(sess), t: newTables(cfg.TablePrefix), log: log}, nil
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and returns a Store on
@@ -230,7 +236,13 @@ func (s *Store) Close() error {
 }
 
 // Migrate creates the store's tables, columns and indexes that are missing. It is idempotent
-// and never drops anything. It runs in one transaction that holds the database's write lock
+// and never drops data. It recomputes the login and email keys of users written under an
+// older normalization (see identity.NormalizeLogin; a key that now equals another user's is
+// left as it was and reported). The unique indexes on login_skeleton (confusable logins),
+// external_user_id, facebook_id and twitter_id (added after the first release) are created
+// only when no two users of an application share a value: otherwise Migrate logs a warning naming the application, the field and the user
+// ids, skips that index and succeeds; a later Migrate creates it once the duplicates are
+// resolved. It runs in one transaction that holds the database's write lock
 // (SQLite) or an advisory lock named after the table prefix (PostgreSQL), so several
 // processes may call it at start-up at the same time.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -263,7 +275,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		return s.migrateGuarded(ctx, tx)
 	})
 	if err != nil {
 		return s.fail("migrate", err)
@@ -290,7 +302,8 @@ const (
 )
 
 // indexDDL returns the CREATE INDEX statements, valid on SQLite and PostgreSQL. Unique
-// indexes on nullable columns (login_key, email_key) ignore NULLs on both databases.
+// indexes on nullable columns (login_key, email_key) ignore NULLs on both databases. The
+// unique indexes that existing data may break are in guardedIndexes.
 func (s *Store) indexDDL() []string {
 	p, t := s.t.prefix, s.t
 	return append([]string{
@@ -298,7 +311,7 @@ func (s *Store) indexDDL() []string {
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserUID + " ON " + t.users + " (uid)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserLogin + " ON " + t.users + " (application_id, login_key)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxUserEmail + " ON " + t.users + " (application_id, email_key)",
-		"CREATE INDEX IF NOT EXISTS " + p + "users_external_user_id ON " + t.users + " (application_id, external_user_id)",
+		"CREATE INDEX IF NOT EXISTS " + p + "users_key_version ON " + t.users + " (id) WHERE key_version < 1",
 		"CREATE INDEX IF NOT EXISTS " + p + "users_guest_expires_at ON " + t.users + " (guest_expires_at) WHERE guest_expires_at IS NOT NULL",
 		"CREATE INDEX IF NOT EXISTS " + p + "user_tags_search ON " + t.userTags + " (application_id, tag_key, user_id)",
 		"CREATE UNIQUE INDEX IF NOT EXISTS " + p + idxAccountSubject + " ON " + t.accounts + " (application_id, provider, subject)",

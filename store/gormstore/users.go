@@ -162,12 +162,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *identity.User) error {
 		return err
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec("UPDATE "+s.t.users+" SET login = ?, login_key = ?, email = ?, email_key = ?,"+
+		res := tx.Exec("UPDATE "+s.t.users+" SET login = ?, login_key = ?, login_skeleton = ?, key_version = ?, email = ?, email_key = ?,"+
 			" full_name = ?, phone = ?, website = ?, external_id = ?, external_user_id = ?,"+
 			" facebook_id = ?, twitter_id = ?, custom_data = ?, avatar = ?, blob_id = ?, timezone = ?,"+
 			" tags = ?, is_guest = ?, password_hash = ?, guest_expires_at = ?, updated_at = ?"+
 			" WHERE application_id = ? AND id = ?",
-			nullable(row.Login), nullable(row.LoginKey), nullable(row.Email), nullable(row.EmailKey),
+			nullable(row.Login), nullable(row.LoginKey), nullable(row.LoginSkeleton), row.KeyVersion, nullable(row.Email), nullable(row.EmailKey),
 			row.FullName, row.Phone, row.Website, row.ExternalID, nullable(row.ExternalUserID),
 			row.FacebookID, row.TwitterID, row.CustomData, row.Avatar, row.BlobID, nullable(row.Timezone),
 			row.Tags, row.IsGuest, row.PasswordHash, nullable(row.GuestExpiresAt), row.UpdatedAt,
