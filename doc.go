@@ -6,7 +6,9 @@
 // An application holds one *Identity, built by New from a Config that names a Store (see
 // store/gormstore for SQLite and PostgreSQL), a PasswordHasher and the Providers to offer
 // (see provider/password and provider/guest). The root package imports only the standard
-// library; the HTTP adapter that speaks the ConnectyCube REST API lives in httpadapter.
+// library and golang.org/x/text (the Go project's Unicode normalization and case folding,
+// which logins and emails need); the HTTP adapter that speaks the ConnectyCube REST API lives
+// in httpadapter.
 //
 // # Applications
 //
