@@ -86,6 +86,16 @@ const (
 	LocalSignUpDeny LocalSignUp = "deny"
 )
 
+// checkSettings validates the settings an application is created or updated with.
+func checkSettings(op string, s AppSettings) error {
+	switch s.LocalSignUp {
+	case LocalSignUpDefault, LocalSignUpAllow, LocalSignUpDeny:
+	default:
+		return FieldError(op, ErrInvalidInput, "local_sign_up", "is invalid")
+	}
+	return checkResetEmail(op, s.ResetEmail)
+}
+
 // localSignUp reports whether local password accounts may be created.
 func (s AppSettings) localSignUp() bool {
 	switch s.LocalSignUp {
@@ -244,7 +254,7 @@ func (id *Identity) Provider(name string) Provider { return id.providers[name] }
 // random bytes, hex) and AuthSecret (32 random bytes, hex). Name and Settings come from app;
 // ID, keys and times are set on the returned copy.
 func (id *Identity) CreateApplication(ctx context.Context, name string, settings AppSettings) (*Application, error) {
-	if err := checkResetEmail("create application", settings.ResetEmail); err != nil {
+	if err := checkSettings("create application", settings); err != nil {
 		return nil, err
 	}
 	now := id.now()
@@ -332,7 +342,7 @@ func (id *Identity) ApplicationByAuthKey(ctx context.Context, key string) (*Appl
 
 // UpdateApplicationSettings replaces the settings of application appID.
 func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, settings AppSettings) (*Application, error) {
-	if err := checkResetEmail("update application", settings.ResetEmail); err != nil {
+	if err := checkSettings("update application", settings); err != nil {
 		return nil, err
 	}
 	app, err := id.application(ctx, appID)

@@ -54,6 +54,10 @@ type config struct {
 	DisableUsersV1   bool
 	HideContactInfo  bool
 	RequireSignature bool
+	// LocalSignUp is AppSettings.LocalSignUp: "" (allowed unless a CIdP takes the logins),
+	// "allow" or "deny".
+	LocalSignUp              string
+	EmailChangeNeedsPassword bool
 }
 
 // applySettings returns s with the application settings this server's flags govern.
@@ -63,6 +67,8 @@ func (c *config) applySettings(s identity.AppSettings) identity.AppSettings {
 	s.DisableUsersV1 = c.DisableUsersV1
 	s.HideContactInfo = c.HideContactInfo
 	s.RequireSignature = c.RequireSignature
+	s.LocalSignUp = identity.LocalSignUp(c.LocalSignUp)
+	s.EmailChangeNeedsPassword = c.EmailChangeNeedsPassword
 	s.SessionIdle = c.SessionIdle
 	s.GuestLifetime = c.GuestLifetime
 	s = c.Providers.apply(s)
@@ -126,6 +132,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		"answer other users' email and phone as null in lists and lookups (a session sees its own), and refuse prefix and range filters and sorting on them")
 	boolean(&c.RequireSignature, "require-signature", "IDENTITY_REQUIRE_SIGNATURE", false,
 		"refuse unsigned POST /session with 422 Unexpected signature (only for clients that all sign with the auth secret: current ConnectyCube SDKs do not)")
+	str(&c.LocalSignUp, "local-sign-up", "IDENTITY_LOCAL_SIGN_UP", "",
+		"whether POST /users and a guest's upgrade may create local password accounts: allow, deny, or empty for allowed unless -cidp-endpoint routes logins to your identity service")
+	boolean(&c.EmailChangeNeedsPassword, "email-change-needs-password", "IDENTITY_EMAIL_CHANGE_NEEDS_PASSWORD", false,
+		"a user changing its email must give its current password as old_password")
 	duration(&c.SessionIdle, "session-idle", "IDENTITY_SESSION_IDLE", 2*time.Hour, "session lifetime after the last request")
 	duration(&c.GuestLifetime, "guest-lifetime", "IDENTITY_GUEST_LIFETIME", 24*time.Hour, "lifetime of guest users and their sessions")
 	str(&origins, "cors-origins", "IDENTITY_CORS_ORIGINS", "*", "comma-separated origins browsers may call from, or *")
@@ -180,6 +190,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	switch identity.LocalSignUp(c.LocalSignUp) {
+	case identity.LocalSignUpDefault, identity.LocalSignUpAllow, identity.LocalSignUpDeny:
+	default:
+		return nil, fmt.Errorf("-local-sign-up %q: want allow, deny or nothing", c.LocalSignUp)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", c.LogFormat)

@@ -206,6 +206,7 @@ func sameFlagSettings(a, b identity.AppSettings) bool {
 	return a.DenyAutoCreate == b.DenyAutoCreate && a.SessionIdle == b.SessionIdle && a.GuestLifetime == b.GuestLifetime &&
 		a.DisableUserList == b.DisableUserList && a.DisableUsersV1 == b.DisableUsersV1 &&
 		a.HideContactInfo == b.HideContactInfo && a.RequireSignature == b.RequireSignature &&
+		a.LocalSignUp == b.LocalSignUp && a.EmailChangeNeedsPassword == b.EmailChangeNeedsPassword &&
 		sameProviderSettings(a, b)
 }
 

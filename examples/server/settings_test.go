@@ -174,3 +174,23 @@ func request(t *testing.T, method, url, token, ct string, body io.Reader) (*http
 	b, _ := io.ReadAll(res.Body)
 	return res, b
 }
+
+// TestParseConfigAccountSettings: -local-sign-up and -email-change-needs-password set the
+// settings they govern; a bad -local-sign-up is refused.
+func TestParseConfigAccountSettings(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := parseConfig([]string{"-local-sign-up", "deny"}, env(map[string]string{"IDENTITY_EMAIL_CHANGE_NEEDS_PASSWORD": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.applySettings(identity.AppSettings{})
+	if s.LocalSignUp != identity.LocalSignUpDeny || !s.EmailChangeNeedsPassword {
+		t.Fatalf("settings %+v", s)
+	}
+	if sameFlagSettings(identity.AppSettings{}, s) {
+		t.Error("sameFlagSettings misses the account settings")
+	}
+	if _, err := parseConfig([]string{"-local-sign-up", "maybe"}, env(nil), io.Discard); err == nil {
+		t.Error("-local-sign-up maybe accepted")
+	}
+}
