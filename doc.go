@@ -26,7 +26,9 @@
 // refused with ErrUnknownProvider: they would create local accounts that can take the login
 // or email of a future user of the provider. For the same reason AppSettings.LocalSignUp
 // (default: allowed unless PasswordProvider is set) governs SignUp and a guest's upgrade to
-// a regular account; refused, they fail with ErrDisabled.
+// a regular account; refused, they fail with ErrDisabled. While it refuses them, the login
+// and email of a user belong to the provider too: UpdateUser refuses to change them
+// (ErrDisabled naming the field), so that no user can rename itself to a future user's login.
 //
 // Local users created before a provider was enabled cannot sign in with their local
 // password any more, and the provider's first sign-in of the same person fails while the

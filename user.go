@@ -455,6 +455,20 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 	if cur.IsGuest && becomesRegular(cur, &u, &in) && !app.Settings.localSignUp() {
 		return nil, errLocalSignUp("update user")
 	}
+	if !cur.IsGuest && app.Settings.PasswordProvider != "" && !app.Settings.localSignUp() {
+		// Logins and emails belong to the provider the application routes logins to: a user
+		// renamed to the login or email of a future user of that provider would take it.
+		f := fieldErrors{}
+		if NormalizeLogin(u.Login) != NormalizeLogin(cur.Login) {
+			f.add("login", "cannot be changed: the identity provider manages it")
+		}
+		if u.Email != cur.Email {
+			f.add("email", "cannot be changed: the identity provider manages it")
+		}
+		if len(f) > 0 {
+			return nil, &Error{Op: "update user", Err: ErrDisabled, Fields: f}
+		}
+	}
 	if in.Password != nil {
 		hash, err := id.hasher.Hash(ctx, *in.Password)
 		if err != nil {

@@ -39,6 +39,17 @@ func TestCIdPRoutingCannotBeBypassed(t *testing.T) {
 	wantStatus(t, e.do("PUT", "/users/"+gid+".json", `{"user":{"email":"victim@example.com","password":"12345678"}}`, "CB-Token: "+tok), 403, disabled)
 	wantStatus(t, e.do("PUT", "/users/"+gid+".json", `{"user":{"full_name":"Still a guest"}}`, "CB-Token: "+tok), 200, "")
 
+	// Nor can a user of the provider rename itself to a future user's login or email.
+	r = e.do("POST", "/session.json", e.sessionBody(`,"user":{"login":"good-mallory","password":"x"}`))
+	wantStatus(t, r, 201, "")
+	m := session(t, r)
+	mtok, mid := m["token"].(string), strconv.FormatInt(int64(m["user_id"].(float64)), 10)
+	wantStatus(t, e.do("PUT", "/users/"+mid+".json", `{"user":{"login":"victim"}}`, "CB-Token: "+mtok), 403,
+		`{"errors":{"login":["cannot be changed: the identity provider manages it"]}}`)
+	wantStatus(t, e.do("PUT", "/users/"+mid+".json", `{"user":{"email":"victim@example.com"}}`, "CB-Token: "+mtok), 403,
+		`{"errors":{"email":["cannot be changed: the identity provider manages it"]}}`)
+	wantStatus(t, e.do("PUT", "/users/"+mid+".json", `{"user":{"login":"MALLORY","full_name":"Mallory"}}`, "CB-Token: "+mtok), 200, "")
+
 	// Nothing took the login: the provider's user "victim" signs in.
 	r = e.do("POST", "/session.json", e.sessionBody(`,"user":{"login":"good-victim","password":"x"}`))
 	wantStatus(t, r, 201, "")
