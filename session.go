@@ -2,12 +2,8 @@ package identity
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -66,19 +62,18 @@ func newToken() string { return randomHex(32) }
 type SessionRequest struct {
 	ApplicationID int64
 	AuthKey       string
-	// Signature, when not empty, is verified (spec §3.2): HMAC-SHA1 (40 hex characters) or
-	// HMAC-SHA256 (64) with the application's AuthSecret over the sorted, unencoded
-	// "key=value" pairs of SignedParams. Timestamp must then be within
-	// Config.SignatureWindow of now and (Timestamp, Nonce) unused. Unsigned requests are
-	// accepted with a valid AuthKey and their timestamp is not checked (current SDKs send
-	// neither), unless the application's AppSettings.RequireSignature refuses them with
-	// ErrInvalidSignature (field "base": "Unexpected signature").
-	Signature string
+	// Signed, when not nil, makes this a signed request: Identity calls it with the
+	// application's AuthSecret, and it reports whether the request carries a valid signature
+	// made with that secret (the HTTP adapter checks the ConnectyCube SDKs' HMAC). Timestamp
+	// must then be within Config.SignatureWindow of now and (Timestamp, Nonce) unused; any
+	// failure is ErrInvalidSignature. Unsigned requests are accepted with a valid AuthKey and
+	// their timestamp is not checked (current SDKs send neither), unless the application's
+	// AppSettings.RequireSignature refuses them with ErrInvalidSignature (field "base":
+	// "Unexpected signature").
+	Signed func(secret string) bool
+	// Timestamp and Nonce are the client's, echoed in the session.
 	Timestamp int64
 	Nonce     string
-	// SignedParams holds every request parameter except "signature", flattened with bracket
-	// keys ("user[login]") and raw, unencoded values.
-	SignedParams map[string]string
 	// Credentials selects a user session; nil asks for an application session.
 	Credentials *Credentials
 }
@@ -98,7 +93,7 @@ func (id *Identity) CreateSession(ctx context.Context, req SessionRequest) (*Ses
 	if len(req.Nonce) > 64 || !utf8.ValidString(req.Nonce) || strings.ContainsRune(req.Nonce, 0) {
 		return nil, FieldError("create session", ErrInvalidInput, "nonce", "is invalid")
 	}
-	if req.Signature != "" || app.Settings.RequireSignature {
+	if req.Signed != nil || app.Settings.RequireSignature {
 		if err := id.checkSignature(ctx, app, &req, now); err != nil {
 			return nil, err
 		}
@@ -165,7 +160,7 @@ func (id *Identity) bindUser(s *Session, app *Application, u *User, now time.Tim
 
 func (id *Identity) checkSignature(ctx context.Context, app *Application, req *SessionRequest, now time.Time) error {
 	const op = "verify signature"
-	if req.Signature == "" {
+	if req.Signed == nil {
 		// The application requires signed requests (AppSettings.RequireSignature).
 		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
 	}
@@ -176,7 +171,7 @@ func (id *Identity) checkSignature(ctx context.Context, app *Application, req *S
 	if d := now.Sub(ts); d > id.cfg.SignatureWindow || -d > id.cfg.SignatureWindow {
 		return FieldError(op, ErrInvalidSignature, "timestamp", "is invalid")
 	}
-	if !VerifySignature(app.AuthSecret, req.SignedParams, req.Signature) {
+	if !req.Signed(app.AuthSecret) {
 		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
 	}
 	// A nonce must stay recorded for as long as its timestamp is acceptable.
@@ -188,59 +183,6 @@ func (id *Identity) checkSignature(ctx context.Context, app *Application, req *S
 		return err
 	}
 	return nil
-}
-
-// SignatureBase returns the string the ConnectyCube SDKs sign: every "key=value" of params
-// (raw values), sorted, joined with "&". byKey sorts by key (Flutter) rather than by the
-// whole "key=value" string (JavaScript); the two differ only when one key is a prefix of
-// another.
-func SignatureBase(params map[string]string, byKey bool) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		if k != "signature" {
-			keys = append(keys, k)
-		}
-	}
-	pairs := make([]string, len(keys))
-	if byKey {
-		sort.Strings(keys)
-	}
-	for i, k := range keys {
-		pairs[i] = k + "=" + params[k]
-	}
-	if !byKey {
-		sort.Strings(pairs)
-	}
-	return strings.Join(pairs, "&")
-}
-
-// VerifySignature reports whether sig is the hex HMAC-SHA1 (or HMAC-SHA256, by length) of
-// SignatureBase(params) under secret, in either sort order. Comparison is constant-time.
-func VerifySignature(secret string, params map[string]string, sig string) bool {
-	want, err := hex.DecodeString(strings.ToLower(sig))
-	if err != nil {
-		return false
-	}
-	var mac func(msg string) []byte
-	switch len(want) {
-	case sha1.Size:
-		mac = func(msg string) []byte {
-			h := hmac.New(sha1.New, []byte(secret))
-			h.Write([]byte(msg))
-			return h.Sum(nil)
-		}
-	case sha256.Size:
-		mac = func(msg string) []byte {
-			h := hmac.New(sha256.New, []byte(secret))
-			h.Write([]byte(msg))
-			return h.Sum(nil)
-		}
-	default:
-		return false
-	}
-	a := hmac.Equal(mac(SignatureBase(params, false)), want)
-	b := hmac.Equal(mac(SignatureBase(params, true)), want)
-	return a || b
 }
 
 // Validate looks a token up, extends it (Idle after now) and returns the session with its

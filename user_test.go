@@ -2,9 +2,6 @@ package identity_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"sort"
 	"strings"
@@ -13,12 +10,6 @@ import (
 
 	"github.com/identitykit/identity"
 )
-
-func hmacSHA1Hex(secret, msg string) string {
-	h := hmac.New(sha1.New, []byte(secret))
-	h.Write([]byte(msg))
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 func fieldOf(err error) string {
 	var e *identity.Error

@@ -54,7 +54,7 @@ func (h *handler) createSession(ctx context.Context, c *call) error {
 	if req.AuthKey == "" && f["auth_key"] == nil {
 		f.add("auth_key", "cannot be blank")
 	}
-	req.Signature = strings.TrimSpace(f.str(p, "signature", "signature"))
+	sig := strings.TrimSpace(f.str(p, "signature", "signature"))
 	if v, ok := p["timestamp"]; ok {
 		if s, _ := asString(v); strings.TrimSpace(s) != "" {
 			ts, ok := asInt64(v)
@@ -73,8 +73,9 @@ func (h *handler) createSession(ctx context.Context, c *call) error {
 		creds.BeforeCreate = c.beforeCreate
 	}
 	req.Credentials = creds
-	if req.Signature != "" {
-		req.SignedParams = p.flatten()
+	if sig != "" {
+		signed := p.flatten()
+		req.Signed = func(secret string) bool { return verifySignature(secret, signed, sig) }
 	}
 	s, err := h.id.CreateSession(ctx, req)
 	if err != nil {

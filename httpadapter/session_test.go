@@ -2,9 +2,6 @@ package httpadapter_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 const (
@@ -236,11 +234,7 @@ func TestCreateGuestSession(t *testing.T) {
 	}
 }
 
-func sign(secret string, p map[string]string) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(identity.SignatureBase(p, false)))
-	return hex.EncodeToString(m.Sum(nil))
-}
+func sign(secret string, p map[string]string) string { return testutil.SignSessionRequest(secret, p) }
 
 func TestSignedSession(t *testing.T) {
 	e := newEnv(t)

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 // TestParseConfigAccessSettings: the four access flags and their IDENTITY_* variables set
@@ -65,9 +63,7 @@ func TestRunAccessFlags(t *testing.T) {
 		if sign {
 			nonce++
 			p["nonce"], p["timestamp"] = strconv.Itoa(nonce), strconv.FormatInt(time.Now().Unix(), 10)
-			m := hmac.New(sha1.New, []byte(secret))
-			m.Write([]byte(identity.SignatureBase(p, false)))
-			p["signature"] = hex.EncodeToString(m.Sum(nil))
+			p["signature"] = testutil.SignSessionRequest(secret, p)
 		}
 		b, _ := json.Marshal(p)
 		code, body := callJSON(t, "POST", "http://"+addr+"/session.json", "", string(b))
