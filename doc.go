@@ -85,8 +85,8 @@
 // process, or this one after a restart, sees activity up to ActivityInterval old and can
 // therefore expire an idle session up to ActivityInterval early. A validated session is
 // trusted from memory for Config.RecheckInterval (5 s), which bounds how long a session
-// revoked (or a user deleted) through another process still works here; changes made through
-// the same Identity apply at once.
+// revoked (or a user deleted or blocked) through another process still works here; changes
+// made through the same Identity apply at once.
 //
 // # Signed session requests
 //
