@@ -18,6 +18,37 @@
 // recommended hardening), the idle lifetime of sessions (2 h), the lifetime of guests
 // (24 h) and the password policy (8 to 128 characters).
 //
+// # Operator API
+//
+// The calls above act as a session: what a client may do. A server's own code and admin
+// tools act as the operator instead, by application id and user id, without a session and
+// without the settings that protect the public API (DisableUserList, DisableUsersV1,
+// HideContactInfo). Every change goes through the same validation, uniqueness checks and
+// cache invalidation as a session's and applies in this process at once (in other
+// processes within Config.RecheckInterval). Never expose these calls to clients.
+//
+// Applications, on Identity: CreateApplication, Application, Applications,
+// RenameApplication, UpdateApplicationSettings (the whole AppSettings, including each
+// provider's configuration in Settings.Providers, which the provider packages' Enable
+// functions fill in: a Custom Identity Provider's mapping, Firebase project ids),
+// RotateApplicationKeys (a new AuthKey and AuthSecret; the old ones stop working, sessions
+// stay), and DeleteApplication (the application with all its users, sessions, external
+// accounts, nonces and reset tokens, in one store transaction; its files are removed by
+// DeleteExpired). Also on Identity: LinkExternalAccount and DeleteExpired.
+//
+// Users and their sessions, on Identity.Operator():
+//
+//   - User and SearchUsers (a typed UserQuery under the V1 rules; no filter lists every
+//     user), with every field;
+//   - UpdateUser: a profile, login, email or password (no old password needed; a new
+//     password signs the user out everywhere and voids reset links);
+//   - SetBlocked: a blocked user's sessions end at once and it cannot sign in with any
+//     provider; credentials that prove it fail with ErrUserBlocked, a child of
+//     ErrInvalidCredentials returned only after the provider accepted them, so that a
+//     wrong password never reveals the block;
+//   - DeleteUser;
+//   - Sessions, RevokeSession and RevokeSessions.
+//
 // # Routing logins to a provider, and local sign-up
 //
 // AppSettings.PasswordProvider routes every login/email + password of an application to one
@@ -54,8 +85,8 @@
 // process, or this one after a restart, sees activity up to ActivityInterval old and can
 // therefore expire an idle session up to ActivityInterval early. A validated session is
 // trusted from memory for Config.RecheckInterval (5 s), which bounds how long a session
-// revoked (or a user deleted) through another process still works here; changes made through
-// the same Identity apply at once.
+// revoked (or a user deleted or blocked) through another process still works here; changes
+// made through the same Identity apply at once.
 //
 // # Signed session requests
 //

@@ -33,6 +33,11 @@ var (
 	// (a Custom Identity Provider) refusing the credentials; the wrapping *Error carries the
 	// service's answer for the client. errors.Is(err, ErrInvalidCredentials) is true for it.
 	ErrRejectedByProvider = &sentinelChild{msg: "identity: invalid credentials: rejected by the identity provider", parent: ErrInvalidCredentials}
+	// ErrUserBlocked is the ErrInvalidCredentials case of credentials that prove a user the
+	// operator has blocked (Operator.SetBlocked). It is returned only after the provider
+	// accepted the credentials, so a wrong password never reveals the block.
+	// errors.Is(err, ErrInvalidCredentials) is true for it.
+	ErrUserBlocked = &sentinelChild{msg: "identity: invalid credentials: user blocked", parent: ErrInvalidCredentials}
 	// ErrInvalidInput means a request parameter is missing or malformed; the wrapping *Error
 	// names the fields.
 	ErrInvalidInput = errors.New("identity: invalid input")

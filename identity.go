@@ -251,9 +251,14 @@ func (id *Identity) now() time.Time { return id.cfg.Now().UTC() }
 func (id *Identity) Provider(name string) Provider { return id.providers[name] }
 
 // CreateApplication creates an application with fresh random credentials: AuthKey (16
-// random bytes, hex) and AuthSecret (32 random bytes, hex). Name and Settings come from app;
-// ID, keys and times are set on the returned copy.
+// random bytes, hex) and AuthSecret (32 random bytes, hex). The name is trimmed and must
+// not be blank nor longer than MaxApplicationNameLength characters (an *Error wrapping
+// ErrInvalidInput naming "name"); settings are checked as by UpdateApplicationSettings.
 func (id *Identity) CreateApplication(ctx context.Context, name string, settings AppSettings) (*Application, error) {
+	name, err := checkAppName("create application", name)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkSettings("create application", settings); err != nil {
 		return nil, err
 	}
@@ -340,22 +345,18 @@ func (id *Identity) ApplicationByAuthKey(ctx context.Context, key string) (*Appl
 	return app, nil
 }
 
-// UpdateApplicationSettings replaces the settings of application appID.
+// UpdateApplicationSettings replaces the settings of application appID, the per-provider
+// configurations in Settings.Providers included (each provider package's Enable function
+// fills them in; read the current ones with Application), and returns the application. The
+// new settings apply in this process at once (in others within Config.RecheckInterval).
 func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, settings AppSettings) (*Application, error) {
 	if err := checkSettings("update application", settings); err != nil {
 		return nil, err
 	}
-	app, err := id.application(ctx, appID)
+	app, err := id.updateApplication(ctx, appID, func(app *Application) { app.Settings = settings })
 	if err != nil {
 		return nil, err
 	}
-	app.Settings = settings
-	app.UpdatedAt = id.now()
-	if err := id.store.UpdateApplication(ctx, app); err != nil {
-		id.apps.forget(appID)
-		return nil, err
-	}
-	id.apps.forget(appID)
 	id.cache.clear()
 	return app, nil
 }

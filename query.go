@@ -414,16 +414,25 @@ func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, v1, li
 			return nil, err
 		}
 	}
+	p, err := id.searchApp(ctx, app.ID, q)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range p.Users {
+		p.Users[i] = hideContact(app, s, u)
+	}
+	return p, nil
+}
+
+// searchApp runs the checked query q on the users of appID through the Store.
+func (id *Identity) searchApp(ctx context.Context, appID int64, q *UserQuery) (*UserPage, error) {
 	searcher, ok := id.store.(UserSearcher)
 	if !ok {
 		return nil, FieldError("search users", ErrDisabled, "base", "searching users is not supported by this server's store")
 	}
-	users, total, err := searcher.SearchUsers(ctx, app.ID, q)
+	users, total, err := searcher.SearchUsers(ctx, appID, q)
 	if err != nil {
 		return nil, err
-	}
-	for i, u := range users {
-		users[i] = hideContact(app, s, u)
 	}
 	return &UserPage{Users: users, Total: total, Limit: q.Limit, Offset: q.Offset}, nil
 }

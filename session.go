@@ -237,6 +237,11 @@ func (id *Identity) loadEntry(ctx context.Context, h [32]byte, old *cacheEntry, 
 			}
 			return nil, err
 		}
+		if u.Blocked {
+			// A login that raced the block (Store.SetUserBlocked deletes the sessions it sees).
+			id.cache.remove(h)
+			return nil, ErrSessionNotFound
+		}
 	}
 	persisted := s.LastActiveAt
 	if old != nil {
@@ -333,15 +338,25 @@ func (id *Identity) Sessions(ctx context.Context, s *Session) ([]*Session, error
 	if err := needUser(s); err != nil {
 		return nil, err
 	}
-	all, err := id.store.UserSessions(ctx, s.UserID)
+	return id.liveSessions(ctx, s.UserID, s)
+}
+
+// liveSessions lists the sessions of userID that have not expired, newest first, without
+// Token. Activity this process knows of and has not yet written (the session self, and
+// cached sessions) counts.
+func (id *Identity) liveSessions(ctx context.Context, userID int64, self *Session) ([]*Session, error) {
+	all, err := id.store.UserSessions(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	now := id.now()
 	out := all[:0]
 	for _, x := range all {
-		if x.ID == s.ID {
-			x.LastActiveAt, x.ExpiresAt = s.LastActiveAt, s.ExpiresAt
+		if self != nil && x.ID == self.ID {
+			x.LastActiveAt, x.ExpiresAt = self.LastActiveAt, self.ExpiresAt
+		} else if la := id.cache.lastActive(x.TokenHash); la.After(x.LastActiveAt) {
+			x.LastActiveAt = la
+			x.ExpiresAt = x.expiry()
 		}
 		if x.ExpiresAt.After(now) {
 			x.Token = ""
@@ -368,7 +383,13 @@ func (id *Identity) RevokeSession(ctx context.Context, s *Session, sessionID int
 	if s.UserID == 0 {
 		return &Error{Op: "revoke session", Err: ErrNotFound}
 	}
-	all, err := id.store.UserSessions(ctx, s.UserID)
+	return id.revokeUserSession(ctx, s.UserID, sessionID)
+}
+
+// revokeUserSession deletes session sessionID of user userID and forgets it; ErrNotFound
+// when userID has no such session.
+func (id *Identity) revokeUserSession(ctx context.Context, userID, sessionID int64) error {
+	all, err := id.store.UserSessions(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -481,6 +502,9 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 				return nil, err
 			}
 		}
+		if u.Blocked {
+			return nil, ErrUserBlocked
+		}
 		if c.Rehash != "" {
 			u.PasswordHash = c.Rehash
 			if err := id.store.UpdateUser(ctx, u); err != nil {
@@ -492,6 +516,9 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 	case c.Subject != "":
 		u, err := id.store.UserByExternalAccount(ctx, app.ID, c.Provider, c.Subject)
 		if err == nil {
+			if u.Blocked {
+				return nil, ErrUserBlocked
+			}
 			if c.RefreshProfile {
 				v := *u
 				v.Tags = append([]string(nil), u.Tags...)
@@ -673,6 +700,19 @@ func (c *sessionCache) removeHash(h []byte) {
 		return
 	}
 	c.remove(k)
+}
+
+// lastActive returns the in-memory activity of the cached session whose token hash is h,
+// or the zero time.
+func (c *sessionCache) lastActive(h []byte) time.Time {
+	var k [32]byte
+	if copy(k[:], h) != len(k) {
+		return time.Time{}
+	}
+	if e := c.get(k); e != nil {
+		return e.lastActive()
+	}
+	return time.Time{}
 }
 
 // dropUser removes every cached session of userID except sessionID keep.

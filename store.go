@@ -36,6 +36,17 @@ type ApplicationStore interface {
 	UpdateApplication(ctx context.Context, app *Application) error
 	// Applications lists every application ordered by id.
 	Applications(ctx context.Context) ([]*Application, error)
+	// SetApplicationKeys replaces the AuthKey and AuthSecret of application id and sets its
+	// UpdatedAt to at; ErrApplicationNotFound if it does not exist. A key another
+	// application has is an *Error wrapping ErrInvalidInput naming "auth_key"; nothing is
+	// written on error.
+	SetApplicationKeys(ctx context.Context, id int64, authKey, authSecret string, at time.Time) error
+	// DeleteApplication deletes application id and everything of it in one transaction: its
+	// users (with their tags and external accounts), sessions, nonces and, for a Store that
+	// implements them, password reset tokens; a Store that implements BlobStore sets the
+	// application's blobs to BlobDeleting in that transaction (DeleteExpired removes them).
+	// ErrApplicationNotFound if it does not exist (nothing is changed then).
+	DeleteApplication(ctx context.Context, id int64) error
 }
 
 // UserStore keeps users and their external accounts.
@@ -65,8 +76,9 @@ type UserStore interface {
 	// ErrUserNotFound.
 	UserByExternalAccount(ctx context.Context, appID int64, provider, subject string) (*User, error)
 	// UpdateUser replaces every stored field of u (matched by u.ApplicationID and u.ID) except
-	// CreatedAt, UID and LastRequestAt (which only TouchSession writes, so that an update made
-	// from a stale read cannot move it back). Conflicts are reported as by CreateUser;
+	// CreatedAt, UID, LastRequestAt (which only TouchSession writes, so that an update made
+	// from a stale read cannot move it back) and Blocked (which only SetUserBlocked writes,
+	// so that an update made from a stale read cannot unblock). Conflicts are reported as by CreateUser;
 	// ErrUserNotFound if the user is gone. Text a database cannot store (NUL bytes, invalid
 	// UTF-8) is an *Error wrapping ErrInvalidInput naming the field, here and in CreateUser.
 	UpdateUser(ctx context.Context, u *User) error
@@ -75,6 +87,10 @@ type UserStore interface {
 	// user; a (provider, subject) already linked to any user is an *Error wrapping
 	// ErrUserExists naming "base". Nothing is written on error.
 	LinkExternalAccount(ctx context.Context, acct *ExternalAccount) error
+	// SetUserBlocked sets Blocked of user id in application appID and its UpdatedAt to at;
+	// blocking also deletes the user's sessions in the same transaction. ErrUserNotFound if
+	// there is no such user (nothing is changed then). CreateUser stores u.Blocked as given.
+	SetUserBlocked(ctx context.Context, appID, id int64, blocked bool, at time.Time) error
 	// DeleteUser deletes the user, its sessions and its external accounts in one transaction;
 	// a Store that implements BlobStore sets the user's blobs to BlobDeleting in that same
 	// transaction. ErrUserNotFound if there is no such user (nothing is changed then).

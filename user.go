@@ -38,6 +38,9 @@ type User struct {
 	Timezone *int
 	Tags     []string
 	IsGuest  bool
+	// Blocked is set by the operator (Operator.SetBlocked): a blocked user cannot sign in
+	// (ErrUserBlocked) and has no session. Only Store.SetUserBlocked writes it.
+	Blocked bool
 	// PasswordHash is the encoded password hash ("" for users without a password: guests and
 	// users of external providers). Never sent to clients.
 	PasswordHash string
@@ -425,13 +428,23 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 	if err != nil {
 		return nil, err
 	}
-	cur, err := id.store.User(ctx, s.ApplicationID, userID)
+	return id.updateUser(ctx, app, userID, &in, s)
+}
+
+// updateUser applies in to user userID of app, as session s (the user's own) or, when s is
+// nil, as the operator. Both get the same validation, uniqueness, avatar check and cache
+// update; the rules that protect a user from a stolen session or from other users (the
+// old password, LocalSignUp, logins managed by the PasswordProvider) bind only sessions.
+// A new password, or a guest becoming a regular user, revokes the user's sessions (all but
+// s).
+func (id *Identity) updateUser(ctx context.Context, app *Application, userID int64, in *UserInput, s *Session) (*User, error) {
+	cur, err := id.store.User(ctx, app.ID, userID)
 	if err != nil {
 		return nil, err
 	}
 	u := *cur
 	u.Tags = append([]string(nil), cur.Tags...)
-	if err := applyInput(&u, &in, false, app.Settings.PasswordPolicy); err != nil {
+	if err := applyInput(&u, in, false, app.Settings.PasswordPolicy); err != nil {
 		return nil, err
 	}
 	if u.Avatar != cur.Avatar {
@@ -441,32 +454,9 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 	}
 	passwordChanged := false
 	emailChanged := u.Email != cur.Email
-	if in.Password != nil && cur.PasswordHash == "" && !cur.IsGuest {
-		// users of external providers have no password to check against
-		return nil, FieldError("update user", ErrInvalidInput, "password", "cannot be set for this account")
-	}
-	// A password change, and an email change when the application asks for it, must prove
-	// the current password (guests and passwordless accounts have none).
-	if (in.Password != nil || (emailChanged && app.Settings.EmailChangeNeedsPassword)) && cur.PasswordHash != "" && !cur.IsGuest {
-		if err := id.checkOldPassword(ctx, cur, in.OldPassword); err != nil {
+	if s != nil {
+		if err := id.checkSessionUpdate(ctx, app, cur, &u, in, emailChanged); err != nil {
 			return nil, err
-		}
-	}
-	if cur.IsGuest && becomesRegular(cur, &u, &in) && !app.Settings.localSignUp() {
-		return nil, errLocalSignUp("update user")
-	}
-	if !cur.IsGuest && app.Settings.PasswordProvider != "" && !app.Settings.localSignUp() {
-		// Logins and emails belong to the provider the application routes logins to: a user
-		// renamed to the login or email of a future user of that provider would take it.
-		f := fieldErrors{}
-		if NormalizeLogin(u.Login) != NormalizeLogin(cur.Login) {
-			f.add("login", "cannot be changed: the identity provider manages it")
-		}
-		if u.Email != cur.Email {
-			f.add("email", "cannot be changed: the identity provider manages it")
-		}
-		if len(f) > 0 {
-			return nil, &Error{Op: "update user", Err: ErrDisabled, Fields: f}
 		}
 	}
 	if in.Password != nil {
@@ -477,7 +467,7 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 		u.PasswordHash = hash
 		passwordChanged = true
 	}
-	if cur.IsGuest && becomesRegular(cur, &u, &in) {
+	if cur.IsGuest && becomesRegular(cur, &u, in) {
 		u.IsGuest = false
 		u.GuestExpiresAt = time.Time{}
 		if in.Login == nil || u.Login == cur.Login {
@@ -490,11 +480,15 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 	if err := id.store.UpdateUser(ctx, &u); err != nil {
 		return nil, id.allConflicts(ctx, &u, err)
 	}
+	var keep int64
+	if s != nil {
+		keep = s.ID
+	}
 	if passwordChanged || cur.IsGuest != u.IsGuest {
-		if _, err := id.store.DeleteUserSessions(ctx, u.ID, s.ID); err != nil {
+		if _, err := id.store.DeleteUserSessions(ctx, u.ID, keep); err != nil {
 			return nil, err
 		}
-		id.cache.dropUser(u.ID, s.ID)
+		id.cache.dropUser(u.ID, keep)
 	}
 	if passwordChanged && id.reset != nil && id.reset.tokens != nil {
 		// A reset link mailed before the change must not undo it.
@@ -502,7 +496,7 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 			return nil, err
 		}
 	}
-	if cur.IsGuest && !u.IsGuest {
+	if s != nil && cur.IsGuest && !u.IsGuest {
 		// the current session now follows the ordinary idle rule
 		if err := id.refreshSessionUser(ctx, s); err != nil {
 			return nil, err
@@ -513,6 +507,40 @@ func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in
 		id.noticeEmailChange(ctx, app, cur, &u)
 	}
 	return &u, nil
+}
+
+// checkSessionUpdate enforces the rules a user's own update (cur to u with input in) is
+// bound by and the operator is not.
+func (id *Identity) checkSessionUpdate(ctx context.Context, app *Application, cur, u *User, in *UserInput, emailChanged bool) error {
+	if in.Password != nil && cur.PasswordHash == "" && !cur.IsGuest {
+		// users of external providers have no password to check against
+		return FieldError("update user", ErrInvalidInput, "password", "cannot be set for this account")
+	}
+	// A password change, and an email change when the application asks for it, must prove
+	// the current password (guests and passwordless accounts have none).
+	if (in.Password != nil || (emailChanged && app.Settings.EmailChangeNeedsPassword)) && cur.PasswordHash != "" && !cur.IsGuest {
+		if err := id.checkOldPassword(ctx, cur, in.OldPassword); err != nil {
+			return err
+		}
+	}
+	if cur.IsGuest && becomesRegular(cur, u, in) && !app.Settings.localSignUp() {
+		return errLocalSignUp("update user")
+	}
+	if !cur.IsGuest && app.Settings.PasswordProvider != "" && !app.Settings.localSignUp() {
+		// Logins and emails belong to the provider the application routes logins to: a user
+		// renamed to the login or email of a future user of that provider would take it.
+		f := fieldErrors{}
+		if NormalizeLogin(u.Login) != NormalizeLogin(cur.Login) {
+			f.add("login", "cannot be changed: the identity provider manages it")
+		}
+		if u.Email != cur.Email {
+			f.add("email", "cannot be changed: the identity provider manages it")
+		}
+		if len(f) > 0 {
+			return &Error{Op: "update user", Err: ErrDisabled, Fields: f}
+		}
+	}
+	return nil
 }
 
 // becomesRegular reports whether the update of guest cur into u (with input in) turns it into
@@ -553,7 +581,12 @@ func (id *Identity) DeleteUser(ctx context.Context, s *Session, userID int64) er
 	if userID != s.UserID {
 		return &Error{Op: "delete user", Err: ErrForbidden}
 	}
-	if err := id.store.DeleteUser(ctx, s.ApplicationID, userID); err != nil {
+	return id.deleteUser(ctx, s.ApplicationID, userID)
+}
+
+// deleteUser deletes user userID of appID (see Store.DeleteUser) and forgets its sessions.
+func (id *Identity) deleteUser(ctx context.Context, appID, userID int64) error {
+	if err := id.store.DeleteUser(ctx, appID, userID); err != nil {
 		return err
 	}
 	id.cache.dropUser(userID, 0)

@@ -49,6 +49,9 @@ var errorTable = []errorRule{
 	// carried in the *identity.Error, goes to the client (spec §6.3); provider/cidp puts the
 	// service's status in it, never its answer's body.
 	{target: identity.ErrRejectedByProvider, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Bad Authentication data. Unauthorized on remote side"},
+	// Credentials that prove a blocked user (the core returns this only once the provider
+	// accepted them, so a wrong password never learns of the block).
+	{target: identity.ErrUserBlocked, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unauthorized. The account is blocked."},
 	// Unknown user and wrong password are one error with one body.
 	{target: identity.ErrInvalidCredentials, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unauthorized"},
 	{target: identity.ErrApplicationNotFound, status: http.StatusUnauthorized, shape: shapeFlat, msg: "Unknown application or invalid auth key"},

@@ -31,6 +31,7 @@ func TestRenderError(t *testing.T) {
 		{"rejected by the identity provider, base", identity.FieldError("cidp", identity.ErrRejectedByProvider, "base", `Custom Identity Provider responded with an error = "Token invalid". Status code = 404`),
 			422, `{"errors":{"base":["Custom Identity Provider responded with an error = \"Token invalid\". Status code = 404"]}}`, 0},
 		{"rejected without detail", identity.ErrRejectedByProvider, 422, `{"errors":["Bad Authentication data. Unauthorized on remote side"]}`, 0},
+		{"blocked user", identity.ErrUserBlocked, 401, `{"errors":["Unauthorized. The account is blocked."]}`, 0},
 		{"application not found", identity.ErrApplicationNotFound, 401, `{"errors":["Unknown application or invalid auth key"]}`, 0},
 		{"bad signature is flat", identity.FieldError("v", identity.ErrInvalidSignature, "base", "Unexpected signature"), 422, `{"errors":["Unexpected signature"]}`, 0},
 		{"bad timestamp is keyed", identity.FieldError("v", identity.ErrInvalidSignature, "timestamp", "is invalid"), 422, `{"errors":{"timestamp":["is invalid"]}}`, 0},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -109,4 +110,62 @@ func (s *Store) Applications(ctx context.Context) ([]*identity.Application, erro
 		out = append(out, app)
 	}
 	return out, nil
+}
+
+// SetApplicationKeys replaces the auth key and secret of application id and sets its
+// updated_at. A taken key yields an *identity.Error wrapping identity.ErrInvalidInput naming
+// "auth_key"; identity.ErrApplicationNotFound if there is no such application.
+func (s *Store) SetApplicationKeys(ctx context.Context, id int64, authKey, authSecret string, at time.Time) error {
+	const op = "set application keys"
+	if err := checkApplication(op, &identity.Application{AuthKey: authKey, AuthSecret: authSecret}); err != nil {
+		return err
+	}
+	if authKey == "" {
+		return identity.FieldError(op, identity.ErrInvalidInput, "auth_key", "cannot be blank")
+	}
+	res := s.db.WithContext(ctx).Exec("UPDATE "+s.t.apps+" SET auth_key = ?, auth_secret = ?, updated_at = ? WHERE id = ?",
+		authKey, authSecret, dbTime(at), id)
+	if res.Error != nil {
+		if idx, ok := s.uniqueIndex(res.Error); ok && idx == idxAppAuthKey {
+			return identity.FieldError(op, identity.ErrInvalidInput, "auth_key", "has already been taken")
+		}
+		return s.fail(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return identity.ErrApplicationNotFound
+	}
+	return nil
+}
+
+// DeleteApplication deletes application id with its users, tags, external accounts,
+// sessions, nonces and reset tokens, and marks its blobs Deleting, in one transaction;
+// identity.ErrApplicationNotFound if there is no such application.
+func (s *Store) DeleteApplication(ctx context.Context, id int64) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec("DELETE FROM "+s.t.apps+" WHERE id = ?", id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return identity.ErrApplicationNotFound
+		}
+		err := tx.Exec("UPDATE "+s.blobs()+" SET state = ? WHERE application_id = ? AND state <> ?",
+			int(identity.BlobDeleting), id, int(identity.BlobDeleting)).Error
+		if err != nil {
+			return err
+		}
+		for _, table := range []string{s.t.sessions, s.t.nonces, s.t.accounts, s.t.userTags, s.t.resetTokens(), s.t.users} {
+			if err := tx.Exec("DELETE FROM "+table+" WHERE application_id = ?", id).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, identity.ErrApplicationNotFound) {
+		return identity.ErrApplicationNotFound
+	}
+	if err != nil {
+		return s.fail("delete application", err)
+	}
+	return nil
 }

@@ -62,6 +62,7 @@ type userRow struct {
 	Timezone       *int       `gorm:"column:timezone"`
 	Tags           string     `gorm:"column:tags;not null"` // JSON array, "" when none
 	IsGuest        bool       `gorm:"column:is_guest;not null"`
+	Blocked        bool       `gorm:"column:blocked;not null;default:false"`
 	PasswordHash   string     `gorm:"column:password_hash;not null"`
 	GuestExpiresAt *time.Time `gorm:"column:guest_expires_at"`
 	CreatedAt      time.Time  `gorm:"column:created_at;not null;autoCreateTime:false"`
@@ -234,6 +235,7 @@ func toUserRow(u *identity.User) (*userRow, error) {
 		Avatar:         u.Avatar,
 		BlobID:         u.BlobID,
 		IsGuest:        u.IsGuest,
+		Blocked:        u.Blocked,
 		PasswordHash:   u.PasswordHash,
 		GuestExpiresAt: optTime(u.GuestExpiresAt),
 		CreatedAt:      dbTime(u.CreatedAt),
@@ -293,6 +295,7 @@ func (r *userRow) user() (*identity.User, error) {
 		Avatar:         r.Avatar,
 		BlobID:         r.BlobID,
 		IsGuest:        r.IsGuest,
+		Blocked:        r.Blocked,
 		PasswordHash:   r.PasswordHash,
 		GuestExpiresAt: fromOptTime(r.GuestExpiresAt),
 		CreatedAt:      r.CreatedAt.UTC(),

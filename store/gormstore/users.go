@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -244,4 +245,31 @@ func (s *Store) deleteUserRecords(tx *gorm.DB, ids []int64) (int, error) {
 		return 0, err
 	}
 	return int(res.RowsAffected), nil
+}
+
+// SetUserBlocked sets the blocked flag and updated_at of user id of appID and, when
+// blocking, deletes the user's sessions, in one transaction; identity.ErrUserNotFound if
+// there is no such user.
+func (s *Store) SetUserBlocked(ctx context.Context, appID, id int64, blocked bool, at time.Time) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec("UPDATE "+s.t.users+" SET blocked = ?, updated_at = ? WHERE application_id = ? AND id = ?",
+			blocked, dbTime(at), appID, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return identity.ErrUserNotFound
+		}
+		if !blocked {
+			return nil
+		}
+		return tx.Exec("DELETE FROM "+s.t.sessions+" WHERE user_id = ?", id).Error
+	})
+	if errors.Is(err, identity.ErrUserNotFound) {
+		return identity.ErrUserNotFound
+	}
+	if err != nil {
+		return s.fail("set user blocked", err)
+	}
+	return nil
 }

@@ -33,7 +33,7 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 	t.Helper()
 	var all []test
-	for _, group := range [][]test{tests, externalIDTests, confusableTests, accountTests, searchTests} {
+	for _, group := range [][]test{tests, externalIDTests, confusableTests, accountTests, searchTests, operatorTests} {
 		all = append(all, group...)
 	}
 	for _, tc := range all {
