@@ -45,20 +45,20 @@ func retrieved(t *testing.T, id *identity.Identity, s *identity.Session, users [
 		t.Fatalf("SearchUsers: %v", err)
 	}
 	out["SearchUsers"] = page.Users
-	if page, err = id.ListUsersV1(ctx, s, identity.UserQuery{}); err != nil {
-		t.Fatalf("ListUsersV1: %v", err)
+	if page, err = id.SearchUsers(ctx, s, identity.UserQuery{}); err != nil {
+		t.Fatalf("SearchUsers without filters: %v", err)
 	}
-	out["ListUsersV1"] = page.Users
+	out["SearchUsers without filters"] = page.Users
 	for _, u := range users {
 		for _, l := range []struct {
 			field identity.UserField
 			value any
 		}{{identity.FieldLogin, u.Login}, {identity.FieldEmail, u.Email}, {identity.FieldPhone, u.Phone}} {
-			found, err := id.LookupUserV1(ctx, s, l.field, l.value)
+			found, err := id.LookupUser(ctx, s, l.field, l.value)
 			if err != nil {
-				t.Fatalf("LookupUserV1(%s): %v", l.field, err)
+				t.Fatalf("LookupUser(%s): %v", l.field, err)
 			}
-			out["LookupUserV1 by "+string(l.field)] = append(out["LookupUserV1 by "+string(l.field)], found)
+			out["LookupUser by "+string(l.field)] = append(out["LookupUser by "+string(l.field)], found)
 		}
 		found, err := id.User(ctx, s, u.ID)
 		if err != nil {
@@ -130,7 +130,7 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 		{"V1 phone lte", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpLte, "+15550")}}, "phone"},
 		{"V1 email between", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpBetween, "a", "b")}}, "email"},
 		{"V1 phone start_with", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
-		{"V1 order by email", true, identity.UserQuery{SortField: identity.FieldEmail}, "order"},
+		{"V1 order by email", true, identity.UserQuery{SortField: identity.FieldEmail}, "sort"},
 		{"V2 email eq", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpEq, "alice01@example.com")}}, ""},
 		{"V2 phone in", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpIn, "+155501", "+155502")}}, ""},
 		{"V2 email nin", false, identity.UserQuery{Filters: []identity.UserFilter{team, f(identity.FieldEmail, identity.OpNin, "x@example.com")}}, ""},
@@ -143,12 +143,7 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 		id, appSession, own, _ := contactEnv(t, identity.AppSettings{HideContactInfo: hide})
 		for _, s := range []*identity.Session{appSession, own} {
 			for _, c := range calls {
-				var err error
-				if c.v1 {
-					_, err = id.ListUsersV1(ctx, s, c.q)
-				} else {
-					_, err = id.SearchUsers(ctx, s, c.q)
-				}
+				_, err := id.SearchUsers(ctx, s, c.q)
 				want := ""
 				if hide {
 					want = c.wantField
@@ -167,7 +162,7 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 			if field == identity.FieldPhone {
 				value = "+155501"
 			}
-			if u, err := id.LookupUserV1(ctx, appSession, field, value); err != nil || u.Login != "alice01" {
+			if u, err := id.LookupUser(ctx, appSession, field, value); err != nil || u.Login != "alice01" {
 				t.Errorf("hide=%v: lookup by %s: %v", hide, field, err)
 			}
 		}

@@ -41,7 +41,9 @@ type AppSettings struct {
 	PasswordPolicy PasswordPolicy `json:"password_policy,omitempty"`
 	// DisableUserList turns off "Allow to retrieve a list of users via API" (default: allowed).
 	DisableUserList bool `json:"disable_user_list,omitempty"`
-	// DisableUsersV1 is "Disable List Users API V1" (default false: V1 enabled).
+	// DisableUsersV1 is ConnectyCube's "Disable List Users API V1" (default false: V1
+	// enabled). The core does not read it: the HTTP adapter turns its V1 user endpoints (the
+	// list, the lookups and other users by id) off with it.
 	DisableUsersV1 bool `json:"disable_users_v1,omitempty"`
 	// PasswordProvider, when set, routes login/email + password credentials to the named
 	// provider instead of the local password provider (ConnectyCube routes them to the Custom

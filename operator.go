@@ -34,17 +34,14 @@ func (o *Operator) User(ctx context.Context, appID, userID int64) (*User, error)
 	return o.id.store.User(ctx, appID, userID)
 }
 
-// SearchUsers runs q over the users of application appID. q is checked as a V1 list query
-// (UserQuery.CheckV1: every field but custom_data, every operator, no filter lists every
-// user), except that a zero Limit means MaxSearchLimit. Users come complete.
+// SearchUsers runs q over the users of application appID, checked by UserQuery.Check (every
+// field, every operator; no filter lists every user; a zero Limit means MaxSearchLimit).
+// Users come complete.
 func (o *Operator) SearchUsers(ctx context.Context, appID int64, q UserQuery) (*UserPage, error) {
 	if _, err := o.id.application(ctx, appID); err != nil {
 		return nil, err
 	}
-	if q.Limit == 0 {
-		q.Limit = MaxSearchLimit
-	}
-	if err := q.CheckV1(); err != nil {
+	if err := q.Check(); err != nil {
 		return nil, err
 	}
 	return o.id.searchApp(ctx, appID, &q)

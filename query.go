@@ -44,40 +44,33 @@ const (
 	KindTime
 )
 
-type fieldInfo struct {
-	kind FieldKind
-	// v2 reports the field is searchable through V2; standalone that it is a "stand-alone"
-	// field there (else "additional").
-	v2, standalone bool
-}
-
-var fields = map[UserField]fieldInfo{
-	FieldID:             {KindInt, true, true},
-	FieldLogin:          {KindString, true, true},
-	FieldEmail:          {KindString, true, true},
-	FieldFullName:       {KindString, true, true},
-	FieldPhone:          {KindString, true, true},
-	FieldExternalID:     {KindString, true, true},
-	FieldFacebookID:     {KindString, true, true},
-	FieldTwitterID:      {KindString, true, true},
-	FieldTags:           {KindTags, true, true},
-	FieldLastRequestAt:  {KindTime, true, false},
-	FieldCreatedAt:      {KindTime, true, false},
-	FieldUpdatedAt:      {KindTime, true, false},
-	FieldWebsite:        {KindString, false, false},
-	FieldExternalUserID: {KindInt, false, false},
-	FieldBlobID:         {KindInt, false, false},
-	FieldTimezone:       {KindInt, false, false},
+var fields = map[UserField]FieldKind{
+	FieldID:             KindInt,
+	FieldLogin:          KindString,
+	FieldEmail:          KindString,
+	FieldFullName:       KindString,
+	FieldPhone:          KindString,
+	FieldExternalID:     KindString,
+	FieldFacebookID:     KindString,
+	FieldTwitterID:      KindString,
+	FieldTags:           KindTags,
+	FieldLastRequestAt:  KindTime,
+	FieldCreatedAt:      KindTime,
+	FieldUpdatedAt:      KindTime,
+	FieldWebsite:        KindString,
+	FieldExternalUserID: KindInt,
+	FieldBlobID:         KindInt,
+	FieldTimezone:       KindInt,
 }
 
 // Kind returns the kind of f's values, KindUnknown for an unknown field.
-func (f UserField) Kind() FieldKind { return fields[f].kind }
+func (f UserField) Kind() FieldKind { return fields[f] }
 
 // FilterOp is a comparison of a UserFilter.
 type FilterOp string
 
-// Filter operators. V2 uses Eq, In and StartWith (primary), Nin (exclude) and the four
-// comparisons; V1 adds Ne and Between (two values, inclusive).
+// Filter operators. Between takes two values and is inclusive; StartWith is a prefix match
+// of string fields.
 const (
 	OpEq        FilterOp = "eq"
 	OpNe        FilterOp = "ne"
@@ -93,15 +86,14 @@ const (
 
 // Limits of user searches.
 const (
-	// MaxSearchLimit is the largest page (V2 limit, V1 per_page).
+	// MaxSearchLimit is the largest page, and the default one.
 	MaxSearchLimit = 100
 	// MaxFilterValues bounds the values of one in/nin filter.
 	MaxFilterValues = 100
 	// MaxFilters bounds the filters of one query.
 	MaxFilters = 20
-	// MinStartWith is the shortest start_with argument; start_with forces StartWithLimit.
-	MinStartWith   = 4
-	StartWithLimit = 5
+	// MinStartWith is the shortest start_with argument.
+	MinStartWith = 4
 	// SearchTotalLimit bounds counting: a search's Total is exact up to SearchTotalLimit
 	// matches (or Offset+Limit+1, when larger) and is that bound when more users match, so
 	// that a broad filter (a tag most users have) costs a bounded count, not a scan. See
@@ -119,8 +111,8 @@ type UserFilter struct {
 	Values []any
 }
 
-// UserQuery is a search of an application's users. The zero Limit means the default (100
-// for V2). Results are ordered by SortField (default id ascending), then by id.
+// UserQuery is a search of an application's users. The zero Limit means MaxSearchLimit.
+// Results are ordered by SortField (default id ascending), then by id.
 type UserQuery struct {
 	Filters   []UserFilter
 	SortField UserField
@@ -138,109 +130,30 @@ type UserPage struct {
 	Offset int
 }
 
-// CheckV2 enforces the ConnectyCube "Retrieve users V2" request rules and fills defaults:
-// every field known to V2 and every value of its kind; at least one stand-alone field with a
-// primary operator (eq, in, start_with) or at least one date comparison (see below);
-// stand-alone fields never with a comparison; date
-// fields only with comparisons (a date with eq is accepted next to a stand-alone primary
-// filter and means the same second); start_with on string fields with at least 4 characters,
-// forcing the limit to 5; limit 1..100 (default 100); offset ≥ 0. Violations come as an
-// *Error wrapping ErrInvalidInput whose Fields name the field and the rule broken.
-//
-// One deliberate difference from the ConnectyCube rule list: a query whose only filters are
-// date comparisons ("last_request_at[gt]=...") is accepted. The documentation lists
-// "created_at[gte]=..." alone as invalid, but the product's own example, "Retrieve users by
-// last_request_at" (getV2({last_request_at: {gt: date}})), is exactly such a query, and the
-// examples must work. Exclusions (nin) alone are still refused: they would list nearly
-// every user.
-func (q *UserQuery) CheckV2() error {
-	f := fieldErrors{}
-	primary := false
-	dateRange := false
-	startWith := false
-	for _, fl := range q.Filters {
-		info, ok := fields[fl.Field]
-		if !ok || !info.v2 {
-			f.add(string(fl.Field), "is not a searchable field")
-			continue
-		}
-		switch fl.Op {
-		case OpEq, OpIn, OpStartWith:
-			if info.kind == KindTime {
-				continue // checked below, once we know whether a primary filter exists
-			}
-			if fl.Op == OpStartWith {
-				if info.kind != KindString {
-					f.add(string(fl.Field), "cannot be used with start_with")
-					continue
-				}
-				startWith = true
-			}
-			primary = primary || info.standalone
-		case OpNin:
-			if info.kind == KindTime {
-				f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
-			}
-		case OpGt, OpGte, OpLt, OpLte:
-			if info.kind != KindTime {
-				f.add(string(fl.Field), "is a stand-alone field and cannot be used with "+string(fl.Op))
-			} else {
-				dateRange = true
-			}
-		default:
-			f.add(string(fl.Field), fmt.Sprintf("has an unknown operator %q", fl.Op))
-		}
-	}
-	for _, fl := range q.Filters {
-		if info := fields[fl.Field]; info.v2 && info.kind == KindTime {
-			switch fl.Op {
-			case OpIn, OpStartWith:
-				f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
-			case OpEq:
-				if !primary {
-					f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
-				}
-			}
-		}
-	}
-	if len(f) == 0 && !primary && !dateRange {
-		f.add("base", "at least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id, twitter_id, user_tags) with eq, in or start_with, or a date field with gt, gte, lt or lte, is required")
-	}
-	if q.SortField != "" {
-		if info, ok := fields[q.SortField]; !ok || !info.v2 || info.kind == KindTags {
-			f.add("sort", fmt.Sprintf("cannot sort by %q", q.SortField))
-		}
-	}
-	q.checkCommon(f, true)
-	if err := f.err("search users"); err != nil {
-		return err
-	}
-	if q.Limit == 0 {
-		q.Limit = MaxSearchLimit
-	}
-	if startWith {
-		q.Limit = StartWithLimit
-	}
-	return nil
-}
-
-// CheckV1 checks a deprecated V1 list query: known fields (any but custom_data), operators
-// and value kinds; limit 1..100 (default 10).
-func (q *UserQuery) CheckV1() error {
+// Check checks q the way every search does and fills its default limit: known fields and
+// operators, values of the field's kind (strings valid UTF-8 without NUL, at most 255 bytes),
+// value counts (one; two for between; 1 to MaxFilterValues for in and nin), no comparison or
+// between on tags, start_with only on strings and with at least MinStartWith characters, a
+// sort field that is known and not tags, at most MaxFilters filters, limit 0 (meaning
+// MaxSearchLimit) to MaxSearchLimit, offset ≥ 0. Violations come as an *Error wrapping
+// ErrInvalidInput whose Fields name the field and the rule broken. Callers that serve a
+// protocol add its own rules first (httpadapter does ConnectyCube's V1 and V2 rules).
+func (q *UserQuery) Check() error {
 	f := fieldErrors{}
 	for _, fl := range q.Filters {
-		if _, ok := fields[fl.Field]; !ok {
+		kind := fl.Field.Kind()
+		if kind == KindUnknown {
 			f.add(string(fl.Field), "is not a searchable field")
 			continue
 		}
 		switch fl.Op {
 		case OpGt, OpGte, OpLt, OpLte, OpBetween:
-			if fl.Field.Kind() == KindTags {
+			if kind == KindTags {
 				f.add(string(fl.Field), "can be used only with eq, ne, in")
 			}
 		case OpEq, OpNe, OpIn, OpNin:
 		case OpStartWith:
-			if fl.Field.Kind() != KindString {
+			if kind != KindString {
 				f.add(string(fl.Field), "cannot be used with start_with")
 			}
 		default:
@@ -249,22 +162,21 @@ func (q *UserQuery) CheckV1() error {
 	}
 	if q.SortField != "" {
 		if k := q.SortField.Kind(); k == KindUnknown || k == KindTags {
-			f.add("order", fmt.Sprintf("cannot sort by %q", q.SortField))
+			f.add("sort", fmt.Sprintf("cannot sort by %q", q.SortField))
 		}
 	}
-	q.checkCommon(f, false)
-	if err := f.err("list users"); err != nil {
+	q.checkValues(f)
+	if err := f.err("search users"); err != nil {
 		return err
 	}
 	if q.Limit == 0 {
-		q.Limit = 10
+		q.Limit = MaxSearchLimit
 	}
 	return nil
 }
 
-// checkCommon checks value counts and kinds, limit and offset; v2 adds that the values of
-// primary text filters are not blank (which would select every user without the field).
-func (q *UserQuery) checkCommon(f fieldErrors, v2 bool) {
+// checkValues checks value counts and kinds, limit and offset.
+func (q *UserQuery) checkValues(f fieldErrors) {
 	if len(q.Filters) > MaxFilters {
 		f.add("base", fmt.Sprintf("too many filters (maximum is %d)", MaxFilters))
 	}
@@ -297,14 +209,6 @@ func (q *UserQuery) checkCommon(f fieldErrors, v2 bool) {
 				break
 			}
 		}
-		if v2 && (fl.Op == OpEq || fl.Op == OpIn || fl.Op == OpStartWith) && (kind == KindString || kind == KindTags) {
-			for _, v := range fl.Values {
-				if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
-					f.add(name, "cannot be blank")
-					break
-				}
-			}
-		}
 		if fl.Op == OpStartWith && n == 1 {
 			if s, ok := fl.Values[0].(string); ok && utf8.RuneCountInString(s) < MinStartWith {
 				f.add(name, fmt.Sprintf("start_with needs at least %d characters", MinStartWith))
@@ -334,33 +238,20 @@ func valueFits(k FieldKind, v any) bool {
 	return false
 }
 
-// SearchUsers runs a V2 search ("Retrieve users V2") in the session's application after
-// CheckV2. Application sessions may search. ErrDisabled when the application does not allow
-// retrieving lists of users. With AppSettings.HideContactInfo, users other than the
-// session's own come without Email and Phone, and a filter on email or phone other than
-// eq, in, ne or nin, or a sort by either, is an *Error wrapping ErrInvalidInput naming the
-// field (or "sort").
+// SearchUsers runs q (see UserQuery.Check) over the users of the session's application.
+// Application sessions may search. ErrDisabled when the application does not allow
+// retrieving lists of users (AppSettings.DisableUserList). With
+// AppSettings.HideContactInfo, users other than the session's own come without Email and
+// Phone, and a filter on email or phone other than eq, in, ne or nin, or a sort by either, is
+// an *Error wrapping ErrInvalidInput naming the field (or "sort").
 func (id *Identity) SearchUsers(ctx context.Context, s *Session, q UserQuery) (*UserPage, error) {
-	if err := q.CheckV2(); err != nil {
-		return nil, err
-	}
-	return id.search(ctx, s, &q, false, true)
-}
-
-// ListUsersV1 runs a deprecated V1 list query after CheckV1. ErrDisabled when the
-// application disables the V1 API or lists of users. AppSettings.HideContactInfo applies as
-// in SearchUsers (the order error names "order").
-func (id *Identity) ListUsersV1(ctx context.Context, s *Session, q UserQuery) (*UserPage, error) {
-	if err := q.CheckV1(); err != nil {
-		return nil, err
-	}
-	return id.search(ctx, s, &q, true, true)
+	return id.search(ctx, s, &q, true)
 }
 
 // UserSearcher is implemented by stores that can search users (gormstore does).
 type UserSearcher interface {
 	// SearchUsers returns the users of appID matching every filter of q (already checked by
-	// CheckV2 or CheckV1), ordered by q.SortField (id when empty; ties broken by id in the
+	// UserQuery.Check), ordered by q.SortField (id when empty; ties broken by id in the
 	// same direction; an unset value sorts lowest), at most q.Limit of them from q.Offset,
 	// and the number of matches, which is exact up to max(SearchTotalLimit,
 	// q.Offset+q.Limit+1): beyond that bound the store may stop counting and return the
@@ -378,17 +269,14 @@ type UserSearcher interface {
 	SearchUsers(ctx context.Context, appID int64, q *UserQuery) ([]*User, int64, error)
 }
 
-// LookupUserV1 returns the single user matching field = value (the deprecated by_login,
-// by_email, by_facebook_id, by_twitter_id, phone and external lookups), ErrUserNotFound when
-// none does. ErrDisabled when the application disables the V1 API (the "list" setting does
-// not apply to single lookups). With AppSettings.HideContactInfo another user comes without
-// Email and Phone; looking up by an exact email or phone stays allowed.
-func (id *Identity) LookupUserV1(ctx context.Context, s *Session, field UserField, value any) (*User, error) {
+// LookupUser returns the user of the session's application whose field equals value (the
+// lowest id when several do), ErrUserNotFound when none does. Unlike SearchUsers it is not
+// bound by AppSettings.DisableUserList: it finds one user by a value the caller knows. With
+// AppSettings.HideContactInfo another user comes without Email and Phone; looking up by an
+// exact email or phone stays allowed.
+func (id *Identity) LookupUser(ctx context.Context, s *Session, field UserField, value any) (*User, error) {
 	q := UserQuery{Filters: []UserFilter{{Field: field, Op: OpEq, Values: []any{value}}}, Limit: 1}
-	if err := q.CheckV1(); err != nil {
-		return nil, err
-	}
-	p, err := id.search(ctx, s, &q, true, false)
+	p, err := id.search(ctx, s, &q, false)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +286,7 @@ func (id *Identity) LookupUserV1(ctx context.Context, s *Session, field UserFiel
 	return p.Users[0], nil
 }
 
-func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, v1, list bool) (*UserPage, error) {
+func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, list bool) (*UserPage, error) {
 	if s == nil {
 		return nil, ErrSessionNotFound
 	}
@@ -406,11 +294,14 @@ func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, v1, li
 	if err != nil {
 		return nil, err
 	}
-	if (list && app.Settings.DisableUserList) || (v1 && app.Settings.DisableUsersV1) {
+	if list && app.Settings.DisableUserList {
 		return nil, &Error{Op: "search users", Err: ErrDisabled}
 	}
+	if err := q.Check(); err != nil {
+		return nil, err
+	}
 	if app.Settings.HideContactInfo {
-		if err := checkHiddenContact(q, v1); err != nil {
+		if err := checkHiddenContact(q); err != nil {
 			return nil, err
 		}
 	}
@@ -444,7 +335,7 @@ func (id *Identity) searchApp(ctx context.Context, appID int64, q *UserQuery) (*
 // the by_email and by_phone lookups) stay allowed: they only confirm an address the caller
 // already knows, which signing up with it would confirm too ("has already been taken"), and
 // they keep contact discovery (which of these addresses are users?) working.
-func checkHiddenContact(q *UserQuery, v1 bool) error {
+func checkHiddenContact(q *UserQuery) error {
 	f := fieldErrors{}
 	for _, fl := range q.Filters {
 		if !hiddenField(fl.Field) {
@@ -457,11 +348,7 @@ func checkHiddenContact(q *UserQuery, v1 bool) error {
 		}
 	}
 	if hiddenField(q.SortField) {
-		key := "sort"
-		if v1 {
-			key = "order"
-		}
-		f.add(key, fmt.Sprintf("cannot sort by %q: it is hidden by the application settings", q.SortField))
+		f.add("sort", fmt.Sprintf("cannot sort by %q: it is hidden by the application settings", q.SortField))
 	}
 	return f.err("search users")
 }

@@ -368,9 +368,8 @@ func (id *Identity) allConflicts(ctx context.Context, u *User, err error) error 
 }
 
 // User returns user userID of the session's application (GET /users/{id}). ErrUserNotFound
-// if there is none. A session's own user is always returned, complete; another user is
-// ErrDisabled when the application disables the V1 users API, which lists GET /users/{id},
-// and comes without Email and Phone when the application has AppSettings.HideContactInfo.
+// if there is none. A session's own user is always returned, complete; another user comes
+// without Email and Phone when the application has AppSettings.HideContactInfo.
 func (id *Identity) User(ctx context.Context, s *Session, userID int64) (*User, error) {
 	if s == nil {
 		return nil, ErrSessionNotFound
@@ -381,9 +380,6 @@ func (id *Identity) User(ctx context.Context, s *Session, userID int64) (*User, 
 	app, err := id.application(ctx, s.ApplicationID)
 	if err != nil {
 		return nil, err
-	}
-	if app.Settings.DisableUsersV1 {
-		return nil, &Error{Op: "user", Err: ErrDisabled}
 	}
 	u, err := id.store.User(ctx, s.ApplicationID, userID)
 	if err != nil {

@@ -229,22 +229,3 @@ func TestNewConfig(t *testing.T) {
 		}
 	}
 }
-
-func TestUserHonoursDisableUsersV1(t *testing.T) {
-	e := newEnv(t, identity.AppSettings{DisableUsersV1: true})
-	ctx := context.Background()
-	a := e.userSession(t, "selfie", "password1")
-	b := e.userSession(t, "other1", "password1")
-	if u, err := e.id.User(ctx, a, a.UserID); err != nil || u.Login != "selfie" {
-		t.Fatalf("own user: %v", err)
-	}
-	if _, err := e.id.User(ctx, a, b.UserID); !errors.Is(err, identity.ErrDisabled) {
-		t.Fatalf("another user with V1 disabled: %v, want ErrDisabled", err)
-	}
-	e2 := newEnv(t, identity.AppSettings{})
-	c := e2.userSession(t, "selfie", "password1")
-	d := e2.userSession(t, "other1", "password1")
-	if _, err := e2.id.User(ctx, c, d.UserID); err != nil {
-		t.Fatalf("another user with V1 enabled: %v", err)
-	}
-}

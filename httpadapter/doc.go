@@ -227,7 +227,7 @@
 // means any of them. Dates are Unix seconds, ISO 8601 ("2018-12-06T09:21:41Z", with an
 // offset, without a zone meaning UTC, or a bare date), or what the SDK sends for a
 // JavaScript Date: its toString() ("Fri Nov 10 2017 00:00:00 GMT+0000 (Coordinated
-// Universal Time)"), also toUTCString(). The rules of identity.UserQuery.CheckV2 apply: at
+// Universal Time)"), also toUTCString(). The V2 rules (users_rules.go) apply: at
 // least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id,
 // twitter_id, user_tags) with eq, in or start_with, or at least one date comparison; no
 // comparison on stand-alone fields; dates only with comparisons; start_with needs 4

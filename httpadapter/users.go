@@ -141,6 +141,12 @@ func (h *handler) getUser(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if id != c.s.UserID || c.s.UserID == 0 {
+		// Another user by id is part of the V1 users API.
+		if err := h.v1Enabled(ctx, c, "user"); err != nil {
+			return err
+		}
+	}
 	u, err := h.id.User(ctx, c.s, id)
 	if err != nil {
 		return err

@@ -72,8 +72,8 @@ var v2Ops = map[string]identity.FilterOp{
 // parseV2 reads a V2 search: field=v, field[op]=v, field[op][]=v (and field[]=v as "in"),
 // limit, offset, sort_asc or sort_desc. Values of in and nin may also be one comma-separated
 // string for integer and tag fields. Dates are ISO 8601, Unix seconds, or a JavaScript
-// Date's string form (parseTime). The rules of the query (identity.UserQuery.CheckV2) are
-// checked by Identity.SearchUsers; parseV2 reports what cannot even be read.
+// Date's string form (parseTime). The rules of the query are checked by checkV2
+// (users_rules.go); parseV2 reports what cannot even be read.
 func parseV2(p params) (identity.UserQuery, error) {
 	f := fieldErrs{}
 	var q identity.UserQuery
@@ -516,6 +516,9 @@ func (h *handler) searchUsersV2(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := checkV2(&q); err != nil {
+		return err
+	}
 	page, err := h.id.SearchUsers(ctx, c.s, q)
 	if err != nil {
 		return h.searchErr(ctx, c, err)
@@ -533,11 +536,33 @@ func (h *handler) listUsersV1(ctx context.Context, c *call) error {
 }
 
 func (h *handler) v1List(ctx context.Context, c *call, q identity.UserQuery, page int) error {
-	res, err := h.id.ListUsersV1(ctx, c.s, q)
-	if err != nil {
+	if err := checkV1(&q); err != nil {
+		return err
+	}
+	if err := h.v1Enabled(ctx, c, "search users"); err != nil {
 		return h.searchErr(ctx, c, err)
 	}
+	res, err := h.id.SearchUsers(ctx, c.s, q)
+	if err != nil {
+		return h.searchErr(ctx, c, renameSortField(err))
+	}
 	return writeV1Page(c.w, page, res)
+}
+
+// v1Enabled refuses a V1 user endpoint with identity.ErrDisabled when the session's
+// application turns the V1 users API off (AppSettings.DisableUsersV1).
+func (h *handler) v1Enabled(ctx context.Context, c *call, op string) error {
+	if c.s == nil {
+		return identity.ErrSessionNotFound
+	}
+	app, err := h.id.Application(ctx, c.s.ApplicationID)
+	if err != nil {
+		return err
+	}
+	if app.Settings.DisableUsersV1 {
+		return &identity.Error{Op: op, Err: identity.ErrDisabled}
+	}
+	return nil
 }
 
 // usersByFullName is GET /users/by_full_name: a V1 list of exact full-name matches.
@@ -599,7 +624,14 @@ func (h *handler) lookupBy(param string, field identity.UserField) endpointFunc 
 }
 
 func (h *handler) lookup(ctx context.Context, c *call, field identity.UserField, v any) error {
-	u, err := h.id.LookupUserV1(ctx, c.s, field, v)
+	q := identity.UserQuery{Filters: []identity.UserFilter{{Field: field, Op: identity.OpEq, Values: []any{v}}}, Limit: 1}
+	if err := checkV1(&q); err != nil {
+		return err
+	}
+	if err := h.v1Enabled(ctx, c, "search users"); err != nil {
+		return h.searchErr(ctx, c, err)
+	}
+	u, err := h.id.LookupUser(ctx, c.s, field, v)
 	if err != nil {
 		return h.searchErr(ctx, c, err)
 	}

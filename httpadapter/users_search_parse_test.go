@@ -165,9 +165,9 @@ func checkParsed(t *testing.T, in string, q identity.UserQuery, err error, v2 bo
 	}
 	var cerr error
 	if v2 {
-		cerr = q.CheckV2()
+		cerr = checkV2(&q)
 	} else {
-		cerr = q.CheckV1()
+		cerr = checkV1(&q)
 	}
 	if cerr != nil && !errors.Is(cerr, identity.ErrInvalidInput) {
 		t.Fatalf("%q: check error %v", in, cerr)

@@ -221,3 +221,20 @@ func TestDeleteUser(t *testing.T) {
 	wantStatus(t, e.do("DELETE", "/users/external/675373912.json", "", "CB-Token: "+other), 200, "")
 	wantStatus(t, e.do("GET", "/session.json", "", "CB-Token: "+other), 401, bodySessionNotFound)
 }
+
+// TestGetUserHonoursDisableUsersV1: GET /users/{id} of another user is part of the V1 users
+// API ("Disable List Users API V1"); a user's own record stays readable.
+func TestGetUserHonoursDisableUsersV1(t *testing.T) {
+	e := newEnv(t, func(o *envOpt) { o.settings.DisableUsersV1 = true })
+	tok, self := e.userSession("selfie", "password1")
+	_, other := e.userSession("other1", "password1")
+	wantStatus(t, e.do("GET", "/users/"+itoa(self)+".json", "", "CB-Token: "+tok), 200, "")
+	r := e.do("GET", "/users/"+itoa(other)+".json", "", "CB-Token: "+tok)
+	if r.Code != 403 {
+		t.Fatalf("another user with V1 disabled: %d %s", r.Code, r.Body)
+	}
+	on := newEnv(t)
+	tok, _ = on.userSession("selfie", "password1")
+	_, other = on.userSession("other1", "password1")
+	wantStatus(t, on.do("GET", "/users/"+itoa(other)+".json", "", "CB-Token: "+tok), 200, "")
+}

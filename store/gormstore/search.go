@@ -181,7 +181,7 @@ func (b *searchSQL) cmpCol(col string) string {
 // SearchUsers returns the users of appID that match every filter of q, ordered by
 // q.SortField (id when empty; ties broken by id in the same direction; NULL sorts lowest),
 // q.Limit of them from q.Offset, and the number of matches. The query must have passed
-// identity.UserQuery.CheckV2 or CheckV1; a field, operator or value this store cannot
+// identity.UserQuery.Check; a field, operator or value this store cannot
 // search is an *identity.Error wrapping identity.ErrInvalidInput.
 //
 // Matching (identity.UserSearcher): login and email compare case-insensitively (their

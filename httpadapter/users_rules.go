@@ -1,0 +1,193 @@
+package httpadapter
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/identitykit/identity"
+)
+
+// The ConnectyCube rules of user retrieval, on top of identity.UserQuery.Check (which every
+// search passes: known fields and operators, value kinds and counts, limits).
+//
+// V2 ("Retrieve users V2", GET /users/v2) searches the fields below. Stand-alone fields can
+// be searched alone with a primary operator (eq, in, start_with); the date fields are
+// "additional": they go with comparisons (gt, gte, lt, lte). Every V2 query needs one
+// stand-alone field with a primary operator, or one date comparison; nin may exclude values
+// of any stand-alone field; start_with needs 4 characters and limits the page to 5 users.
+// The V2 limit defaults to 100.
+//
+// One deliberate difference from the ConnectyCube rule list: a query whose only filters are
+// date comparisons ("last_request_at[gt]=...") is accepted. The documentation lists
+// "created_at[gte]=..." alone as invalid, but the product's own example, "Retrieve users by
+// last_request_at" (getV2({last_request_at: {gt: date}})), is exactly such a query, and the
+// examples must work. Exclusions (nin) alone are still refused: they would list nearly every
+// user.
+//
+// V1 (the deprecated GET /users list and its lookups) accepts every field of
+// identity.UserQuery but custom_data, with eq, ne, in, nin, start_with and, but on tags, the
+// comparisons and between; per_page defaults to 10, and its sort errors name "order".
+
+// v2Fields are the fields V2 searches; true marks the stand-alone ones.
+var v2Fields = map[identity.UserField]bool{
+	identity.FieldID:            true,
+	identity.FieldLogin:         true,
+	identity.FieldEmail:         true,
+	identity.FieldFullName:      true,
+	identity.FieldPhone:         true,
+	identity.FieldExternalID:    true,
+	identity.FieldFacebookID:    true,
+	identity.FieldTwitterID:     true,
+	identity.FieldTags:          true,
+	identity.FieldLastRequestAt: false,
+	identity.FieldCreatedAt:     false,
+	identity.FieldUpdatedAt:     false,
+}
+
+const (
+	// startWithLimit is the page of a V2 start_with search.
+	startWithLimit = 5
+	// v1DefaultLimit is the default per_page of V1 lists.
+	v1DefaultLimit = 10
+)
+
+// checkV2 enforces the V2 rules and fills the V2 defaults, then identity's own checks;
+// violations come as one *identity.Error naming every field at fault.
+func checkV2(q *identity.UserQuery) error {
+	f := fieldErrs{}
+	primary, dateRange, startWith := false, false, false
+	for _, fl := range q.Filters {
+		standalone, ok := v2Fields[fl.Field]
+		if !ok {
+			f.add(string(fl.Field), "is not a searchable field")
+			continue
+		}
+		kind := fl.Field.Kind()
+		switch fl.Op {
+		case identity.OpEq, identity.OpIn, identity.OpStartWith:
+			if kind == identity.KindTime {
+				continue // checked below, once we know whether a primary filter exists
+			}
+			if fl.Op == identity.OpStartWith {
+				if kind != identity.KindString {
+					f.add(string(fl.Field), "cannot be used with start_with")
+					continue
+				}
+				startWith = true
+			}
+			primary = primary || standalone
+		case identity.OpNin:
+			if kind == identity.KindTime {
+				f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
+			}
+		case identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+			if kind != identity.KindTime {
+				f.add(string(fl.Field), "is a stand-alone field and cannot be used with "+string(fl.Op))
+			} else {
+				dateRange = true
+			}
+		default:
+			f.add(string(fl.Field), fmt.Sprintf("has an unknown operator %q", fl.Op))
+		}
+	}
+	for _, fl := range q.Filters {
+		if _, ok := v2Fields[fl.Field]; !ok || fl.Field.Kind() != identity.KindTime {
+			continue
+		}
+		switch fl.Op {
+		case identity.OpIn, identity.OpStartWith:
+			f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
+		case identity.OpEq:
+			if !primary {
+				f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
+			}
+		}
+	}
+	if len(f) == 0 && !primary && !dateRange {
+		f.add("base", "at least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id, twitter_id, user_tags) with eq, in or start_with, or a date field with gt, gte, lt or lte, is required")
+	}
+	if q.SortField != "" {
+		if _, ok := v2Fields[q.SortField]; !ok || q.SortField.Kind() == identity.KindTags {
+			f.add("sort", fmt.Sprintf("cannot sort by %q", q.SortField))
+		}
+	}
+	// A blank primary text value would select every user without the field.
+	for _, fl := range q.Filters {
+		k := fl.Field.Kind()
+		if (fl.Op == identity.OpEq || fl.Op == identity.OpIn || fl.Op == identity.OpStartWith) && (k == identity.KindString || k == identity.KindTags) {
+			for _, v := range fl.Values {
+				if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+					f.add(string(fl.Field), "cannot be blank")
+					break
+				}
+			}
+		}
+	}
+	if err := withCoreChecks(f, q, "search users", ""); err != nil {
+		return err
+	}
+	if startWith {
+		q.Limit = startWithLimit
+	}
+	return nil
+}
+
+// checkV1 enforces the V1 rules and fills the V1 default, then identity's own checks.
+func checkV1(q *identity.UserQuery) error {
+	f := fieldErrs{}
+	for _, fl := range q.Filters {
+		if fl.Field.Kind() == identity.KindUnknown {
+			f.add(string(fl.Field), "is not a searchable field")
+		}
+	}
+	if q.SortField != "" {
+		if k := q.SortField.Kind(); k == identity.KindUnknown || k == identity.KindTags {
+			f.add("order", fmt.Sprintf("cannot sort by %q", q.SortField))
+		}
+	}
+	if q.Limit == 0 {
+		q.Limit = v1DefaultLimit
+	}
+	return withCoreChecks(f, q, "list users", "order")
+}
+
+// withCoreChecks adds the messages of identity's own checks of q to f (its "sort" messages
+// under sortKey when not empty), without repeating a message f already has, and returns
+// f's error.
+func withCoreChecks(f fieldErrs, q *identity.UserQuery, op, sortKey string) error {
+	var ie *identity.Error
+	if err := q.Check(); errors.As(err, &ie) {
+		for field, msgs := range ie.Fields {
+			if field == "sort" && sortKey != "" {
+				field = sortKey
+			}
+			for _, m := range msgs {
+				if !slices.Contains(f[field], m) {
+					f.add(field, m)
+				}
+			}
+		}
+	} else if err != nil {
+		return err
+	}
+	return f.err(op)
+}
+
+// renameSortField returns err with its "sort" messages under "order", the name of V1's sort
+// parameter; other errors are returned as they are.
+func renameSortField(err error) error {
+	var ie *identity.Error
+	if !errors.As(err, &ie) || ie.Fields["sort"] == nil {
+		return err
+	}
+	fields := make(map[string][]string, len(ie.Fields))
+	for k, v := range ie.Fields {
+		if k == "sort" {
+			k = "order"
+		}
+		fields[k] = append(fields[k], v...)
+	}
+	return &identity.Error{Op: ie.Op, Err: ie.Err, Fields: fields}
+}
