@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -97,6 +98,10 @@ type UserFinder interface {
 //   - NewUser: create a local user from Profile with PasswordHash (auto sign-up on session
 //     creation), subject to the application's DenyAutoCreate setting.
 //   - Guest: create a guest user with Profile.FullName.
+//
+// Claims that set none of them, or more than one, are a bug of the provider: Identity
+// refuses them with an error that wraps no sentinel of this package (an internal error, which
+// the HTTP adapter logs and answers with 500), and creates or signs in nobody.
 type Claims struct {
 	// Provider is filled in by Identity with the provider's name.
 	Provider string
@@ -116,6 +121,21 @@ type Claims struct {
 	// User, optional with UserID, is that user as the provider just read it through
 	// AuthRequest.Users; Identity then does not read it again.
 	User *User
+}
+
+// check reports claims that do not name exactly one of UserID, Subject, NewUser and Guest:
+// a bug of the provider, refused as an internal error rather than guessed at.
+func (c *Claims) check() error {
+	n := 0
+	for _, set := range []bool{c.UserID != 0, c.Subject != "", c.NewUser, c.Guest} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("claims set %d of UserID, Subject, NewUser and Guest, want exactly one", n)
+	}
+	return nil
 }
 
 // Provider turns credentials into Claims. Implementations must be safe for concurrent use;

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -493,6 +494,9 @@ func (id *Identity) authenticate(ctx context.Context, app *Application, creds *C
 		}
 		if c == nil {
 			return nil, ErrInvalidCredentials
+		}
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("identity: provider %q: %w", name, err)
 		}
 		c.Provider = name
 		u, err := id.resolveClaims(ctx, app, c, creds)
