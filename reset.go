@@ -666,11 +666,14 @@ func (id *Identity) deleteExpiredResetTokens(ctx context.Context) error {
 	return err
 }
 
-// Shutdown stops the password reset mail workers: new reset requests get ErrUnavailable,
-// queued mails are still sent until ctx is done, and then the sends in progress are
-// cancelled. It returns ctx.Err() if ctx ended first, else nil. It does not close the Store;
-// everything else keeps working. Calling it again waits again.
+// Shutdown stops every goroutine the Identity started. The janitors of StartJanitor stop
+// (a running sweep is cancelled and waited for) and no new one starts. The password reset
+// mail workers stop: new reset requests get ErrUnavailable, queued mails are still sent until
+// ctx is done, and then the sends in progress are cancelled. It returns ctx.Err() if ctx
+// ended first, else nil. It does not close the Store; everything else keeps working. It is
+// safe to call concurrently and more than once; calling it again waits again.
 func (id *Identity) Shutdown(ctx context.Context) error {
+	id.stopJanitors()
 	if id.reset.queue == nil {
 		return nil
 	}
