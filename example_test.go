@@ -35,10 +35,14 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 		log.Fatal(err)
 	}
 	clk := newClock()
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: []identity.Provider{pw, gp},
 		Now:       clk.Now,
 	})
 	if err != nil {

@@ -37,7 +37,11 @@ func setup(t *testing.T) *chatEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()}})
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, gp}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,10 +102,14 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		// The password reset limits per address and per client are shared through Redis too.
 		reset.Limiter = ratelimit.ForIdentity(sharedLimiter)
 	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		return err
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: append([]identity.Provider{pw, guest.New()}, external...),
+		Providers: append([]identity.Provider{pw, gp}, external...),
 		Logger:    log,
 		Blobs:     blobs,
 		Reset:     reset,
