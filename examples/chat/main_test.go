@@ -131,7 +131,7 @@ func TestChatLoginWithSessionToken(t *testing.T) {
 	a.expect(fmt.Sprintf("MSG %d hi", bob.UserID))
 
 	// Bob's session is destroyed through the API: his next message ends his connection.
-	if err := e.id.DestroySession(context.Background(), bob.Token); err != nil {
+	if err := e.id.DestroySession(context.Background(), bob); err != nil {
 		t.Fatal(err)
 	}
 	b.say("MSG still there?")

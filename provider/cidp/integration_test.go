@@ -131,7 +131,7 @@ func TestCIdPThroughIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3, err := id.Login(ctx, as.Token, identity.Credentials{Login: "tok-1", Password: "x"})
+	s3, err := id.Login(ctx, as, identity.Credentials{Login: "tok-1", Password: "x"})
 	if err != nil || s3.UserID != u.ID {
 		t.Fatalf("Login = %+v, %v; want user %d", s3, err, u.ID)
 	}

@@ -89,7 +89,7 @@ func TestIntegrationPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := in.id.Login(context.Background(), appSession.Token, *in.creds(PhoneProvider, in.token("uid-phone", "+15550001111", "")))
+	s2, err := in.id.Login(context.Background(), appSession, *in.creds(PhoneProvider, in.token("uid-phone", "+15550001111", "")))
 	if err != nil {
 		t.Fatalf("second sign-in: %v", err)
 	}
