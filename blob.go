@@ -664,12 +664,12 @@ func (id *Identity) BlobInfo(ctx context.Context, s *Session, blobID int64) (*Bl
 }
 
 // OpenBlob opens the content of the completed blob with uid for download (GET
-// /blobs/{uid}). A public blob needs no token; a private one needs token to be a valid
-// session (any user's, or an application session) of the blob's application: without a valid
-// token ErrSessionNotFound, with a session of another application ErrNotFound. A missing or
-// incomplete blob is ErrNotFound. The caller closes the returned content; its length is
-// b.Size.
-func (id *Identity) OpenBlob(ctx context.Context, token, uid string) (*Blob, io.ReadSeekCloser, error) {
+// /blobs/{uid}) as s, the caller's session from Validate (nil when the client sent none, or
+// none valid). A public blob needs no session; a private one needs a session (any user's, or
+// an application session) of the blob's application: without one ErrSessionNotFound, with a
+// session of another application ErrNotFound. A missing or incomplete blob is ErrNotFound.
+// The caller closes the returned content; its length is b.Size.
+func (id *Identity) OpenBlob(ctx context.Context, s *Session, uid string) (*Blob, io.ReadSeekCloser, error) {
 	const op = "open blob"
 	bs, err := id.blobService(op)
 	if err != nil {
@@ -686,9 +686,8 @@ func (id *Identity) OpenBlob(ctx context.Context, token, uid string) (*Blob, io.
 		return nil, nil, &Error{Op: op, Err: ErrNotFound}
 	}
 	if !b.Public {
-		s, err := id.Validate(ctx, token)
-		if err != nil {
-			return nil, nil, err
+		if s == nil {
+			return nil, nil, ErrSessionNotFound
 		}
 		if s.ApplicationID != b.ApplicationID {
 			return nil, nil, &Error{Op: op, Err: ErrNotFound}

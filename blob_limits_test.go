@@ -23,7 +23,7 @@ func TestDeletedUsersBlobsAreRemoved(t *testing.T) {
 
 	wantIs(t, "DeleteUser", e.id.DeleteUser(ctx, alice, alice.UserID), nil)
 	for _, b := range []*identity.Blob{public, private} {
-		_, _, err := e.id.OpenBlob(ctx, bob.Token, b.UID)
+		_, _, err := e.id.OpenBlob(ctx, bob, b.UID)
 		wantIs(t, "OpenBlob of a deleted user's blob", err, identity.ErrNotFound)
 	}
 	_, err := e.id.UpdateUser(ctx, bob, bob.UserID, identity.UserInput{Avatar: ptr(public.UID)})
@@ -37,7 +37,7 @@ func TestDeletedUsersBlobsAreRemoved(t *testing.T) {
 	if got, want := e.storedFiles(t), []string{identityKey(e.app.ID, kept.UID)}; len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("files after DeleteExpired = %v, want only %v", got, want)
 	}
-	if _, _, err := e.id.OpenBlob(ctx, "", kept.UID); err != nil {
+	if _, _, err := e.id.OpenBlob(ctx, nil, kept.UID); err != nil {
 		t.Fatalf("another user's blob: %v", err)
 	}
 }
@@ -51,7 +51,7 @@ func TestExpiredGuestsBlobsAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.completed(t, g, bytes.Repeat([]byte("g"), 1000), true)
-	if _, _, err := e.id.OpenBlob(ctx, "", b.UID); err != nil {
+	if _, _, err := e.id.OpenBlob(ctx, nil, b.UID); err != nil {
 		t.Fatalf("OpenBlob before the guest expired: %v", err)
 	}
 	e.clock.Advance(25 * time.Hour) // past the 24 h guest lifetime
@@ -60,7 +60,7 @@ func TestExpiredGuestsBlobsAreRemoved(t *testing.T) {
 	if p.Guests != 1 || p.Blobs != 1 {
 		t.Fatalf("DeleteExpired = %+v, want the guest and its blob", p)
 	}
-	_, _, err = e.id.OpenBlob(ctx, "", b.UID)
+	_, _, err = e.id.OpenBlob(ctx, nil, b.UID)
 	wantIs(t, "OpenBlob of an expired guest's blob", err, identity.ErrNotFound)
 	if f := e.storedFiles(t); len(f) != 0 {
 		t.Fatalf("files after DeleteExpired = %v", f)
@@ -84,7 +84,7 @@ func TestOrphanBlobsAreRemoved(t *testing.T) {
 	if p.Blobs != 1 {
 		t.Fatalf("DeleteExpired removed %d blobs, want the orphan", p.Blobs)
 	}
-	_, _, err = e.id.OpenBlob(ctx, "", b.UID)
+	_, _, err = e.id.OpenBlob(ctx, nil, b.UID)
 	wantIs(t, "OpenBlob of an orphan", err, identity.ErrNotFound)
 	if f := e.storedFiles(t); len(f) != 0 {
 		t.Fatalf("files after DeleteExpired = %v", f)

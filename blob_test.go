@@ -135,7 +135,7 @@ func TestBlobLifecycle(t *testing.T) {
 		t.Fatalf("grant %q is not URL-safe", g.Token)
 	}
 	// Not downloadable, not an avatar, invisible to others before completion.
-	_, _, err = e.id.OpenBlob(ctx, alice.Token, b.UID)
+	_, _, err = e.id.OpenBlob(ctx, alice, b.UID)
 	wantIs(t, "OpenBlob before upload", err, identity.ErrNotFound)
 	_, err = e.id.BlobInfo(ctx, bob, b.ID)
 	wantIs(t, "BlobInfo by another user before completion", err, identity.ErrNotFound)
@@ -164,8 +164,8 @@ func TestBlobLifecycle(t *testing.T) {
 	wantIs(t, "CompleteBlob again (idempotent)", err, nil)
 
 	// Private: any session of the application, with its token; none without.
-	for _, tok := range []string{alice.Token, bob.Token, appSession(t, e.env).Token} {
-		got, rc, err := e.id.OpenBlob(ctx, tok, b.UID)
+	for _, s := range []*identity.Session{alice, bob, appSession(t, e.env)} {
+		got, rc, err := e.id.OpenBlob(ctx, s, b.UID)
 		wantIs(t, "OpenBlob", err, nil)
 		data, _ := io.ReadAll(rc)
 		rc.Close()
@@ -173,21 +173,19 @@ func TestBlobLifecycle(t *testing.T) {
 			t.Fatal("OpenBlob content differs")
 		}
 	}
-	_, _, err = e.id.OpenBlob(ctx, "", b.UID)
+	_, _, err = e.id.OpenBlob(ctx, nil, b.UID)
 	wantIs(t, "OpenBlob private without a token", err, identity.ErrSessionNotFound)
-	_, _, err = e.id.OpenBlob(ctx, strings.Repeat("0", 64), b.UID)
-	wantIs(t, "OpenBlob private with an unknown token", err, identity.ErrSessionNotFound)
 	// A session of another application does not see it.
 	other, err := e.id.CreateApplication(ctx, "other", identity.AppSettings{})
 	wantIs(t, "CreateApplication", err, nil)
 	oss, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: other.ID, AuthKey: other.AuthKey})
 	wantIs(t, "CreateSession", err, nil)
-	_, _, err = e.id.OpenBlob(ctx, oss.Token, b.UID)
+	_, _, err = e.id.OpenBlob(ctx, oss, b.UID)
 	wantIs(t, "OpenBlob from another application", err, identity.ErrNotFound)
 	// An expired session is no longer good for a private blob.
 	e.clock.Advance(3 * time.Hour)
-	_, _, err = e.id.OpenBlob(ctx, bob.Token, b.UID)
-	wantIs(t, "OpenBlob with an expired token", err, identity.ErrSessionNotFound)
+	_, err = e.id.Validate(ctx, bob.Token)
+	wantIs(t, "Validate of an expired token (the caller then opens without a session)", err, identity.ErrSessionNotFound)
 
 	// Info: the owner always; others only public completed blobs.
 	alice = e.userSession(t, "alice", "password123")
@@ -198,11 +196,11 @@ func TestBlobLifecycle(t *testing.T) {
 	if got, err := e.id.BlobInfo(ctx, bob, pub.ID); err != nil || got.UID != pub.UID {
 		t.Fatalf("BlobInfo of a public blob = %+v, %v", got, err)
 	}
-	_, rc, err := e.id.OpenBlob(ctx, "", pub.UID)
+	_, rc, err := e.id.OpenBlob(ctx, nil, pub.UID)
 	wantIs(t, "OpenBlob public without a token", err, nil)
 	rc.Close()
 	for _, uid := range []string{"", "../../etc/passwd", strings.Repeat("1", 32), strings.ToUpper(pub.UID), pub.UID + "0"} {
-		_, _, err = e.id.OpenBlob(ctx, "", uid)
+		_, _, err = e.id.OpenBlob(ctx, nil, uid)
 		wantIs(t, "OpenBlob("+uid+")", err, identity.ErrNotFound)
 	}
 }
@@ -268,7 +266,7 @@ func TestCreateBlobValidation(t *testing.T) {
 			return err
 		}(),
 		"UploadBlob": func() error { _, err := off.id.UploadBlob(t.Context(), nil, "x", strings.NewReader("")); return err }(),
-		"OpenBlob":   func() error { _, _, err := off.id.OpenBlob(t.Context(), "", "x"); return err }(),
+		"OpenBlob":   func() error { _, _, err := off.id.OpenBlob(t.Context(), nil, "x"); return err }(),
 	} {
 		wantIs(t, name+" with blobs off", err, identity.ErrDisabled)
 	}
@@ -353,7 +351,7 @@ func TestUploadGrant(t *testing.T) {
 	wantIs(t, "replayed UploadBlob", err, identity.ErrInvalidGrant)
 	_, rcErr := e.id.CompleteBlob(ctx, alice, b.ID, 5)
 	wantIs(t, "CompleteBlob after a replay attempt", rcErr, nil)
-	_, rc, err := e.id.OpenBlob(ctx, alice.Token, b.UID)
+	_, rc, err := e.id.OpenBlob(ctx, alice, b.UID)
 	wantIs(t, "OpenBlob", err, nil)
 	data, _ := io.ReadAll(rc)
 	rc.Close()
@@ -466,7 +464,7 @@ func TestCompleteBlobSize(t *testing.T) {
 	c := e.completed(t, alice, []byte("abc"), false)
 	_, err = e.id.CompleteBlob(ctx, alice, c.ID, 4)
 	wantField(t, "re-completing with another size", err, identity.ErrInvalidInput, "size")
-	if _, _, err := e.id.OpenBlob(ctx, alice.Token, c.UID); err != nil {
+	if _, _, err := e.id.OpenBlob(ctx, alice, c.UID); err != nil {
 		t.Fatalf("a completed blob was lost: %v", err)
 	}
 }
@@ -578,7 +576,7 @@ func TestDeleteExpiredRemovesStaleBlobs(t *testing.T) {
 	}
 	_, err = e.id.UploadBlob(ctx, nil, g.Token, strings.NewReader("late"))
 	wantIs(t, "UploadBlob of a removed blob", err, identity.ErrInvalidGrant)
-	if _, _, err := e.id.OpenBlob(ctx, "", kept.UID); !errors.Is(err, identity.ErrSessionNotFound) {
+	if _, _, err := e.id.OpenBlob(ctx, nil, kept.UID); !errors.Is(err, identity.ErrSessionNotFound) {
 		t.Fatalf("the completed private blob: %v", err)
 	}
 }
@@ -593,7 +591,7 @@ func TestDeleteBlob(t *testing.T) {
 	wantIs(t, "DeleteBlob by an application session", e.id.DeleteBlob(ctx, appSession(t, e.env), b.ID), identity.ErrNeedUser)
 	wantIs(t, "DeleteBlob", e.id.DeleteBlob(ctx, alice, b.ID), nil)
 	wantIs(t, "DeleteBlob again", e.id.DeleteBlob(ctx, alice, b.ID), identity.ErrNotFound)
-	_, _, err := e.id.OpenBlob(ctx, "", b.UID)
+	_, _, err := e.id.OpenBlob(ctx, nil, b.UID)
 	wantIs(t, "OpenBlob of a deleted blob", err, identity.ErrNotFound)
 	if f := e.storedFiles(t); len(f) != 0 {
 		t.Fatalf("files after DeleteBlob = %v", f)
@@ -638,7 +636,7 @@ func TestBlobStorageFailures(t *testing.T) {
 	if err := e.id.DeleteBlob(ctx, alice, b.ID); err == nil {
 		t.Fatal("DeleteBlob succeeded although the bytes could not be removed")
 	}
-	_, _, err = e.id.OpenBlob(ctx, "", b.UID)
+	_, _, err = e.id.OpenBlob(ctx, nil, b.UID)
 	wantIs(t, "OpenBlob of a half-deleted blob", err, identity.ErrNotFound)
 	if _, err := e.id.DeleteExpired(ctx); err == nil {
 		t.Fatal("DeleteExpired did not report the storage failure")
@@ -652,7 +650,7 @@ func TestBlobStorageFailures(t *testing.T) {
 	// Missing content of a completed blob is an error, not an empty file.
 	c := e.completed(t, alice, []byte("y"), true)
 	fst.lose = true
-	_, _, err = e.id.OpenBlob(ctx, "", c.UID)
+	_, _, err = e.id.OpenBlob(ctx, nil, c.UID)
 	wantIs(t, "OpenBlob with lost content", err, identity.ErrNotFound)
 }
 

@@ -121,11 +121,13 @@
 // keeps reset tokens (ResetTokenStore; store/gormstore does), RequestPasswordReset mails a
 // link to the user with that address: it only queues the request and returns nil whether or
 // not the address has an account, so callers answer both alike; bounded workers look the user
-// up and send the mail, and per-email and per-client limits drop excess requests silently.
+// up and send the mail, and per-email and per-client limits drop excess requests silently
+// (in memory, or shared between server instances through Config.Reset.Limiter).
 // The link's token carries 256 bits from crypto/rand; only its SHA-256 is stored; it works
 // once, for Config.Reset.Lifetime (1 h), and a newer request replaces it. ResetPassword
 // enforces the application's password policy, sets the password, and revokes every session
-// of the user and every other reset token. Shutdown stops the mail workers. The HTTP
+// of the user and every other reset token. Shutdown stops the mail workers and the janitors
+// of StartJanitor. The HTTP
 // adapter serves the ConnectyCube endpoint and the reset page.
 //
 // # Logins and emails

@@ -35,10 +35,14 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 		log.Fatal(err)
 	}
 	clk := newClock()
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: []identity.Provider{pw, gp},
 		Now:       clk.Now,
 	})
 	if err != nil {
@@ -136,7 +140,7 @@ func Example_upgradeAndDowngrade() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	up, err := id.Login(ctx, s.Token, identity.Credentials{Login: "marvin18", Password: "supersecurepwd"})
+	up, err := id.Login(ctx, s, identity.Credentials{Login: "marvin18", Password: "supersecurepwd"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -144,7 +148,7 @@ func Example_upgradeAndDowngrade() {
 	v, _ := id.Validate(ctx, s.Token)
 	fmt.Println("validated user:", v.User.Login)
 
-	if _, err := id.Logout(ctx, s.Token); err != nil {
+	if _, err := id.Logout(ctx, s); err != nil {
 		log.Fatal(err)
 	}
 	v, _ = id.Validate(ctx, s.Token)
@@ -161,7 +165,7 @@ func Example_destroy() {
 	defer done()
 	ctx := context.Background()
 	s, _ := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
-	if err := id.DestroySession(ctx, s.Token); err != nil {
+	if err := id.DestroySession(ctx, s); err != nil {
 		log.Fatal(err)
 	}
 	_, err := id.Validate(ctx, s.Token)

@@ -113,10 +113,14 @@ func newEnv(tb testing.TB, settings identity.AppSettings, mod ...func(*identity.
 func newEnvWith(tb testing.TB, st identity.Store, pw *password.Provider, settings identity.AppSettings, mod ...func(*identity.Config)) *env {
 	tb.Helper()
 	e := &env{clock: newClock(), store: &countingStore{Store: st}, pw: pw}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	cfg := identity.Config{
 		Store:     e.store,
 		Hasher:    pw,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: []identity.Provider{pw, gp},
 		Now:       e.clock.Now,
 	}
 	for _, m := range mod {

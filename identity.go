@@ -181,6 +181,11 @@ type Identity struct {
 	apps      appCache
 	reset     *resetService
 	blobs     *blobService
+
+	// janitors are the stop functions of the running janitors; Shutdown calls them.
+	mu       sync.Mutex
+	shutDown bool
+	janitors map[*sync.Once]func()
 }
 
 // New validates cfg, fills defaults and returns an Identity. It does not touch the Store.
@@ -383,11 +388,18 @@ func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 }
 
 // StartJanitor runs DeleteExpired every interval (default 10 min when interval <= 0) until
-// the returned stop function is called; stop waits for a running sweep to finish. Errors are
-// logged. Starting the janitor is optional: nothing else depends on it.
+// the returned stop function is called or Shutdown; both wait for a running sweep to finish
+// (cancelling its context). Errors are logged. Starting the janitor is optional: nothing else
+// depends on it. After Shutdown it starts nothing and returns a stop function that does
+// nothing.
 func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 	if interval <= 0 {
 		interval = 10 * time.Minute
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.shutDown {
+		return func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -409,12 +421,36 @@ func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 			}
 		}
 	}()
-	var once sync.Once
-	return func() {
+	once := new(sync.Once)
+	halt := func() {
 		once.Do(func() {
 			cancel()
 			<-done
 		})
+	}
+	if id.janitors == nil {
+		id.janitors = map[*sync.Once]func(){}
+	}
+	id.janitors[once] = halt
+	return func() {
+		halt()
+		id.mu.Lock()
+		delete(id.janitors, once)
+		id.mu.Unlock()
+	}
+}
+
+// stopJanitors stops every janitor and refuses new ones.
+func (id *Identity) stopJanitors() {
+	id.mu.Lock()
+	id.shutDown = true
+	halts := make([]func(), 0, len(id.janitors))
+	for _, h := range id.janitors {
+		halts = append(halts, h)
+	}
+	id.mu.Unlock()
+	for _, h := range halts {
+		h()
 	}
 }
 

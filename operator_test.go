@@ -76,7 +76,7 @@ func TestOperatorBlock(t *testing.T) {
 		// An application session cannot be upgraded to the blocked user either.
 		app, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey})
 		wantIs(t, "app session", err, nil)
-		_, err = e.id.Login(ctx, app.Token, identity.Credentials{Login: "alice", Password: "password1"})
+		_, err = e.id.Login(ctx, app, identity.Credentials{Login: "alice", Password: "password1"})
 		wantIs(t, "Login of a blocked user", err, identity.ErrUserBlocked)
 		got, err := op.User(ctx, e.app.ID, alice.ID)
 		wantIs(t, "User", err, nil)

@@ -1,7 +1,11 @@
 package identity
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"time"
 )
 
@@ -97,6 +101,10 @@ type UserFinder interface {
 //   - NewUser: create a local user from Profile with PasswordHash (auto sign-up on session
 //     creation), subject to the application's DenyAutoCreate setting.
 //   - Guest: create a guest user with Profile.FullName.
+//
+// Claims that set none of them, or more than one, are a bug of the provider: Identity
+// refuses them with an error that wraps no sentinel of this package (an internal error, which
+// the HTTP adapter logs and answers with 500), and creates or signs in nobody.
 type Claims struct {
 	// Provider is filled in by Identity with the provider's name.
 	Provider string
@@ -116,6 +124,21 @@ type Claims struct {
 	// User, optional with UserID, is that user as the provider just read it through
 	// AuthRequest.Users; Identity then does not read it again.
 	User *User
+}
+
+// check reports claims that do not name exactly one of UserID, Subject, NewUser and Guest:
+// a bug of the provider, refused as an internal error rather than guessed at.
+func (c *Claims) check() error {
+	n := 0
+	for _, set := range []bool{c.UserID != 0, c.Subject != "", c.NewUser, c.Guest} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("claims set %d of UserID, Subject, NewUser and Guest, want exactly one", n)
+	}
+	return nil
 }
 
 // Provider turns credentials into Claims. Implementations must be safe for concurrent use;
@@ -151,4 +174,37 @@ func (f appUsers) UserByLogin(ctx context.Context, login string) (*User, error) 
 
 func (f appUsers) UserByEmail(ctx context.Context, email string) (*User, error) {
 	return f.store.UserByEmail(ctx, f.appID, email)
+}
+
+// SetProviderConfig stores the JSON of v as s.Providers[name], the per-application
+// configuration of the provider name, replacing any previous one. It sets a new map on s,
+// so other copies of the settings (which share the old map) do not change. On error (v does
+// not marshal) s is unchanged. Providers' Enable methods use it; so may a provider outside
+// this module.
+func (s *AppSettings) SetProviderConfig(name string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("identity: configuration of provider %q: %w", name, err)
+	}
+	m := make(map[string]json.RawMessage, len(s.Providers)+1)
+	maps.Copy(m, s.Providers)
+	m[name] = raw
+	s.Providers = m
+	return nil
+}
+
+// ProviderConfig decodes s.Providers[name] into v (a pointer). ok is false, and v untouched,
+// when there is none (absent, empty or JSON null). A value that does not decode into v, or
+// has fields v does not know, is an error (a mistake of whoever stored it, not the client's).
+func (s *AppSettings) ProviderConfig(name string, v any) (ok bool, err error) {
+	raw := bytes.TrimSpace(s.Providers[name])
+	if len(raw) == 0 || string(raw) == "null" {
+		return false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false, fmt.Errorf("identity: configuration of provider %q: %w", name, err)
+	}
+	return true, nil
 }

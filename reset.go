@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -109,6 +110,12 @@ type ResetConfig struct {
 	// MaxTracked bounds the keys each rate limit tracks in memory. When it is full of recent
 	// requests, requests with new keys are limited. Default 100 000.
 	MaxTracked int
+	// Limiter, when set, keeps the PerEmail and PerClient buckets instead of this process's
+	// memory, so that several instances of a server share one budget per address and client.
+	// ratelimit.ForIdentity adapts the limiters of package ratelimit (in memory, or in Redis
+	// with ratelimit/redislimit) to it. While it fails, the in-memory buckets apply. Default
+	// nil: in memory only.
+	Limiter Limiter
 }
 
 // RateLimit is a token bucket: Burst requests at once, then one more every Interval. A zero
@@ -116,6 +123,16 @@ type ResetConfig struct {
 type RateLimit struct {
 	Burst    int
 	Interval time.Duration
+}
+
+// Limiter keeps rate-limit buckets by key, possibly shared between processes. Implementations
+// must be safe for concurrent use and apply each Allow atomically.
+type Limiter interface {
+	// Allow takes one request from the bucket of key, which holds at most limit.Burst
+	// requests and regains one every limit.Interval, at time now, and reports whether there
+	// was one (limit.Burst is positive). A key is always used with the same limit. The error
+	// is non-nil only when the limiter's store failed.
+	Allow(ctx context.Context, key string, limit RateLimit, now time.Time) (bool, error)
 }
 
 // EmailTemplate is the reset message. Subject and Text are text/template templates, HTML an
@@ -415,11 +432,13 @@ func (id *Identity) RequestPasswordReset(ctx context.Context, appID int64, email
 		return ErrApplicationNotFound
 	}
 	now := id.now()
-	if client != "" && !r.perCli.allow(client, now) {
+	if client != "" && !r.allow(ctx, r.perCli, r.cfg.PerClient, "identity:reset:client:"+client, now) {
 		id.log.InfoContext(ctx, "identity: password reset request over the per-client rate limit", "application_id", appID)
 		return nil
 	}
-	if !r.perEmail.allow(fmt.Sprintf("%d:%s", appID, e), now) {
+	// The address itself is not part of a key a shared limiter may store.
+	sum := sha256.Sum256([]byte(e))
+	if !r.allow(ctx, r.perEmail, r.cfg.PerEmail, fmt.Sprintf("identity:reset:email:%d:%x", appID, sum[:16]), now) {
 		id.log.InfoContext(ctx, "identity: password reset request over the per-email rate limit", "application_id", appID)
 		return nil
 	}
@@ -647,11 +666,14 @@ func (id *Identity) deleteExpiredResetTokens(ctx context.Context) error {
 	return err
 }
 
-// Shutdown stops the password reset mail workers: new reset requests get ErrUnavailable,
-// queued mails are still sent until ctx is done, and then the sends in progress are
-// cancelled. It returns ctx.Err() if ctx ended first, else nil. It does not close the Store;
-// everything else keeps working. Calling it again waits again.
+// Shutdown stops every goroutine the Identity started. The janitors of StartJanitor stop
+// (a running sweep is cancelled and waited for) and no new one starts. The password reset
+// mail workers stop: new reset requests get ErrUnavailable, queued mails are still sent until
+// ctx is done, and then the sends in progress are cancelled. It returns ctx.Err() if ctx
+// ended first, else nil. It does not close the Store; everything else keeps working. It is
+// safe to call concurrently and more than once; calling it again waits again.
 func (id *Identity) Shutdown(ctx context.Context) error {
+	id.stopJanitors()
 	if id.reset.queue == nil {
 		return nil
 	}

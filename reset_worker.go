@@ -139,6 +139,22 @@ func newLimiter(r RateLimit, max int) *limiter {
 	return &limiter{burst: float64(r.Burst), every: r.Interval, max: max, m: map[string]*bucket{}}
 }
 
+// allow applies limit to key: with the Limiter of ResetConfig when there is one, falling
+// back to the in-memory mem when it fails.
+func (r *resetService) allow(ctx context.Context, mem *limiter, limit RateLimit, key string, now time.Time) bool {
+	if mem.off {
+		return true
+	}
+	if r.cfg.Limiter != nil {
+		ok, err := r.cfg.Limiter.Allow(ctx, key, limit, now)
+		if err == nil {
+			return ok
+		}
+		r.id.log.WarnContext(ctx, "identity: password reset rate limiter failed; the in-memory limit applies", "err", err)
+	}
+	return mem.allow(key, now)
+}
+
 // allow takes one token from key's bucket at now and reports whether there was one.
 func (l *limiter) allow(key string, now time.Time) bool {
 	if l.off {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -253,13 +254,12 @@ func (id *Identity) loadEntry(ctx context.Context, h [32]byte, old *cacheEntry, 
 	return id.cache.put(s, u, now, persisted), nil
 }
 
-// Login upgrades the application session of token to a user session for creds (POST
-// /login) and returns it; the token stays the same. A user session is switched to the user
-// the credentials prove.
-func (id *Identity) Login(ctx context.Context, token string, creds Credentials) (*Session, error) {
-	s, err := id.Validate(ctx, token)
-	if err != nil {
-		return nil, err
+// Login upgrades the application session s (from Validate) to a user session for creds
+// (POST /login) and returns it; the token stays the same. A user session is switched to the
+// user the credentials prove. A nil s yields ErrSessionNotFound.
+func (id *Identity) Login(ctx context.Context, s *Session, creds Credentials) (*Session, error) {
+	if s == nil {
+		return nil, ErrSessionNotFound
 	}
 	app, err := id.application(ctx, s.ApplicationID)
 	if err != nil {
@@ -272,12 +272,12 @@ func (id *Identity) Login(ctx context.Context, token string, creds Credentials) 
 	return id.setSessionUser(ctx, s, app, u)
 }
 
-// Logout turns the user session of token back into an application session (DELETE
-// /login). Logging out an application session is a no-op.
-func (id *Identity) Logout(ctx context.Context, token string) (*Session, error) {
-	s, err := id.Validate(ctx, token)
-	if err != nil {
-		return nil, err
+// Logout turns the user session s (from Validate) back into an application session (DELETE
+// /login). Logging out an application session is a no-op. A nil s yields
+// ErrSessionNotFound.
+func (id *Identity) Logout(ctx context.Context, s *Session) (*Session, error) {
+	if s == nil {
+		return nil, ErrSessionNotFound
 	}
 	if s.UserID == 0 {
 		return s, nil
@@ -319,16 +319,16 @@ func (id *Identity) refreshSessionUser(ctx context.Context, s *Session) error {
 	return err
 }
 
-// DestroySession deletes the session of token (DELETE /session).
-func (id *Identity) DestroySession(ctx context.Context, token string) error {
-	s, err := id.Validate(ctx, token)
-	if err != nil {
-		return err
+// DestroySession deletes the session s (from Validate) (DELETE /session). A nil s yields
+// ErrSessionNotFound.
+func (id *Identity) DestroySession(ctx context.Context, s *Session) error {
+	if s == nil {
+		return ErrSessionNotFound
 	}
 	if err := id.store.DeleteSession(ctx, s.ID); err != nil {
 		return err
 	}
-	id.cache.remove(sha256.Sum256([]byte(token)))
+	id.cache.removeHash(s.TokenHash)
 	return nil
 }
 
@@ -456,6 +456,9 @@ func (id *Identity) authenticate(ctx context.Context, app *Application, creds *C
 		}
 		if c == nil {
 			return nil, ErrInvalidCredentials
+		}
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("identity: provider %q: %w", name, err)
 		}
 		c.Provider = name
 		u, err := id.resolveClaims(ctx, app, c, creds)

@@ -153,7 +153,7 @@ func TestActivityVisibleToOtherInstance(t *testing.T) {
 		t.Fatalf("B: %v", err)
 	}
 	// B revokes; A stops accepting it after its RecheckInterval.
-	if err := b.DestroySession(ctx, s.Token); err != nil {
+	if err := b.DestroySession(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	a.clock.Advance(5 * time.Second)
@@ -352,7 +352,7 @@ func TestLoginRecordsLastRequest(t *testing.T) {
 	}
 	e.clock.Advance(time.Hour)
 	app, _ := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey})
-	up, err := e.id.Login(ctx, app.Token, identity.Credentials{Login: "recorder", Password: "password1"})
+	up, err := e.id.Login(ctx, app, identity.Credentials{Login: "recorder", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,5 +408,20 @@ func TestLoginStoreReads(t *testing.T) {
 	if _, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey,
 		Credentials: &identity.Credentials{Login: "newcomer", Password: "password1"}}); err != nil {
 		t.Fatalf("auto-create after Allow elsewhere and RecheckInterval: %v", err)
+	}
+}
+
+// The calls acting as a session take the *Session from Validate; without one they refuse.
+func TestActingSessionRequired(t *testing.T) {
+	e := newEnv(t, identity.AppSettings{})
+	ctx := context.Background()
+	if _, err := e.id.Login(ctx, nil, identity.Credentials{Login: "x", Password: "password1"}); !errors.Is(err, identity.ErrSessionNotFound) {
+		t.Errorf("Login(nil) = %v", err)
+	}
+	if _, err := e.id.Logout(ctx, nil); !errors.Is(err, identity.ErrSessionNotFound) {
+		t.Errorf("Logout(nil) = %v", err)
+	}
+	if err := e.id.DestroySession(ctx, nil); !errors.Is(err, identity.ErrSessionNotFound) {
+		t.Errorf("DestroySession(nil) = %v", err)
 	}
 }

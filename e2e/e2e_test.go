@@ -246,10 +246,14 @@ func startServer(t *testing.T, su setup) *server {
 	// links point at the API, whose listener is therefore made before the identity.
 	apiSrv := httptest.NewUnstartedServer(nil)
 	mail, reset := startMail(t, "http://"+apiSrv.Listener.Addr().String()+su.prefix+"/password_reset")
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: append([]identity.Provider{pw, guest.New()}, ext.providers()...),
+		Providers: append([]identity.Provider{pw, gp}, ext.providers()...),
 		Now:       clock.Now,
 		Logger:    logger,
 		Blobs:     identity.BlobConfig{Storage: blobs},

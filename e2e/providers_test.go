@@ -63,9 +63,13 @@ func startExternal(t *testing.T, clock *fakeClock, logger *slog.Logger) *externa
 	x.idp = httptest.NewServer(http.HandlerFunc(x.verify))
 	t.Cleanup(x.idp.Close)
 
-	x.phone, x.email, err = firebase.New(firebase.Config{KeySetURL: x.jwks.URL(), Logger: logger})
-	if err != nil {
-		t.Fatalf("e2e: firebase.New: %v", err)
+	for _, f := range []struct {
+		p    **firebase.Provider
+		name string
+	}{{&x.phone, firebase.PhoneProvider}, {&x.email, firebase.EmailProvider}} {
+		if *f.p, err = firebase.New(firebase.Config{Name: f.name, KeySetURL: x.jwks.URL(), Logger: logger}); err != nil {
+			t.Fatalf("e2e: firebase.New: %v", err)
+		}
 	}
 	if x.cidp, err = cidp.New(cidp.Config{Logger: logger}); err != nil {
 		t.Fatalf("e2e: cidp.New: %v", err)
@@ -100,8 +104,8 @@ func (x *external) enable(s *identity.AppSettings, names string) error {
 		switch strings.TrimSpace(name) {
 		case "":
 		case "firebase":
-			for _, p := range []string{firebase.PhoneProvider, firebase.EmailProvider} {
-				if err := firebase.Enable(s, p, firebase.AppConfig{ProjectIDs: []string{firebaseProjectID}}); err != nil {
+			for _, p := range []*firebase.Provider{x.phone, x.email} {
+				if err := p.Enable(s, firebase.AppConfig{ProjectIDs: []string{firebaseProjectID}}); err != nil {
 					return err
 				}
 			}

@@ -416,7 +416,17 @@ func (h *handler) downloadBlob(w http.ResponseWriter, r *http.Request) {
 	if tok == "" || tok == "undefined" || tok == "null" {
 		tok = requestToken(r)
 	}
-	b, content, err := h.id.OpenBlob(r.Context(), tok, pathValue(r, "ref"))
+	// A token that is not a valid session counts as none: a public blob needs none, and
+	// a private one then answers what an invalid token answers.
+	var s *identity.Session
+	if tok != "" {
+		var err error
+		if s, err = h.id.Validate(r.Context(), tok); err != nil && !errors.Is(err, identity.ErrSessionNotFound) {
+			writeError(w, r, h.log, err)
+			return
+		}
+	}
+	b, content, err := h.id.OpenBlob(r.Context(), s, pathValue(r, "ref"))
 	if err != nil {
 		writeError(w, r, h.log, err)
 		return

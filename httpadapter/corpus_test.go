@@ -142,10 +142,14 @@ func runCorpus(t *testing.T, limited bool) {
 	mail := make(chan string, 1)
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: []identity.Provider{pw, guest.New()},
+		Providers: []identity.Provider{pw, gp},
 		Logger:    logger,
 		Reset: identity.ResetConfig{
 			Mailer:    corpusMailer{tokens: mail},

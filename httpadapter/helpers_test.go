@@ -72,17 +72,20 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	} else {
 		log = slog.New(slog.NewTextHandler(e.logs, nil))
 	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	icfg := identity.Config{
 		Store:     store,
 		Hasher:    hasher,
-		Providers: append([]identity.Provider{pwProvider, guest.New()}, o.providers...),
+		Providers: append([]identity.Provider{pwProvider, gp}, o.providers...),
 		Now:       e.clock.Now,
 		Logger:    log,
 	}
 	if o.identity != nil {
 		o.identity(&icfg)
 	}
-	var err error
 	if e.id, err = identity.New(icfg); err != nil {
 		t.Fatal(err)
 	}

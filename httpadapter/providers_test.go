@@ -132,16 +132,19 @@ func TestCustomIdentityProviderWire(t *testing.T) {
 func TestFirebaseWire(t *testing.T) {
 	ks := testutil.NewKeyServer(t, "k1")
 	c := testutil.NewClock(time.Date(2026, 3, 4, 10, 11, 12, 0, time.UTC))
-	phone, email, err := firebase.New(firebase.Config{KeySetURL: ks.URL(), Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var s identity.AppSettings
+	var fps []*firebase.Provider
 	for _, name := range []string{firebase.PhoneProvider, firebase.EmailProvider} {
-		if err := firebase.Enable(&s, name, firebase.AppConfig{ProjectIDs: []string{"proj-a"}}); err != nil {
+		fp, err := firebase.New(firebase.Config{Name: name, KeySetURL: ks.URL(), Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
 			t.Fatal(err)
 		}
+		if err := fp.Enable(&s, firebase.AppConfig{ProjectIDs: []string{"proj-a"}}); err != nil {
+			t.Fatal(err)
+		}
+		fps = append(fps, fp)
 	}
+	phone, email := fps[0], fps[1]
 	e := newEnv(t, func(o *envOpt) {
 		o.settings = s
 		o.providers = []identity.Provider{phone, email}

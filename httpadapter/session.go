@@ -134,7 +134,7 @@ func (h *handler) getSession(_ context.Context, c *call) error {
 // destroySession is DELETE /session. The token is gone afterwards, so the response carries
 // no CB-Token-ExpirationDate.
 func (h *handler) destroySession(ctx context.Context, c *call) error {
-	if err := h.id.DestroySession(ctx, c.token); err != nil {
+	if err := h.id.DestroySession(ctx, c.s); err != nil {
 		return err
 	}
 	c.w.Header().Del(headerExpiration)
@@ -190,7 +190,7 @@ func (h *handler) login(ctx context.Context, c *call) error {
 		creds = &identity.Credentials{}
 	}
 	creds.BeforeCreate = c.beforeCreate
-	s, err := h.id.Login(ctx, c.token, *creds)
+	s, err := h.id.Login(ctx, c.s, *creds)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (h *handler) login(ctx context.Context, c *call) error {
 
 // logout is DELETE /login: the user session becomes an application session again.
 func (h *handler) logout(ctx context.Context, c *call) error {
-	s, err := h.id.Logout(ctx, c.token)
+	s, err := h.id.Logout(ctx, c.s)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,11 @@ func run(ctx context.Context, apiAddr, chatAddr, dbPath string, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()}, Logger: log})
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		return err
+	}
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, gp}, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,11 @@ func setup(t *testing.T) *chatEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()}})
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, gp}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +131,7 @@ func TestChatLoginWithSessionToken(t *testing.T) {
 	a.expect(fmt.Sprintf("MSG %d hi", bob.UserID))
 
 	// Bob's session is destroyed through the API: his next message ends his connection.
-	if err := e.id.DestroySession(context.Background(), bob.Token); err != nil {
+	if err := e.id.DestroySession(context.Background(), bob); err != nil {
 		t.Fatal(err)
 	}
 	b.say("MSG still there?")

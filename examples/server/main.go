@@ -30,6 +30,7 @@ import (
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -92,10 +93,23 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err != nil {
 		return err
 	}
+	limits, sharedLimiter, closeLimits, err := newRateLimit(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
+	if sharedLimiter != nil {
+		// The password reset limits per address and per client are shared through Redis too.
+		reset.Limiter = ratelimit.ForIdentity(sharedLimiter)
+	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		return err
+	}
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
-		Providers: append([]identity.Provider{pw, guest.New()}, external...),
+		Providers: append([]identity.Provider{pw, gp}, external...),
 		Logger:    log,
 		Blobs:     blobs,
 		Reset:     reset,
@@ -112,11 +126,6 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	stopJanitor := id.StartJanitor(cfg.JanitorInterval)
 	defer stopJanitor()
 
-	limits, closeLimits, err := newRateLimit(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeLimits()
 	api := httpadapter.New(id, httpadapter.Config{
 		MaxBodyBytes:        cfg.MaxBodyBytes,
 		AllowedOrigins:      cfg.CORSOrigins,

@@ -15,6 +15,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/provider/cidp"
 	"github.com/identitykit/identity/provider/firebase"
+	"github.com/identitykit/identity/provider/oidc"
 )
 
 // providerNames are the providers whose per-application configuration the provider flags
@@ -35,7 +36,7 @@ type providerFlags struct {
 	CIdP        cidp.AppConfig
 	CIdPTimeout time.Duration
 	// OIDC ID tokens: enabled by OIDC.Issuer.
-	OIDC cidp.OIDCAppConfig
+	OIDC oidc.AppConfig
 
 	raw providerRaw
 	// Filled by check: the per-application configurations, by provider name.
@@ -163,7 +164,11 @@ func (p *providerFlags) check() error {
 			if name == firebase.EmailProvider {
 				ac.RequireEmailVerified = p.FirebaseRequireEmailVerified
 			}
-			if err := firebase.Enable(&s, name, ac); err != nil {
+			fp, err := firebase.New(firebase.Config{Name: name})
+			if err != nil {
+				return fmt.Errorf("-firebase-providers: %w", err)
+			}
+			if err := fp.Enable(&s, ac); err != nil {
 				return fmt.Errorf("-firebase-*: %w", err)
 			}
 		}
@@ -178,7 +183,7 @@ func (p *providerFlags) check() error {
 		}
 	}
 	if p.OIDC.Issuer != "" {
-		op, err := cidp.NewOIDC(cidp.OIDCConfig{})
+		op, err := oidc.New(oidc.Config{})
 		if err != nil {
 			return err
 		}
@@ -244,19 +249,18 @@ func sameProviderSettings(a, b identity.AppSettings) bool {
 func (p *providerFlags) providers(log *slog.Logger) ([]identity.Provider, error) {
 	var out []identity.Provider
 	if len(p.FirebaseProjectIDs) > 0 {
-		phone, email, err := firebase.New(firebase.Config{
-			KeySetURL:        p.FirebaseKeySetURL,
-			HTTPClient:       &http.Client{Timeout: 10 * time.Second},
-			InsecureEmulator: p.FirebaseInsecureEmulator,
-			Logger:           log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, fp := range []*firebase.Provider{phone, email} {
-			if slices.Contains(p.FirebaseProviders, fp.Name()) {
-				out = append(out, fp)
+		for _, name := range p.FirebaseProviders {
+			fp, err := firebase.New(firebase.Config{
+				Name:             name,
+				KeySetURL:        p.FirebaseKeySetURL,
+				HTTPClient:       &http.Client{Timeout: 10 * time.Second},
+				InsecureEmulator: p.FirebaseInsecureEmulator,
+				Logger:           log,
+			})
+			if err != nil {
+				return nil, err
 			}
+			out = append(out, fp)
 		}
 	}
 	if p.CIdP.Endpoint != "" {
@@ -267,7 +271,7 @@ func (p *providerFlags) providers(log *slog.Logger) ([]identity.Provider, error)
 		out = append(out, cp)
 	}
 	if p.OIDC.Issuer != "" {
-		op, err := cidp.NewOIDC(cidp.OIDCConfig{Logger: log})
+		op, err := oidc.New(oidc.Config{Logger: log})
 		if err != nil {
 			return nil, err
 		}

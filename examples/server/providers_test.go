@@ -17,6 +17,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/provider/cidp"
 	"github.com/identitykit/identity/provider/firebase"
+	"github.com/identitykit/identity/provider/oidc"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -87,11 +88,11 @@ func TestProviderFlagsSettings(t *testing.T) {
 	if s.PasswordProvider != "cidp" {
 		t.Errorf("PasswordProvider = %q, want cidp", s.PasswordProvider)
 	}
-	var oc cidp.OIDCAppConfig
+	var oc oidc.AppConfig
 	if !providerConfig(t, s, "oidc", &oc) {
 		t.Fatal("OIDC not enabled")
 	}
-	wantOIDC := cidp.OIDCAppConfig{Issuer: "https://tenant.example.com/", ClientIDs: []string{"web", "ios"},
+	wantOIDC := oidc.AppConfig{Issuer: "https://tenant.example.com/", ClientIDs: []string{"web", "ios"},
 		Algorithms: []string{"RS256", "ES256"}, JWKSURL: "https://tenant.example.com/jwks", Claims: map[string]string{"login": "#{nickname}"}}
 	if !reflect.DeepEqual(oc, wantOIDC) {
 		t.Errorf("oidc = %+v\nwant %+v", oc, wantOIDC)

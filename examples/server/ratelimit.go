@@ -19,13 +19,14 @@ import (
 const redisTimeout = 500 * time.Millisecond
 
 // newRateLimit returns the rate-limit policy of cfg: nil when -rate-limit=false (the adapter
-// is then told InsecureNoRateLimit), in memory without -redis-url, over Redis with it. close
-// releases the Redis client.
-func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *ratelimit.Policy, close func(), err error) {
+// is then told InsecureNoRateLimit), in memory without -redis-url, over Redis with it. shared
+// is the Redis limiter (nil without -redis-url), which the password reset limits use too.
+// close releases the Redis client.
+func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *ratelimit.Policy, shared ratelimit.Limiter, close func(), err error) {
 	close = func() {}
 	if !cfg.RateLimit {
 		log.Warn("server: rate limiting is off (-rate-limit=false)")
-		return nil, close, nil
+		return nil, nil, close, nil
 	}
 	rc := ratelimit.Config{Logger: log}
 	backend := "memory"
@@ -33,7 +34,7 @@ func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *rateli
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			// The parser's message may quote the URL, which can hold a password.
-			return nil, close, fmt.Errorf("server: -redis-url: not a valid redis:// or rediss:// URL")
+			return nil, nil, close, fmt.Errorf("server: -redis-url: not a valid redis:// or rediss:// URL")
 		}
 		if opts.DialTimeout == 0 {
 			opts.DialTimeout = redisTimeout
@@ -49,9 +50,9 @@ func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *rateli
 		lim, err := redislimit.New(rdb, redislimit.Config{Prefix: cfg.RedisPrefix})
 		if err != nil {
 			close()
-			return nil, func() {}, err
+			return nil, nil, func() {}, err
 		}
-		rc.Limiter = lim
+		rc.Limiter, shared = lim, lim
 		backend = "redis"
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -62,10 +63,10 @@ func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *rateli
 	p, err = ratelimit.New(rc)
 	if err != nil {
 		close()
-		return nil, func() {}, err
+		return nil, nil, func() {}, err
 	}
 	log.Info("server: rate limiting on", "limiter", backend, "trusted_proxies", len(cfg.TrustedProxies))
-	return p, close, nil
+	return p, shared, close, nil
 }
 
 // parseProxies parses a comma-separated list of addresses and CIDR prefixes.

@@ -17,10 +17,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/identitykit/identity"
-	"github.com/identitykit/identity/internal/provconfig"
+	"github.com/identitykit/identity/internal/remoteid"
 )
 
-// Defaults of Config and OIDCConfig.
+// Defaults of Config.
 const (
 	// DefaultTimeout bounds one call to an identity service (or one discovery or key fetch).
 	DefaultTimeout = 5 * time.Second
@@ -86,7 +86,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	return &Provider{
 		name:    cfg.Name,
-		client:  sameOriginClient(cfg.Client),
+		client:  remoteid.SameOriginClient(cfg.Client),
 		timeout: cfg.Timeout,
 		maxBody: cfg.MaxResponseBytes,
 		log:     cfg.Logger,
@@ -145,29 +145,15 @@ func (p *Provider) Enable(s *identity.AppSettings, c AppConfig) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if err := storeConfig(s, p.name, c); err != nil {
-		return err
+	if err := s.SetProviderConfig(p.name, c); err != nil {
+		return fmt.Errorf("cidp: %w", err)
 	}
 	s.PasswordProvider = p.name
 	return nil
 }
 
-// storeConfig sets s.Providers[name] to the JSON of c on a copy of the map.
-func storeConfig(s *identity.AppSettings, name string, c any) error {
-	if err := provconfig.Set(s, name, c); err != nil {
-		return fmt.Errorf("cidp: %w", err)
-	}
-	return nil
-}
-
 // requestVars are the placeholders request templates may use.
 var requestVars = map[string]bool{"login": true, "token": true, "password": true, "email": true}
-
-// profileFields are the user fields response_params may map, besides uid.
-var profileFields = map[string]bool{
-	"login": true, "email": true, "full_name": true, "phone": true, "website": true,
-	"avatar": true, "external_id": true, "custom_data": true, "tags": true,
-}
 
 // Validate reports whether c is a usable configuration, naming the first problem.
 func (c *AppConfig) Validate() error {
@@ -177,13 +163,13 @@ func (c *AppConfig) Validate() error {
 
 type header struct {
 	name string
-	t    template
+	t    remoteid.Template
 	vars []string
 }
 
 type param struct {
 	name string
-	t    template
+	t    remoteid.Template
 }
 
 type compiledConfig struct {
@@ -192,12 +178,12 @@ type compiledConfig struct {
 	json     bool
 	headers  []header
 	params   []param
-	uid      template
-	fields   map[string]template
+	uid      remoteid.Template
+	fields   map[string]remoteid.Template
 }
 
 func (c *AppConfig) compile() (*compiledConfig, error) {
-	cc := &compiledConfig{fields: map[string]template{}}
+	cc := &compiledConfig{fields: map[string]remoteid.Template{}}
 	u, err := url.Parse(strings.TrimSpace(c.Endpoint))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return nil, errors.New("cidp: endpoint must be an absolute http or https URL without user info or fragment")
@@ -229,10 +215,10 @@ func (c *AppConfig) compile() (*compiledConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !validHeaderValue(t.expand(nil)) {
+		if !validHeaderValue(t.Expand(nil)) {
 			return nil, fmt.Errorf("cidp: request header %s has an invalid value", name)
 		}
-		cc.headers = append(cc.headers, header{name: name, t: t, vars: t.placeholders()})
+		cc.headers = append(cc.headers, header{name: name, t: t, vars: t.Placeholders()})
 	}
 	for _, name := range sortedKeys(c.RequestParams) {
 		if name == "" {
@@ -245,14 +231,14 @@ func (c *AppConfig) compile() (*compiledConfig, error) {
 		cc.params = append(cc.params, param{name: name, t: t})
 	}
 	for field, s := range c.ResponseParams {
-		if field != "uid" && !profileFields[field] {
+		if field != "uid" && !remoteid.ProfileFields[field] {
 			return nil, fmt.Errorf("cidp: response param %q is not a mappable user field", field)
 		}
-		t, err := parseTemplate(s)
+		t, err := remoteid.Parse(s)
 		if err != nil {
 			return nil, fmt.Errorf("cidp: response param %s: %v", field, err)
 		}
-		if len(t.placeholders()) == 0 {
+		if len(t.Placeholders()) == 0 {
 			return nil, fmt.Errorf("cidp: response param %s has no #{path} placeholder", field)
 		}
 		if field == "uid" {
@@ -261,20 +247,20 @@ func (c *AppConfig) compile() (*compiledConfig, error) {
 			cc.fields[field] = t
 		}
 	}
-	if len(cc.uid.parts) == 0 {
+	if len(cc.uid.Placeholders()) == 0 {
 		return nil, errors.New("cidp: response_params must map uid")
 	}
 	return cc, nil
 }
 
-func requestTemplate(what, s string) (template, error) {
-	t, err := parseTemplate(s)
+func requestTemplate(what, s string) (remoteid.Template, error) {
+	t, err := remoteid.Parse(s)
 	if err != nil {
-		return template{}, fmt.Errorf("cidp: %s: %v", what, err)
+		return remoteid.Template{}, fmt.Errorf("cidp: %s: %v", what, err)
 	}
-	for _, name := range t.placeholders() {
+	for _, name := range t.Placeholders() {
 		if !requestVars[name] {
-			return template{}, fmt.Errorf("cidp: %s: unknown placeholder #{%s} (known: login, token, password, email)", what, name)
+			return remoteid.Template{}, fmt.Errorf("cidp: %s: unknown placeholder #{%s} (known: login, token, password, email)", what, name)
 		}
 	}
 	return t, nil
@@ -341,15 +327,13 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		return nil, errors.New("cidp: AuthRequest without Application")
 	}
 	app := req.Application
-	raw := app.Settings.Providers[p.name]
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return nil, identity.FieldError(op, identity.ErrDisabled, "base", "Custom Identity Provider is not enabled for this application")
-	}
 	var ac AppConfig
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ac); err != nil {
-		return nil, fmt.Errorf("cidp: application %d: malformed configuration: %v", app.ID, err)
+	ok, err := app.Settings.ProviderConfig(p.name, &ac)
+	if err != nil {
+		return nil, fmt.Errorf("cidp: application %d: %w", app.ID, err)
+	}
+	if !ok {
+		return nil, identity.FieldError(op, identity.ErrDisabled, "base", "Custom Identity Provider is not enabled for this application")
 	}
 	cc, err := ac.compile()
 	if err != nil {
@@ -387,10 +371,10 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 func (cc *compiledConfig) configValues(vars map[string]string) []string {
 	var out []string
 	for _, h := range cc.headers {
-		out = append(out, h.t.expand(vars))
+		out = append(out, h.t.Expand(vars))
 	}
 	for _, pr := range cc.params {
-		out = append(out, pr.t.expand(vars))
+		out = append(out, pr.t.Expand(vars))
 	}
 	for _, vs := range cc.endpoint.Query() {
 		out = append(out, vs...)
@@ -406,7 +390,7 @@ func (p *Provider) buildRequest(cc *compiledConfig, vars map[string]string) (*ht
 		if cc.json {
 			m := make(map[string]string, len(cc.params))
 			for _, pr := range cc.params {
-				m[pr.name] = pr.t.expand(vars)
+				m[pr.name] = pr.t.Expand(vars)
 			}
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
@@ -418,7 +402,7 @@ func (p *Provider) buildRequest(cc *compiledConfig, vars map[string]string) (*ht
 		} else {
 			form := url.Values{}
 			for _, pr := range cc.params {
-				form.Set(pr.name, pr.t.expand(vars))
+				form.Set(pr.name, pr.t.Expand(vars))
 			}
 			enc := form.Encode()
 			if cc.method == http.MethodGet {
@@ -449,7 +433,7 @@ func (p *Provider) buildRequest(cc *compiledConfig, vars map[string]string) (*ht
 		hreq.Header.Set("Content-Type", contentType)
 	}
 	for _, h := range cc.headers {
-		v := h.t.expand(vars)
+		v := h.t.Expand(vars)
 		if !validHeaderValue(v) {
 			field := "login"
 			for _, name := range h.vars {
@@ -495,7 +479,7 @@ func (p *Provider) call(ctx context.Context, appID int64, cc *compiledConfig, hr
 			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start))}
 		if p.log.Enabled(ctx, slog.LevelDebug) {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedBody))
-			attrs = append(attrs, slog.String("body", truncate(sec.redactCut(string(b), len(b) == maxLoggedBody), 512)))
+			attrs = append(attrs, slog.String("body", remoteid.Truncate(sec.redactCut(string(b), len(b) == maxLoggedBody), 512)))
 		}
 		if level == slog.LevelDebug {
 			p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials", attrs...)
@@ -563,17 +547,6 @@ const maxLoggedBody = 4 << 10
 func remoteRefusal(status int) error {
 	msg := "Bad Authentication data. Unauthorized on remote side. Status: " + strconv.Itoa(status) + "."
 	return &identity.Error{Op: op, Err: identity.ErrRejectedByProvider, Fields: map[string][]string{"": {msg}}}
-}
-
-// truncate cuts s to at most n bytes at a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
 
 // safeURL renders u without query, fragment or user info.
@@ -649,32 +622,14 @@ func (s secrets) redactCut(text string, cut bool) string {
 	return text[:len(text)-longest] + "[FILTERED]"
 }
 
-// sameOriginClient returns a copy of c (or of a default client) that follows at most 5
-// redirects, and only to the scheme and host of the first request; any other redirect
-// response is returned as the answer.
-func sameOriginClient(c *http.Client) *http.Client {
-	cp := &http.Client{}
-	if c != nil {
-		*cp = *c
-	}
-	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		first := via[0].URL
-		if len(via) > 5 || !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
-	return cp
-}
-
 // mapClaims applies the response mapping to the answer.
 func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 	uidErr := identity.FieldError(op, identity.ErrRejectedByProvider, "base", "Custom Identity Provider uid is required")
-	v, ok, err := cc.uid.render(doc)
+	v, ok, err := cc.uid.Render(doc)
 	if err != nil || !ok {
 		return nil, uidErr
 	}
-	uid, err := scalarString(v)
+	uid, err := remoteid.ScalarString(v)
 	if err != nil {
 		return nil, uidErr
 	}
@@ -686,85 +641,9 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 		return nil, identity.FieldError(op, identity.ErrRejectedByProvider, "base",
 			fmt.Sprintf("Custom Identity Provider uid is too long (maximum is %d characters)", identity.MaxExternalIDLength))
 	}
-	in, err := mapProfile(cc.fields, doc, "Custom Identity Provider response param", identity.ErrRejectedByProvider)
+	in, err := remoteid.MapProfile(cc.fields, doc, op, "Custom Identity Provider response param", identity.ErrRejectedByProvider)
 	if err != nil {
 		return nil, err
 	}
 	return &identity.Claims{Subject: uid, Profile: in, RefreshProfile: true}, nil
-}
-
-// mapProfile renders the field templates over doc. what names the mapping in error
-// messages, which wrap sentinel.
-func mapProfile(templates map[string]template, doc any, what string, sentinel error) (identity.UserInput, error) {
-	var in identity.UserInput
-	fields := make([]string, 0, len(templates))
-	for f := range templates {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	mappingError := func(field string, err error) error {
-		return identity.FieldError(op, sentinel, "base", fmt.Sprintf("%s %s %v", what, field, err))
-	}
-	for _, f := range fields {
-		v, ok, err := templates[f].render(doc)
-		if err != nil {
-			return in, mappingError(f, err)
-		}
-		if !ok {
-			continue
-		}
-		switch f {
-		case "custom_data":
-			s, ok := v.(string)
-			if !ok {
-				if s, err = compactJSON(v); err != nil {
-					return in, mappingError(f, err)
-				}
-			}
-			in.CustomData = &s
-		case "tags":
-			var tags []string
-			switch x := v.(type) {
-			case []any:
-				for _, e := range x {
-					s, err := scalarString(e)
-					if err != nil {
-						return in, mappingError(f, errors.New("is not an array of strings"))
-					}
-					tags = append(tags, s)
-				}
-			default:
-				s, err := scalarString(x)
-				if err != nil {
-					return in, mappingError(f, err)
-				}
-				tags = []string{s}
-			}
-			in.Tags = &tags
-		default:
-			s, err := scalarString(v)
-			if err != nil {
-				return in, mappingError(f, err)
-			}
-			switch f {
-			case "login":
-				if strings.TrimSpace(s) != "" {
-					in.Login = &s
-				}
-			case "email":
-				in.Email = &s
-			case "full_name":
-				in.FullName = &s
-			case "phone":
-				in.Phone = &s
-			case "website":
-				in.Website = &s
-			case "avatar":
-				in.Avatar = &s
-			case "external_id":
-				in.ExternalID = &s
-			}
-		}
-	}
-	return in, nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/remoteid"
 	"github.com/identitykit/identity/internal/testutil"
 )
 
@@ -676,7 +677,7 @@ func TestAppConfigValidate(t *testing.T) {
 			c.Method, c.RequestFormat = "post", "JSON"
 			c.RequestHeaders = map[string]string{"Authorization": "Bearer #{login}"}
 			c.RequestParams = map[string]string{"token": "#{token}", "pw": "#{password}", "e": "#{email}"}
-			for f := range profileFields {
+			for f := range remoteid.ProfileFields {
 				c.ResponseParams[f] = "#{x." + f + "}"
 			}
 		}, false},
@@ -723,23 +724,16 @@ func TestNewDoesNotModifyClient(t *testing.T) {
 
 func TestEnable(t *testing.T) {
 	p, _ := newTestProvider(t, Config{})
-	o, err := NewOIDC(OIDCConfig{Name: "keycloak"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	orig := map[string]json.RawMessage{"firebase_phone": json.RawMessage(`{"project_ids":["p"]}`)}
 	s := identity.AppSettings{Providers: orig}
 	good := AppConfig{Endpoint: "https://idp.example.com/verify", ResponseParams: map[string]string{"uid": "#{uid}"}}
 	if err := p.Enable(&s, good); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Enable(&s, OIDCAppConfig{Issuer: "https://kc.example.com/realms/r", ClientID: "app"}); err != nil {
-		t.Fatal(err)
-	}
 	if len(orig) != 1 {
 		t.Errorf("Enable modified the caller's map: %v", orig)
 	}
-	if s.PasswordProvider != "cidp" || len(s.Providers) != 3 || s.Providers["keycloak"] == nil {
+	if s.PasswordProvider != "cidp" || len(s.Providers) != 2 {
 		t.Errorf("settings %+v", s)
 	}
 	var back AppConfig
@@ -749,9 +743,6 @@ func TestEnable(t *testing.T) {
 	bad := identity.AppSettings{}
 	if err := p.Enable(&bad, AppConfig{Endpoint: "nope"}); err == nil || bad.PasswordProvider != "" || bad.Providers != nil {
 		t.Errorf("Enable(invalid) = %v, settings %+v", err, bad)
-	}
-	if err := o.Enable(&bad, OIDCAppConfig{Issuer: "https://x.example.com"}); err == nil || bad.Providers != nil {
-		t.Errorf("OIDC Enable(invalid) = %v, settings %+v", err, bad)
 	}
 }
 

@@ -1,8 +1,6 @@
-// Package cidp authenticates users against identities kept outside this module: a Custom
-// Identity Provider (an HTTP verification service of your own, configured per application
-// the way the ConnectyCube dashboard configures it) and OpenID Connect ID tokens from a
-// configured issuer (Auth0, Keycloak, Cognito, Google, ...), checked locally against the
-// issuer's keys.
+// Package cidp authenticates users against a Custom Identity Provider: an HTTP verification
+// service of your own, configured per application the way the ConnectyCube dashboard
+// configures it. (OpenID Connect ID tokens are package provider/oidc.)
 //
 // # Custom Identity Provider
 //
@@ -56,20 +54,9 @@
 // the server send requests to any URL. Restrict that to operators, or give Config.Client a
 // Transport that only dials the hosts you allow.
 //
-// # OIDC ID tokens
-//
-// NewOIDC returns the provider named "oidc". An application stores an OIDCAppConfig in
-// AppSettings.Providers["oidc"] (OIDCProvider.Enable): the issuer, the client ids the token's audience must name,
-// the allowed signing algorithms and where the keys come from (discovery of the issuer's
-// /.well-known/openid-configuration, a JWKS URL, or PEM public keys). A client sends the ID
-// token as keys[token] with provider=oidc, or as the login when the application's
-// PasswordProvider is "oidc". The token's signature, issuer, audience, expiry and algorithm
-// are checked locally; uid is the "sub" claim and other user fields come from the claims the
-// configuration maps (by default email, when not marked unverified, and name).
-//
 // # Connect to chat
 //
-// Users of these providers have no password. A chat server or websocket gateway that
+// Users of this provider have no password. A chat server or websocket gateway that
 // accepts ConnectyCube-style chat logins (user id + the session token as the password)
 // checks them with identity.Identity.AuthenticateUserToken; examples/chat shows a gateway
 // doing so.

@@ -9,20 +9,24 @@ import (
 	"github.com/identitykit/identity/provider/firebase"
 )
 
-// Both providers are built once per process and passed to identity.New; each application
+// Each provider is built once per process and passed to identity.New; each application
 // then names the Firebase projects it accepts.
 func Example() {
-	phone, email, err := firebase.New(firebase.Config{})
+	phone, err := firebase.New(firebase.Config{Name: firebase.PhoneProvider})
+	if err != nil {
+		log.Fatal(err)
+	}
+	email, err := firebase.New(firebase.Config{Name: firebase.EmailProvider})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(phone.Name(), email.Name())
 
 	var settings identity.AppSettings
-	if err := firebase.Enable(&settings, firebase.PhoneProvider, firebase.AppConfig{ProjectIDs: []string{"my-app-1a2b3"}}); err != nil {
+	if err := phone.Enable(&settings, firebase.AppConfig{ProjectIDs: []string{"my-app-1a2b3"}}); err != nil {
 		log.Fatal(err)
 	}
-	if err := firebase.Enable(&settings, firebase.EmailProvider, firebase.AppConfig{
+	if err := email.Enable(&settings, firebase.AppConfig{
 		ProjectIDs:           []string{"my-app-1a2b3"},
 		RequireEmailVerified: true,
 	}); err != nil {

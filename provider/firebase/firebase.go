@@ -79,7 +79,6 @@ package firebase
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,7 +90,6 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/jwks"
-	"github.com/identitykit/identity/internal/provconfig"
 )
 
 // Provider names.
@@ -104,8 +102,13 @@ const (
 // Firebase ID tokens.
 const DefaultKeySetURL = "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
 
-// Config configures both providers. The zero value means every default.
+// Config configures a provider. Name is required; for the rest, the zero value means every
+// default.
 type Config struct {
+	// Name selects the provider: PhoneProvider or EmailProvider. Required. An application
+	// that accepts both passes two Providers to identity.New, one of each; each has its own
+	// key cache (so the two fetch Google's keys separately).
+	Name string
 	// KeySetURL is where the signing keys are fetched (a JSON Web Key Set). Default
 	// DefaultKeySetURL; tests and egress proxies point it elsewhere.
 	KeySetURL string
@@ -159,17 +162,14 @@ func (c AppConfig) validate() error {
 	return nil
 }
 
-// Enable stores c in s as the configuration of the provider name (PhoneProvider or
-// EmailProvider), replacing any previous one. s.Providers is copied, not modified in place.
-// It fails on another name or a configuration without valid project ids.
-func Enable(s *identity.AppSettings, name string, c AppConfig) error {
-	if name != PhoneProvider && name != EmailProvider {
-		return fmt.Errorf("firebase: unknown provider %q", name)
-	}
+// Enable stores c in s as the application's configuration of p, replacing any previous one.
+// s.Providers is copied, not modified in place. It fails on a configuration without valid
+// project ids.
+func (p *Provider) Enable(s *identity.AppSettings, c AppConfig) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	if err := provconfig.Set(s, name, c); err != nil {
+	if err := s.SetProviderConfig(p.name, c); err != nil {
 		return fmt.Errorf("firebase: %w", err)
 	}
 	return nil
@@ -178,14 +178,11 @@ func Enable(s *identity.AppSettings, name string, c AppConfig) error {
 // appConfig reads the application's configuration of provider name. ok is false when there
 // is none; a malformed one is an error (an operator mistake, not the client's).
 func appConfig(app *identity.Application, name string) (c AppConfig, ok bool, err error) {
-	raw := app.Settings.Providers[name]
-	if len(raw) == 0 || string(raw) == "null" {
-		return c, false, nil
+	ok, err = app.Settings.ProviderConfig(name, &c)
+	if err != nil {
+		return c, false, fmt.Errorf("firebase: application %d: %w", app.ID, err)
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return c, false, fmt.Errorf("firebase: application %d: settings of %s: %w", app.ID, name, err)
-	}
-	return c, true, nil
+	return c, ok, nil
 }
 
 // Provider is the firebase_phone or the firebase_email provider. Safe for concurrent use.
@@ -196,14 +193,17 @@ type Provider struct {
 
 var _ identity.Provider = (*Provider)(nil)
 
-// New returns the firebase_phone and firebase_email providers, which share one key cache.
-// It does no I/O; keys are fetched on first use.
-func New(cfg Config) (phone, email *Provider, err error) {
+// New returns the provider cfg.Name (PhoneProvider or EmailProvider). It does no I/O; keys
+// are fetched on first use.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Name != PhoneProvider && cfg.Name != EmailProvider {
+		return nil, fmt.Errorf("firebase: Config.Name must be %q or %q", PhoneProvider, EmailProvider)
+	}
 	v, err := newVerifier(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &Provider{name: PhoneProvider, v: v}, &Provider{name: EmailProvider, v: v}, nil
+	return &Provider{name: cfg.Name, v: v}, nil
 }
 
 // Name returns PhoneProvider or EmailProvider.

@@ -21,7 +21,7 @@ func newProviders(t testing.TB, cfg Config) (phone, email *Provider, ks *testuti
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
-	phone, email, err := New(cfg)
+	phone, email, err := newPair(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +179,8 @@ func TestAuthenticate(t *testing.T) {
 			}
 		})
 	}
-	if n := ks.Fetches(); n != 1 {
-		t.Errorf("key set fetched %d times, want 1 (forged tokens must not trigger fetches within MinRefreshInterval)", n)
+	if n := ks.Fetches(); n != 2 {
+		t.Errorf("key set fetched %d times, want 2, once per provider (forged tokens must not trigger fetches within MinRefreshInterval)", n)
 	}
 }
 
@@ -210,7 +210,7 @@ func TestOversizedTokenIsNotParsed(t *testing.T) {
 }
 
 func TestMissingParams(t *testing.T) {
-	phone, email, err := New(Config{KeySetURL: "http://127.0.0.1:1/unused", Logger: quietLogger()})
+	phone, email, err := newPair(Config{KeySetURL: "http://127.0.0.1:1/unused", Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestEmulator(t *testing.T) {
 	tok := unsigned(t, claimsFor("proj-a", clk.Now()))
 
 	var logs testutil.LogBuffer
-	phone, _, err := New(Config{KeySetURL: "http://127.0.0.1:1/unused", Now: clk.Now, InsecureEmulator: true,
+	phone, _, err := newPair(Config{KeySetURL: "http://127.0.0.1:1/unused", Now: clk.Now, InsecureEmulator: true,
 		Logger: textLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestEmulator(t *testing.T) {
 	}
 
 	logs.Reset()
-	if _, _, err := New(Config{Logger: textLogger(&logs)}); err != nil {
+	if _, _, err := newPair(Config{Logger: textLogger(&logs)}); err != nil {
 		t.Fatal(err)
 	}
 	if logs.Len() != 0 {
@@ -313,7 +313,7 @@ func TestRejectionLogsNoToken(t *testing.T) {
 }
 
 func TestBadAppSettings(t *testing.T) {
-	phone, _, err := New(Config{KeySetURL: "http://127.0.0.1:1/unused", Logger: quietLogger()})
+	phone, _, err := newPair(Config{KeySetURL: "http://127.0.0.1:1/unused", Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestNewConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Logger = quietLogger()
-			phone, email, err := New(tt.cfg)
+			phone, email, err := newPair(tt.cfg)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -382,11 +382,13 @@ func TestIdentityClockIsTheDefault(t *testing.T) {
 
 func TestEnable(t *testing.T) {
 	var s identity.AppSettings
-	if err := Enable(&s, "firebase", AppConfig{ProjectIDs: []string{"p"}}); err == nil {
-		t.Error("Enable accepted an unknown provider name")
+	for _, name := range []string{"", "firebase", "Firebase_phone"} {
+		if _, err := New(Config{Name: name}); err == nil {
+			t.Errorf("New accepted the provider name %q", name)
+		}
 	}
 	for _, bad := range [][]string{nil, {""}, {"a/b"}, {"a b"}, {strings.Repeat("p", 129)}} {
-		if err := Enable(&s, PhoneProvider, AppConfig{ProjectIDs: bad}); err == nil {
+		if err := enable(&s, PhoneProvider, AppConfig{ProjectIDs: bad}); err == nil {
 			t.Errorf("Enable accepted project ids %q", bad)
 		}
 	}
@@ -396,7 +398,7 @@ func TestEnable(t *testing.T) {
 		s.Providers[k] = v
 	}
 	shared := s.Providers
-	if err := Enable(&s, EmailProvider, AppConfig{ProjectIDs: []string{"p"}, RequireEmailVerified: true}); err != nil {
+	if err := enable(&s, EmailProvider, AppConfig{ProjectIDs: []string{"p"}, RequireEmailVerified: true}); err != nil {
 		t.Fatal(err)
 	}
 	if len(shared) != 1 {

@@ -14,7 +14,7 @@ import (
 func FuzzAuthenticate(f *testing.F) {
 	clk := newClock()
 	phone, email, ks := newProviders(f, Config{Now: clk.Now})
-	emuPhone, _, err := New(Config{KeySetURL: ks.URL(), Now: clk.Now, InsecureEmulator: true, Logger: quietLogger()})
+	emuPhone, _, err := newPair(Config{KeySetURL: ks.URL(), Now: clk.Now, InsecureEmulator: true, Logger: quietLogger()})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -89,10 +89,10 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func testApp(t testing.TB, requireVerified bool) *identity.Application {
 	t.Helper()
 	app := &identity.Application{ID: 7}
-	if err := Enable(&app.Settings, PhoneProvider, AppConfig{ProjectIDs: []string{"proj-a", "proj-b"}}); err != nil {
+	if err := enable(&app.Settings, PhoneProvider, AppConfig{ProjectIDs: []string{"proj-a", "proj-b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Enable(&app.Settings, EmailProvider, AppConfig{ProjectIDs: []string{"proj-a", "proj-b"}, RequireEmailVerified: requireVerified}); err != nil {
+	if err := enable(&app.Settings, EmailProvider, AppConfig{ProjectIDs: []string{"proj-a", "proj-b"}, RequireEmailVerified: requireVerified}); err != nil {
 		t.Fatal(err)
 	}
 	return app
@@ -127,4 +127,22 @@ func textLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(
 
 func debugLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// newPair returns the phone and email providers of cfg.
+func newPair(cfg Config) (phone, email *Provider, err error) {
+	cfg.Name = PhoneProvider
+	if phone, err = New(cfg); err != nil {
+		return nil, nil, err
+	}
+	cfg.Name = EmailProvider
+	if email, err = New(cfg); err != nil {
+		return nil, nil, err
+	}
+	return phone, email, nil
+}
+
+// enable stores c as the configuration of the provider name in s.
+func enable(s *identity.AppSettings, name string, c AppConfig) error {
+	return (&Provider{name: name}).Enable(s, c)
 }

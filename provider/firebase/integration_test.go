@@ -24,7 +24,7 @@ func newIntegration(t *testing.T) *integration {
 	t.Helper()
 	st, pw := testenv.Store(t), testenv.Passwords(t)
 	in := &integration{t: t, ks: testutil.NewKeyServer(t, "k1"), clk: newClock()}
-	phone, email, err := New(Config{KeySetURL: in.ks.URL(), Now: in.clk.Now, Logger: quietLogger()})
+	phone, email, err := newPair(Config{KeySetURL: in.ks.URL(), Now: in.clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func newIntegration(t *testing.T) *integration {
 	}
 	var settings identity.AppSettings
 	for _, name := range []string{PhoneProvider, EmailProvider} {
-		if err := Enable(&settings, name, AppConfig{ProjectIDs: []string{"proj-a"}}); err != nil {
+		if err := enable(&settings, name, AppConfig{ProjectIDs: []string{"proj-a"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +89,7 @@ func TestIntegrationPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := in.id.Login(context.Background(), appSession.Token, *in.creds(PhoneProvider, in.token("uid-phone", "+15550001111", "")))
+	s2, err := in.id.Login(context.Background(), appSession, *in.creds(PhoneProvider, in.token("uid-phone", "+15550001111", "")))
 	if err != nil {
 		t.Fatalf("second sign-in: %v", err)
 	}

@@ -23,7 +23,7 @@ type keyFixture struct {
 func newKeyFixture(t *testing.T, kids ...string) *keyFixture {
 	f := &keyFixture{t: t, ks: testutil.NewKeyServer(t, kids...), clk: newClock(), app: testApp(t, false)}
 	var err error
-	f.phone, _, err = New(Config{KeySetURL: f.ks.URL(), Now: f.clk.Now, Logger: quietLogger()})
+	f.phone, _, err = newPair(Config{KeySetURL: f.ks.URL(), Now: f.clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

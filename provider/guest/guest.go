@@ -12,19 +12,23 @@ import (
 	"github.com/identitykit/identity"
 )
 
-// Provider is the "guest" provider.
+// Config configures the guest provider. It has no settings yet; it exists so that every
+// provider is built the same way, New(Config{...}).
+type Config struct{}
+
+// Provider is the "guest" provider. Safe for concurrent use.
 type Provider struct{}
 
-var _ identity.Provider = Provider{}
+var _ identity.Provider = (*Provider)(nil)
 
-// New returns the guest provider.
-func New() Provider { return Provider{} }
+// New returns the guest provider. It never fails today.
+func New(Config) (*Provider, error) { return &Provider{}, nil }
 
 // Name returns "guest".
-func (Provider) Name() string { return "guest" }
+func (*Provider) Name() string { return "guest" }
 
 // Authenticate returns Guest claims carrying the requested full name.
-func (Provider) Authenticate(_ context.Context, req *identity.AuthRequest) (*identity.Claims, error) {
+func (*Provider) Authenticate(_ context.Context, req *identity.AuthRequest) (*identity.Claims, error) {
 	c := &identity.Claims{Guest: true}
 	if fn := strings.TrimSpace(req.Credentials.FullName); fn != "" {
 		c.Profile.FullName = &fn

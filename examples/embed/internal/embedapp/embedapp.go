@@ -43,7 +43,11 @@ func Open(ctx context.Context, path, name string) (id *identity.Identity, app *i
 // New returns an Identity over st (already migrated) with pw and the guest provider, and
 // st's first application, created with the given name when st has none.
 func New(ctx context.Context, st identity.Store, pw *password.Provider, name string) (*identity.Identity, *identity.Application, error) {
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, guest.New()}})
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw, gp}})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package cidp
+package oidc
 
 import (
 	"errors"
@@ -45,15 +45,15 @@ var (
 	errTokenSubject    = errors.New("subject empty, too long or invalid")
 )
 
-// parsePublicKeys reads the PEM keys of an OIDCAppConfig (see jwks.ParsePEM).
+// parsePublicKeys reads the PEM keys of an AppConfig (see jwks.ParsePEM).
 func parsePublicKeys(pems []string) (jwks.Keys, error) {
 	keys, err := jwks.ParsePEM(pems, keyOptions)
 	var pe *jwks.PEMError
 	if errors.As(err, &pe) {
-		return keys, fmt.Errorf("cidp: public_keys[%d]: %v", pe.Index, pe.Err)
+		return keys, fmt.Errorf("oidc: public_keys[%d]: %v", pe.Index, pe.Err)
 	}
 	if err != nil {
-		return keys, fmt.Errorf("cidp: public_keys: %v", err)
+		return keys, fmt.Errorf("oidc: public_keys: %v", err)
 	}
 	return keys, nil
 }

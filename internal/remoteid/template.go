@@ -1,4 +1,8 @@
-package cidp
+// Package remoteid holds what the providers that map a remote identity to a user share
+// (provider/cidp's identity service answers, provider/oidc's ID token claims): #{...}
+// templates over JSON documents, the mapping of templates to user fields, and an HTTP
+// client that follows redirects only within one origin.
+package remoteid
 
 import (
 	"bytes"
@@ -9,11 +13,11 @@ import (
 	"strings"
 )
 
-// template is a string with #{...} placeholders, parsed once. A request template names
-// request variables (#{login}); a response template names a path into a JSON document
+// Template is a string with #{...} Placeholders, parsed once. A request Template names
+// request variables (#{login}); a response Template names a path into a JSON document
 // (#{user.id}).
-type template struct {
-	// parts holds literal text and placeholders in order.
+type Template struct {
+	// parts holds literal text and Placeholders in order.
 	parts []part
 }
 
@@ -22,10 +26,10 @@ type part struct {
 	name string // placeholder name or path; "" for literal text
 }
 
-// parseTemplate splits s into literal text and #{name} placeholders. An unterminated or
+// Parse splits s into literal text and #{name} Placeholders. An unterminated or
 // empty placeholder is an error.
-func parseTemplate(s string) (template, error) {
-	var t template
+func Parse(s string) (Template, error) {
+	var t Template
 	for {
 		i := strings.Index(s, "#{")
 		if i < 0 {
@@ -39,19 +43,19 @@ func parseTemplate(s string) (template, error) {
 		}
 		j := strings.IndexByte(s[i+2:], '}')
 		if j < 0 {
-			return template{}, errors.New("unterminated #{ placeholder")
+			return Template{}, errors.New("unterminated #{ placeholder")
 		}
 		name := strings.TrimSpace(s[i+2 : i+2+j])
 		if name == "" {
-			return template{}, errors.New("empty #{} placeholder")
+			return Template{}, errors.New("empty #{} placeholder")
 		}
 		t.parts = append(t.parts, part{name: name})
 		s = s[i+2+j+1:]
 	}
 }
 
-// placeholders returns the names used in t.
-func (t template) placeholders() []string {
+// Placeholders returns the names used in t.
+func (t Template) Placeholders() []string {
 	var out []string
 	for _, p := range t.parts {
 		if p.name != "" {
@@ -61,16 +65,16 @@ func (t template) placeholders() []string {
 	return out
 }
 
-// single reports the path of a template that is exactly one placeholder.
-func (t template) single() (string, bool) {
+// single reports the path of a Template that is exactly one placeholder.
+func (t Template) single() (string, bool) {
 	if len(t.parts) == 1 && t.parts[0].name != "" {
 		return t.parts[0].name, true
 	}
 	return "", false
 }
 
-// expand substitutes request variables, raw (the caller encodes for the destination).
-func (t template) expand(vars map[string]string) string {
+// Expand substitutes request variables, raw (the caller encodes for the destination).
+func (t Template) Expand(vars map[string]string) string {
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.name == "" {
@@ -82,10 +86,10 @@ func (t template) expand(vars map[string]string) string {
 	return b.String()
 }
 
-// lookup walks path ("user.id", "items.0.name") through a JSON value decoded with
+// Lookup walks path ("user.id", "items.0.name") through a JSON value decoded with
 // UseNumber. Object keys are matched exactly; a numeric segment indexes an array. The
 // second result is false when the path does not exist or ends at null.
-func lookup(doc any, path string) (any, bool) {
+func Lookup(doc any, path string) (any, bool) {
 	cur := doc
 	for _, seg := range strings.Split(path, ".") {
 		switch v := cur.(type) {
@@ -112,9 +116,9 @@ func lookup(doc any, path string) (any, bool) {
 // expected.
 var errNotScalar = errors.New("is not a string or a number")
 
-// scalarString renders a JSON scalar as text: strings as they are, numbers exactly as
+// ScalarString renders a JSON scalar as text: strings as they are, numbers exactly as
 // written, booleans as "true"/"false".
-func scalarString(v any) (string, error) {
+func ScalarString(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
 		return x, nil
@@ -127,27 +131,27 @@ func scalarString(v any) (string, error) {
 	}
 }
 
-// render evaluates a response template against doc. A template that is exactly one
-// placeholder yields the value at its path (ok false when absent); a template mixing text
-// and placeholders yields text with absent placeholders as "", and ok false only when every
+// Render evaluates a response Template against doc. A Template that is exactly one
+// placeholder yields the value at its path (ok false when absent); a Template mixing text
+// and Placeholders yields text with absent Placeholders as "", and ok false only when every
 // placeholder is absent.
-func (t template) render(doc any) (v any, ok bool, err error) {
+func (t Template) Render(doc any) (v any, ok bool, err error) {
 	if path, one := t.single(); one {
-		v, ok := lookup(doc, path)
+		v, ok := Lookup(doc, path)
 		return v, ok, nil
 	}
 	var b strings.Builder
-	found := len(t.placeholders()) == 0
+	found := len(t.Placeholders()) == 0
 	for _, p := range t.parts {
 		if p.name == "" {
 			b.WriteString(p.lit)
 			continue
 		}
-		v, ok := lookup(doc, p.name)
+		v, ok := Lookup(doc, p.name)
 		if !ok {
 			continue
 		}
-		s, err := scalarString(v)
+		s, err := ScalarString(v)
 		if err != nil {
 			return nil, false, fmt.Errorf("#{%s} %w", p.name, err)
 		}
@@ -160,8 +164,8 @@ func (t template) render(doc any) (v any, ok bool, err error) {
 	return b.String(), true, nil
 }
 
-// compactJSON renders any decoded JSON value as compact JSON text.
-func compactJSON(v any) (string, error) {
+// CompactJSON renders any decoded JSON value as compact JSON text.
+func CompactJSON(v any) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -1,4 +1,4 @@
-package cidp
+package oidc
 
 import (
 	"bytes"
@@ -18,14 +18,25 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/coreos/go-oidc/v3/oidc"
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/jwks"
+	"github.com/identitykit/identity/internal/remoteid"
 )
 
-// OIDCConfig configures the OIDC ID token provider. The zero value means every default.
-type OIDCConfig struct {
+// Defaults of Config.
+const (
+	// DefaultTimeout bounds one discovery or key set fetch.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxResponseBytes bounds a discovery document or key set.
+	DefaultMaxResponseBytes = 1 << 20
+	// MaxTokenBytes bounds the ID token accepted from a client.
+	MaxTokenBytes = 8 << 10
+)
+
+// Config configures the OIDC ID token provider. The zero value means every default.
+type Config struct {
 	// Name is the provider's name and the key of its per-application configuration in
 	// AppSettings.Providers. Default "oidc".
 	Name string
@@ -50,8 +61,8 @@ type OIDCConfig struct {
 	Logger *slog.Logger
 }
 
-// OIDCProvider accepts OpenID Connect ID tokens. It is safe for concurrent use.
-type OIDCProvider struct {
+// Provider accepts OpenID Connect ID tokens. It is safe for concurrent use.
+type Provider struct {
 	name       string
 	client     *http.Client
 	timeout    time.Duration
@@ -66,13 +77,13 @@ type OIDCProvider struct {
 	sources map[string]*source // by raw per-application configuration
 }
 
-var _ identity.Provider = (*OIDCProvider)(nil)
+var _ identity.Provider = (*Provider)(nil)
 
-// NewOIDC returns an OIDC ID token provider for cfg. It fails on negative durations or
+// New returns an OIDC ID token provider for cfg. It fails on negative durations or
 // sizes.
-func NewOIDC(cfg OIDCConfig) (*OIDCProvider, error) {
+func New(cfg Config) (*Provider, error) {
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MinRefresh < 0 || cfg.MaxIssuers < 0 {
-		return nil, errors.New("cidp: OIDCConfig durations and sizes must not be negative")
+		return nil, errors.New("oidc: Config durations and sizes must not be negative")
 	}
 	if cfg.Name == "" {
 		cfg.Name = "oidc"
@@ -92,13 +103,13 @@ func NewOIDC(cfg OIDCConfig) (*OIDCProvider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	client := sameOriginClient(cfg.Client)
+	client := remoteid.SameOriginClient(cfg.Client)
 	rt := client.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	client.Transport = limitTransport{rt: rt, max: cfg.MaxResponseBytes}
-	return &OIDCProvider{
+	return &Provider{
 		name:       cfg.Name,
 		client:     client,
 		timeout:    cfg.Timeout,
@@ -112,9 +123,9 @@ func NewOIDC(cfg OIDCConfig) (*OIDCProvider, error) {
 }
 
 // Name returns the configured name ("oidc" by default).
-func (p *OIDCProvider) Name() string { return p.name }
+func (p *Provider) Name() string { return p.name }
 
-// OIDCAppConfig is an application's OIDC configuration, stored as JSON in
+// AppConfig is an application's OIDC configuration, stored as JSON in
 // AppSettings.Providers under the provider's name:
 //
 //	{
@@ -127,7 +138,7 @@ func (p *OIDCProvider) Name() string { return p.name }
 // Keys come from discovery of the issuer (/.well-known/openid-configuration and its
 // jwks_uri) unless JWKSURL or PublicKeys is set. The issuer, the JWKS URL and a discovered
 // jwks_uri must be https URLs; http is accepted for loopback hosts only (local development).
-type OIDCAppConfig struct {
+type AppConfig struct {
 	// Issuer must equal the token's "iss" exactly. Required.
 	Issuer string `json:"issuer"`
 	// ClientID and ClientIDs are the accepted audiences: the token's "aud" must name one of
@@ -143,9 +154,10 @@ type OIDCAppConfig struct {
 	// PublicKeys, when set, are PEM public keys (PUBLIC KEY or CERTIFICATE blocks) used
 	// instead of discovery. Exclusive with JWKSURL.
 	PublicKeys []string `json:"public_keys,omitempty"`
-	// Claims maps user fields to templates over the token's claims, with the syntax of
-	// AppConfig.ResponseParams ("#{email}", "#{address.country}"). The fields are login,
-	// email, full_name, phone, website, avatar, external_id, custom_data and tags; uid is
+	// Claims maps user fields to templates over the token's claims: "#{email}" is the claim
+	// at that path (object keys separated by dots: "#{address.country}"), text around
+	// placeholders is kept (the syntax of provider/cidp's response_params). The fields are
+	// login, email, full_name, phone, website, avatar, external_id, custom_data and tags; uid is
 	// always "sub". Default {"email": "#{email}", "full_name": "#{name}"}. An email is
 	// dropped when the token says "email_verified": false.
 	Claims map[string]string `json:"claims,omitempty"`
@@ -155,32 +167,35 @@ type OIDCAppConfig struct {
 // not modified in place. Clients then send ID tokens with provider=<p.Name()> and
 // keys[token]; to take them as the login of login/password requests as well, set
 // s.PasswordProvider to p.Name().
-func (p *OIDCProvider) Enable(s *identity.AppSettings, c OIDCAppConfig) error {
+func (p *Provider) Enable(s *identity.AppSettings, c AppConfig) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	return storeConfig(s, p.name, c)
+	if err := s.SetProviderConfig(p.name, c); err != nil {
+		return fmt.Errorf("oidc: %w", err)
+	}
+	return nil
 }
 
 // Validate reports whether c is a usable configuration, naming the first problem.
-func (c *OIDCAppConfig) Validate() error {
+func (c *AppConfig) Validate() error {
 	_, err := c.compile()
 	return err
 }
 
-type oidcCompiled struct {
+type compiled struct {
 	issuer    string
 	clientIDs []string
 	algs      []string
 	jwksURL   string
 	static    jwks.Source // nil unless PublicKeys is set
-	fields    map[string]template
+	fields    map[string]remoteid.Template
 }
 
-func (c *OIDCAppConfig) compile() (*oidcCompiled, error) {
-	cc := &oidcCompiled{fields: map[string]template{}}
+func (c *AppConfig) compile() (*compiled, error) {
+	cc := &compiled{fields: map[string]remoteid.Template{}}
 	if err := checkFetchURL(c.Issuer); err != nil {
-		return nil, fmt.Errorf("cidp: issuer: %w", err)
+		return nil, fmt.Errorf("oidc: issuer: %w", err)
 	}
 	cc.issuer = c.Issuer
 	for _, id := range append([]string{c.ClientID}, c.ClientIDs...) {
@@ -189,20 +204,20 @@ func (c *OIDCAppConfig) compile() (*oidcCompiled, error) {
 		}
 	}
 	if len(cc.clientIDs) == 0 {
-		return nil, errors.New("cidp: client_id or client_ids is required")
+		return nil, errors.New("oidc: client_id or client_ids is required")
 	}
 	for _, a := range c.Algorithms {
 		if !supportedAlg(a) {
-			return nil, fmt.Errorf("cidp: algorithm %q is not supported (asymmetric JWS algorithms only)", a)
+			return nil, fmt.Errorf("oidc: algorithm %q is not supported (asymmetric JWS algorithms only)", a)
 		}
 		cc.algs = append(cc.algs, a)
 	}
 	if c.JWKSURL != "" && len(c.PublicKeys) > 0 {
-		return nil, errors.New("cidp: jwks_url and public_keys are exclusive")
+		return nil, errors.New("oidc: jwks_url and public_keys are exclusive")
 	}
 	if c.JWKSURL != "" {
 		if err := checkFetchURL(c.JWKSURL); err != nil {
-			return nil, fmt.Errorf("cidp: jwks_url: %w", err)
+			return nil, fmt.Errorf("oidc: jwks_url: %w", err)
 		}
 		cc.jwksURL = c.JWKSURL
 	}
@@ -218,15 +233,15 @@ func (c *OIDCAppConfig) compile() (*oidcCompiled, error) {
 		claims = map[string]string{"email": "#{email}", "full_name": "#{name}"}
 	}
 	for field, s := range claims {
-		if !profileFields[field] {
-			return nil, fmt.Errorf("cidp: claims: %q is not a mappable user field (uid is always sub)", field)
+		if !remoteid.ProfileFields[field] {
+			return nil, fmt.Errorf("oidc: claims: %q is not a mappable user field (uid is always sub)", field)
 		}
-		t, err := parseTemplate(s)
+		t, err := remoteid.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("cidp: claims: %s: %v", field, err)
+			return nil, fmt.Errorf("oidc: claims: %s: %v", field, err)
 		}
-		if len(t.placeholders()) == 0 {
-			return nil, fmt.Errorf("cidp: claims: %s has no #{claim} placeholder", field)
+		if len(t.Placeholders()) == 0 {
+			return nil, fmt.Errorf("oidc: claims: %s has no #{claim} placeholder", field)
 		}
 		cc.fields[field] = t
 	}
@@ -254,7 +269,7 @@ func checkFetchURL(s string) error {
 
 // source is the compiled configuration of one application with its keys.
 type source struct {
-	cc  *oidcCompiled
+	cc  *compiled
 	sem chan struct{} // held while discovering
 
 	mu      sync.Mutex
@@ -264,18 +279,18 @@ type source struct {
 	discAt  time.Time
 }
 
-func (p *OIDCProvider) source(raw string) (*source, error) {
+func (p *Provider) source(raw string) (*source, error) {
 	p.mu.Lock()
 	src := p.sources[raw]
 	p.mu.Unlock()
 	if src != nil {
 		return src, nil
 	}
-	var ac OIDCAppConfig
+	var ac AppConfig
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ac); err != nil {
-		return nil, fmt.Errorf("cidp: malformed OIDC configuration: %v", err)
+		return nil, fmt.Errorf("oidc: malformed OIDC configuration: %v", err)
 	}
 	cc, err := ac.compile()
 	if err != nil {
@@ -305,18 +320,18 @@ func (p *OIDCProvider) source(raw string) (*source, error) {
 	return src, nil
 }
 
-func (p *OIDCProvider) newKeySet(u string) (*jwks.Remote, error) {
+func (p *Provider) newKeySet(u string) (*jwks.Remote, error) {
 	r, err := jwks.NewRemote(jwks.Config{URL: u, Client: p.client, Timeout: p.timeout, MaxBytes: p.maxBody,
 		MinRefresh: p.minRefresh, Now: p.now, Logger: p.log, Options: keyOptions})
 	if err != nil {
-		return nil, fmt.Errorf("cidp: key set: %v", err)
+		return nil, fmt.Errorf("oidc: key set: %v", err)
 	}
 	return r, nil
 }
 
 // resolve returns the source's keys and the algorithms discovery advertised, discovering
 // the issuer on first use. A failed discovery is retried after MinRefresh.
-func (p *OIDCProvider) resolve(ctx context.Context, src *source) (jwks.Source, []string, error) {
+func (p *Provider) resolve(ctx context.Context, src *source) (jwks.Source, []string, error) {
 	for {
 		src.mu.Lock()
 		keys, algs, discErr, discAt := src.keys, src.algs, src.discErr, src.discAt
@@ -330,7 +345,7 @@ func (p *OIDCProvider) resolve(ctx context.Context, src *source) (jwks.Source, [
 		select {
 		case src.sem <- struct{}{}:
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("cidp: waiting for OIDC discovery: %w", ctx.Err())
+			return nil, nil, fmt.Errorf("oidc: waiting for OIDC discovery: %w", ctx.Err())
 		}
 		src.mu.Lock()
 		again := src.keys != nil || (src.discErr != nil && !src.discAt.Equal(discAt))
@@ -347,7 +362,7 @@ func (p *OIDCProvider) resolve(ctx context.Context, src *source) (jwks.Source, [
 	}
 }
 
-func (p *OIDCProvider) discover(ctx context.Context, src *source) error {
+func (p *Provider) discover(ctx context.Context, src *source) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -358,7 +373,7 @@ func (p *OIDCProvider) discover(ctx context.Context, src *source) error {
 		JWKSURL string   `json:"jwks_uri"`
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
 	}
-	prov, err := oidc.NewProvider(oidc.ClientContext(tctx, p.client), issuer)
+	prov, err := gooidc.NewProvider(gooidc.ClientContext(tctx, p.client), issuer)
 	if err == nil {
 		err = prov.Claims(&meta)
 	}
@@ -371,8 +386,8 @@ func (p *OIDCProvider) discover(ctx context.Context, src *source) error {
 	defer src.mu.Unlock()
 	src.discAt = p.now()
 	if err != nil {
-		p.log.Warn("cidp: OIDC discovery failed", "issuer", issuer, "err", truncate(err.Error(), 512))
-		src.discErr = fmt.Errorf("cidp: OIDC discovery of %s failed: %w", issuer, identity.ErrUnavailable)
+		p.log.Warn("oidc: OIDC discovery failed", "issuer", issuer, "err", remoteid.Truncate(err.Error(), 512))
+		src.discErr = fmt.Errorf("oidc: OIDC discovery of %s failed: %w", issuer, identity.ErrUnavailable)
 		return src.discErr
 	}
 	for _, a := range meta.Algs {
@@ -382,7 +397,7 @@ func (p *OIDCProvider) discover(ctx context.Context, src *source) error {
 	}
 	keys, err := p.newKeySet(meta.JWKSURL)
 	if err != nil {
-		src.discErr = fmt.Errorf("cidp: OIDC discovery of %s: %v: %w", issuer, err, identity.ErrUnavailable)
+		src.discErr = fmt.Errorf("oidc: OIDC discovery of %s: %v: %w", issuer, err, identity.ErrUnavailable)
 		return src.discErr
 	}
 	src.keys = keys
@@ -409,7 +424,7 @@ type limitedBody struct {
 	left int64
 }
 
-var errBodyTooLarge = errors.New("cidp: response body too large")
+var errBodyTooLarge = errors.New("oidc: response body too large")
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
@@ -433,7 +448,7 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Authenticate verifies the OIDC ID token in Credentials.Login (the application's
 // PasswordProvider route) or Params["token"] (provider=oidc with keys[token]) against the
-// application's OIDCAppConfig: signature by a key of the issuer with an allowed algorithm,
+// application's AppConfig: signature by a key of the issuer with an allowed algorithm,
 // "iss", "aud", "exp" and "nbf" (at the Identity's clock); a JWT access token (typ at+jwt,
 // RFC 9068) is refused. It returns Claims with Subject =
 // "sub", the mapped profile fields and RefreshProfile set.
@@ -443,9 +458,9 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // wraps ErrInvalidCredentials in an *identity.Error whose Fields[""] says "Bad
 // Authentication data. ID token has expired" or "... ID token is invalid" (the precise
 // reason is logged at debug level); a failed discovery or key fetch wraps ErrUnavailable.
-func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthRequest) (*identity.Claims, error) {
+func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) (*identity.Claims, error) {
 	if req == nil || req.Application == nil {
-		return nil, errors.New("cidp: AuthRequest without Application")
+		return nil, errors.New("oidc: AuthRequest without Application")
 	}
 	app := req.Application
 	raw := bytes.TrimSpace(app.Settings.Providers[p.name])
@@ -454,7 +469,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 	}
 	src, err := p.source(string(raw))
 	if err != nil {
-		return nil, fmt.Errorf("cidp: application %d: %w", app.ID, err)
+		return nil, fmt.Errorf("oidc: application %d: %w", app.ID, err)
 	}
 	cc := src.cc
 	token, field := strings.TrimSpace(req.Credentials.Login), "login"
@@ -483,7 +498,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 		allowed = discAlgs
 	}
 	if len(allowed) == 0 {
-		allowed = []string{oidc.RS256}
+		allowed = []string{gooidc.RS256}
 	}
 	if !slices.Contains(allowed, alg) {
 		return nil, p.reject(ctx, app, errTokenAlgorithm)
@@ -502,7 +517,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 	if now.IsZero() {
 		now = time.Now()
 	}
-	v := oidc.NewVerifier(cc.issuer, keys, &oidc.Config{
+	v := gooidc.NewVerifier(cc.issuer, keys, &gooidc.Config{
 		SkipClientIDCheck:    true, // checked below against every allowed client id
 		SupportedSigningAlgs: allowed,
 		Now:                  func() time.Time { return now },
@@ -512,14 +527,14 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 		var iss struct {
 			Issuer string `json:"iss"`
 		}
-		var expired *oidc.TokenExpiredError
+		var expired *gooidc.TokenExpiredError
 		switch {
 		case json.Unmarshal(payload, &iss) == nil && iss.Issuer != cc.issuer:
 			return nil, p.reject(ctx, app, errTokenIssuer)
 		case errors.As(err, &expired):
 			return nil, p.reject(ctx, app, errTokenExpired)
 		default:
-			p.log.DebugContext(ctx, "cidp: OIDC verifier refused the token", "app_id", app.ID, "reason", err.Error())
+			p.log.DebugContext(ctx, "oidc: OIDC verifier refused the token", "app_id", app.ID, "reason", err.Error())
 			return nil, p.reject(ctx, app, errTokenClaims)
 		}
 	}
@@ -536,7 +551,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 	if err := dec.Decode(&doc); err != nil {
 		return nil, p.reject(ctx, app, errTokenMalformed)
 	}
-	in, err := mapProfile(cc.fields, doc, "ID token claim for", identity.ErrInvalidCredentials)
+	in, err := remoteid.MapProfile(cc.fields, doc, "oidc", "ID token claim for", identity.ErrInvalidCredentials)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +564,7 @@ func (p *OIDCProvider) Authenticate(ctx context.Context, req *identity.AuthReque
 // emailUnverified reports an "email_verified" claim that is false (or "false", as Cognito
 // sends it).
 func emailUnverified(doc any) bool {
-	v, ok := lookup(doc, "email_verified")
+	v, ok := remoteid.Lookup(doc, "email_verified")
 	if !ok {
 		return false
 	}
@@ -585,8 +600,8 @@ func jwtHeader(token string) (alg, kid, typ string, ok bool) {
 }
 
 // reject logs why a token was refused and returns the error the client sees.
-func (p *OIDCProvider) reject(ctx context.Context, app *identity.Application, reason error) error {
-	p.log.DebugContext(ctx, "cidp: OIDC token refused", "provider", p.name, "app_id", app.ID, "reason", reason.Error())
+func (p *Provider) reject(ctx context.Context, app *identity.Application, reason error) error {
+	p.log.DebugContext(ctx, "oidc: OIDC token refused", "provider", p.name, "app_id", app.ID, "reason", reason.Error())
 	msg := "Bad Authentication data. ID token is invalid"
 	if reason == errTokenExpired {
 		msg = "Bad Authentication data. ID token has expired"
@@ -597,5 +612,5 @@ func (p *OIDCProvider) reject(ctx context.Context, app *identity.Application, re
 // rejectError wraps ErrInvalidCredentials and the reason (reachable with errors.Is).
 type rejectError struct{ reason error }
 
-func (e *rejectError) Error() string   { return "cidp: invalid ID token: " + e.reason.Error() }
+func (e *rejectError) Error() string   { return "oidc: invalid ID token: " + e.reason.Error() }
 func (e *rejectError) Unwrap() []error { return []error{identity.ErrInvalidCredentials, e.reason} }

@@ -1,4 +1,4 @@
-package cidp
+package oidc
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -107,7 +107,7 @@ func (is *issuer) set(f func(is *issuer)) {
 }
 
 func rsaPub(kid string, k *rsa.PrivateKey) oidctest.PublicKey {
-	return oidctest.PublicKey{PublicKey: k.Public(), KeyID: kid, Algorithm: oidc.RS256}
+	return oidctest.PublicKey{PublicKey: k.Public(), KeyID: kid, Algorithm: gooidc.RS256}
 }
 
 // idToken signs claims, starting from a valid token of iss for client-a at testNow.
@@ -135,13 +135,13 @@ func idToken(t testing.TB, priv crypto.PrivateKey, kid, alg, iss string, edit fu
 	return oidctest.SignIDToken(priv, kid, alg, string(b))
 }
 
-func newTestOIDC(t *testing.T, cfg OIDCConfig) (*OIDCProvider, *testutil.Clock, *testutil.LogBuffer) {
+func newTestOIDC(t *testing.T, cfg Config) (*Provider, *testutil.Clock, *testutil.LogBuffer) {
 	t.Helper()
 	lb := &testutil.LogBuffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = lb.Logger()
 	}
-	p, err := NewOIDC(cfg)
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,15 +156,15 @@ func oidcReq(app *identity.Application, token string) *identity.AuthRequest {
 
 func TestOIDCDiscovery(t *testing.T) {
 	is := newIssuer(t, rsaPub("k1", rsaKey1))
-	p, _, logs := newTestOIDC(t, OIDCConfig{})
-	app := appWith(t, "oidc", OIDCAppConfig{
+	p, _, logs := newTestOIDC(t, Config{})
+	app := appWith(t, "oidc", AppConfig{
 		Issuer:    is.url,
 		ClientIDs: []string{"client-a", "client-b"},
 		Claims: map[string]string{
 			"email": "#{email}", "full_name": "#{name}", "login": "#{nickname}", "tags": "#{groups}",
 		},
 	})
-	sign := func(edit func(c map[string]any)) string { return idToken(t, rsaKey1, "k1", oidc.RS256, is.url, edit) }
+	sign := func(edit func(c map[string]any)) string { return idToken(t, rsaKey1, "k1", gooidc.RS256, is.url, edit) }
 	tests := []struct {
 		name       string
 		token      string
@@ -215,19 +215,19 @@ func TestOIDCDiscovery(t *testing.T) {
 		},
 		{
 			name:       "unknown key",
-			token:      idToken(t, rsaKey2, "k2", oidc.RS256, is.url, nil),
+			token:      idToken(t, rsaKey2, "k2", gooidc.RS256, is.url, nil),
 			wantErr:    identity.ErrInvalidCredentials,
 			wantReason: errTokenUnknownKey,
 		},
 		{
 			name:       "known kid, other key",
-			token:      idToken(t, rsaKey2, "k1", oidc.RS256, is.url, nil),
+			token:      idToken(t, rsaKey2, "k1", gooidc.RS256, is.url, nil),
 			wantErr:    identity.ErrInvalidCredentials,
 			wantReason: errTokenSignature,
 		},
 		{
 			name:       "algorithm not advertised",
-			token:      idToken(t, ecKey, "k1", oidc.ES256, is.url, nil),
+			token:      idToken(t, ecKey, "k1", gooidc.ES256, is.url, nil),
 			wantErr:    identity.ErrInvalidCredentials,
 			wantReason: errTokenAlgorithm,
 		},
@@ -349,11 +349,11 @@ func tamper(token string) string {
 }
 
 func TestOIDCAllowedAlgorithms(t *testing.T) {
-	is := newIssuer(t, rsaPub("k1", rsaKey1), oidctest.PublicKey{PublicKey: ecKey.Public(), KeyID: "e1", Algorithm: oidc.ES256})
-	is.srv.Algorithms = []string{oidc.RS256, oidc.ES256}
-	p, _, _ := newTestOIDC(t, OIDCConfig{})
-	es := idToken(t, ecKey, "e1", oidc.ES256, is.url, nil)
-	rs := idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)
+	is := newIssuer(t, rsaPub("k1", rsaKey1), oidctest.PublicKey{PublicKey: ecKey.Public(), KeyID: "e1", Algorithm: gooidc.ES256})
+	is.srv.Algorithms = []string{gooidc.RS256, gooidc.ES256}
+	p, _, _ := newTestOIDC(t, Config{})
+	es := idToken(t, ecKey, "e1", gooidc.ES256, is.url, nil)
+	rs := idToken(t, rsaKey1, "k1", gooidc.RS256, is.url, nil)
 	tests := []struct {
 		name    string
 		algs    []string
@@ -367,7 +367,7 @@ func TestOIDCAllowedAlgorithms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			app := appWith(t, "oidc", OIDCAppConfig{Issuer: is.url, ClientID: "client-a", Algorithms: tt.algs})
+			app := appWith(t, "oidc", AppConfig{Issuer: is.url, ClientID: "client-a", Algorithms: tt.algs})
 			_, err := p.Authenticate(context.Background(), oidcReq(app, tt.token))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -378,18 +378,18 @@ func TestOIDCAllowedAlgorithms(t *testing.T) {
 
 func TestOIDCKeyFetchesAreThrottled(t *testing.T) {
 	is := newIssuer(t, rsaPub("k1", rsaKey1))
-	p, clk, _ := newTestOIDC(t, OIDCConfig{MinRefresh: time.Minute})
-	app := appWith(t, "oidc", OIDCAppConfig{Issuer: is.url, ClientID: "client-a"})
+	p, clk, _ := newTestOIDC(t, Config{MinRefresh: time.Minute})
+	app := appWith(t, "oidc", AppConfig{Issuer: is.url, ClientID: "client-a"})
 	auth := func(tok string) error {
 		_, err := p.Authenticate(context.Background(), oidcReq(app, tok))
 		return err
 	}
-	if err := auth(idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)); err != nil {
+	if err := auth(idToken(t, rsaKey1, "k1", gooidc.RS256, is.url, nil)); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
 		kid := "forged-" + string(rune('a'+i))
-		if err := auth(idToken(t, rsaKey2, kid, oidc.RS256, is.url, nil)); !errors.Is(err, errTokenUnknownKey) {
+		if err := auth(idToken(t, rsaKey2, kid, gooidc.RS256, is.url, nil)); !errors.Is(err, errTokenUnknownKey) {
 			t.Fatalf("forged token: err = %v, want unknown key", err)
 		}
 	}
@@ -399,7 +399,7 @@ func TestOIDCKeyFetchesAreThrottled(t *testing.T) {
 
 	// The issuer rotates to k2: a k2 token works once MinRefresh has passed.
 	is.set(func(is *issuer) { is.srv.PublicKeys = []oidctest.PublicKey{rsaPub("k2", rsaKey2)} })
-	k2 := idToken(t, rsaKey2, "k2", oidc.RS256, is.url, nil)
+	k2 := idToken(t, rsaKey2, "k2", gooidc.RS256, is.url, nil)
 	if err := auth(k2); !errors.Is(err, errTokenUnknownKey) {
 		t.Fatalf("k2 within MinRefresh: err = %v, want unknown key", err)
 	}
@@ -412,7 +412,7 @@ func TestOIDCKeyFetchesAreThrottled(t *testing.T) {
 	}
 
 	// Stale keys are refreshed after their lifetime (1 h without Cache-Control); k1 is gone.
-	if err := auth(idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)); !errors.Is(err, errTokenUnknownKey) {
+	if err := auth(idToken(t, rsaKey1, "k1", gooidc.RS256, is.url, nil)); !errors.Is(err, errTokenUnknownKey) {
 		t.Fatalf("k1 after rotation: err = %v, want unknown key", err)
 	}
 	clk.Advance(2 * time.Hour)
@@ -429,21 +429,21 @@ func TestOIDCUnavailable(t *testing.T) {
 	tests := []struct {
 		name string
 		set  func(is *issuer)
-		cfg  OIDCConfig
+		cfg  Config
 	}{
-		{"discovery fails", func(is *issuer) { is.status = http.StatusBadGateway }, OIDCConfig{}},
-		{"key set fails", func(is *issuer) { is.keysStatus = http.StatusServiceUnavailable }, OIDCConfig{}},
-		{"key set not JSON", func(is *issuer) { is.keysBody = "<html>" }, OIDCConfig{}},
-		{"key set without usable key", func(is *issuer) { is.keysBody = `{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}` }, OIDCConfig{}},
-		{"key set too large", func(is *issuer) { is.keysBody = `{"keys":[],"pad":"` + strings.Repeat("x", 4096) + `"}` }, OIDCConfig{MaxResponseBytes: 2048}},
+		{"discovery fails", func(is *issuer) { is.status = http.StatusBadGateway }, Config{}},
+		{"key set fails", func(is *issuer) { is.keysStatus = http.StatusServiceUnavailable }, Config{}},
+		{"key set not JSON", func(is *issuer) { is.keysBody = "<html>" }, Config{}},
+		{"key set without usable key", func(is *issuer) { is.keysBody = `{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}` }, Config{}},
+		{"key set too large", func(is *issuer) { is.keysBody = `{"keys":[],"pad":"` + strings.Repeat("x", 4096) + `"}` }, Config{MaxResponseBytes: 2048}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := newIssuer(t, rsaPub("k1", rsaKey1))
 			is.set(tt.set)
 			p, clk, _ := newTestOIDC(t, tt.cfg)
-			app := appWith(t, "oidc", OIDCAppConfig{Issuer: is.url, ClientID: "client-a"})
-			tok := idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)
+			app := appWith(t, "oidc", AppConfig{Issuer: is.url, ClientID: "client-a"})
+			tok := idToken(t, rsaKey1, "k1", gooidc.RS256, is.url, nil)
 			_, err := p.Authenticate(context.Background(), oidcReq(app, tok))
 			if !errors.Is(err, identity.ErrUnavailable) {
 				t.Fatalf("err = %v, want ErrUnavailable", err)
@@ -477,19 +477,19 @@ func TestOIDCStaticKeys(t *testing.T) {
 	const iss = "https://issuer.example.com"
 	tests := []struct {
 		name    string
-		cfg     OIDCAppConfig
+		cfg     AppConfig
 		token   string
 		wantErr error
 	}{
-		{"PEM key", OIDCAppConfig{PublicKeys: []string{pemKey}}, idToken(t, rsaKey1, "any", oidc.RS256, iss, nil), nil},
-		{"PEM key, other signer", OIDCAppConfig{PublicKeys: []string{pemKey}}, idToken(t, rsaKey2, "any", oidc.RS256, iss, nil), errTokenSignature},
-		{"PEM key, RS256 by default", OIDCAppConfig{PublicKeys: []string{pemKey}}, idToken(t, ecKey, "any", oidc.ES256, iss, nil), errTokenAlgorithm},
-		{"JWKS URL", OIDCAppConfig{JWKSURL: is.url + "/keys"}, idToken(t, rsaKey1, "k1", oidc.RS256, iss, nil), nil},
-		{"JWKS URL, unknown key", OIDCAppConfig{JWKSURL: is.url + "/keys"}, idToken(t, rsaKey2, "k9", oidc.RS256, iss, nil), errTokenUnknownKey},
+		{"PEM key", AppConfig{PublicKeys: []string{pemKey}}, idToken(t, rsaKey1, "any", gooidc.RS256, iss, nil), nil},
+		{"PEM key, other signer", AppConfig{PublicKeys: []string{pemKey}}, idToken(t, rsaKey2, "any", gooidc.RS256, iss, nil), errTokenSignature},
+		{"PEM key, RS256 by default", AppConfig{PublicKeys: []string{pemKey}}, idToken(t, ecKey, "any", gooidc.ES256, iss, nil), errTokenAlgorithm},
+		{"JWKS URL", AppConfig{JWKSURL: is.url + "/keys"}, idToken(t, rsaKey1, "k1", gooidc.RS256, iss, nil), nil},
+		{"JWKS URL, unknown key", AppConfig{JWKSURL: is.url + "/keys"}, idToken(t, rsaKey2, "k9", gooidc.RS256, iss, nil), errTokenUnknownKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _, _ := newTestOIDC(t, OIDCConfig{})
+			p, _, _ := newTestOIDC(t, Config{})
 			tt.cfg.Issuer, tt.cfg.ClientID = iss, "client-a"
 			c, err := p.Authenticate(context.Background(), oidcReq(appWith(t, "oidc", tt.cfg), tt.token))
 			if !errors.Is(err, tt.wantErr) {
@@ -507,9 +507,9 @@ func TestOIDCStaticKeys(t *testing.T) {
 
 func TestOIDCTokenParam(t *testing.T) {
 	is := newIssuer(t, rsaPub("k1", rsaKey1))
-	p, _, _ := newTestOIDC(t, OIDCConfig{Name: "keycloak"})
-	app := appWith(t, "keycloak", OIDCAppConfig{Issuer: is.url, ClientID: "client-a"})
-	tok := idToken(t, rsaKey1, "k1", oidc.RS256, is.url, nil)
+	p, _, _ := newTestOIDC(t, Config{Name: "keycloak"})
+	app := appWith(t, "keycloak", AppConfig{Issuer: is.url, ClientID: "client-a"})
+	tok := idToken(t, rsaKey1, "k1", gooidc.RS256, is.url, nil)
 	req := &identity.AuthRequest{Application: app, Now: testNow,
 		Credentials: identity.Credentials{Provider: "keycloak", Params: map[string]string{"token": tok}}}
 	c, err := p.Authenticate(context.Background(), req)
@@ -527,7 +527,7 @@ func TestOIDCTokenParam(t *testing.T) {
 }
 
 func TestOIDCNotEnabledAndBadConfig(t *testing.T) {
-	p, _, _ := newTestOIDC(t, OIDCConfig{})
+	p, _, _ := newTestOIDC(t, Config{})
 	app := &identity.Application{ID: 3}
 	if _, err := p.Authenticate(context.Background(), oidcReq(app, "t.t.t")); !errors.Is(err, identity.ErrDisabled) {
 		t.Errorf("no config: err = %v, want ErrDisabled", err)
@@ -542,35 +542,35 @@ func TestOIDCNotEnabledAndBadConfig(t *testing.T) {
 }
 
 func TestOIDCAppConfigValidate(t *testing.T) {
-	ok := func() OIDCAppConfig { return OIDCAppConfig{Issuer: "https://issuer.example.com", ClientID: "a"} }
-	tests := []validateCase[OIDCAppConfig]{
-		{"minimal", func(c *OIDCAppConfig) {}, false},
-		{"loopback http", func(c *OIDCAppConfig) { c.Issuer = "http://127.0.0.1:8080/realms/x" }, false},
-		{"localhost http", func(c *OIDCAppConfig) { c.Issuer = "http://localhost:8080" }, false},
-		{"client ids only", func(c *OIDCAppConfig) { c.ClientID, c.ClientIDs = "", []string{"a", "b"} }, false},
-		{"all algorithms", func(c *OIDCAppConfig) {
+	ok := func() AppConfig { return AppConfig{Issuer: "https://issuer.example.com", ClientID: "a"} }
+	tests := []validateCase[AppConfig]{
+		{"minimal", func(c *AppConfig) {}, false},
+		{"loopback http", func(c *AppConfig) { c.Issuer = "http://127.0.0.1:8080/realms/x" }, false},
+		{"localhost http", func(c *AppConfig) { c.Issuer = "http://localhost:8080" }, false},
+		{"client ids only", func(c *AppConfig) { c.ClientID, c.ClientIDs = "", []string{"a", "b"} }, false},
+		{"all algorithms", func(c *AppConfig) {
 			for _, a := range signingAlgs {
 				c.Algorithms = append(c.Algorithms, string(a))
 			}
 		}, false},
-		{"claims", func(c *OIDCAppConfig) {
+		{"claims", func(c *AppConfig) {
 			c.Claims = map[string]string{"login": "#{preferred_username}", "tags": "#{realm_access.roles}"}
 		}, false},
-		{"public http issuer", func(c *OIDCAppConfig) { c.Issuer = "http://issuer.example.com" }, true},
-		{"no issuer", func(c *OIDCAppConfig) { c.Issuer = "" }, true},
-		{"no client id", func(c *OIDCAppConfig) { c.ClientID = " " }, true},
-		{"HS256", func(c *OIDCAppConfig) { c.Algorithms = []string{"HS256"} }, true},
-		{"none", func(c *OIDCAppConfig) { c.Algorithms = []string{"none"} }, true},
-		{"public http jwks", func(c *OIDCAppConfig) { c.JWKSURL = "http://keys.example.com" }, true},
-		{"jwks and pem", func(c *OIDCAppConfig) { c.JWKSURL, c.PublicKeys = "https://k.example.com", []string{"x"} }, true},
-		{"not PEM", func(c *OIDCAppConfig) { c.PublicKeys = []string{"hello"} }, true},
-		{"private key PEM", func(c *OIDCAppConfig) {
+		{"public http issuer", func(c *AppConfig) { c.Issuer = "http://issuer.example.com" }, true},
+		{"no issuer", func(c *AppConfig) { c.Issuer = "" }, true},
+		{"no client id", func(c *AppConfig) { c.ClientID = " " }, true},
+		{"HS256", func(c *AppConfig) { c.Algorithms = []string{"HS256"} }, true},
+		{"none", func(c *AppConfig) { c.Algorithms = []string{"none"} }, true},
+		{"public http jwks", func(c *AppConfig) { c.JWKSURL = "http://keys.example.com" }, true},
+		{"jwks and pem", func(c *AppConfig) { c.JWKSURL, c.PublicKeys = "https://k.example.com", []string{"x"} }, true},
+		{"not PEM", func(c *AppConfig) { c.PublicKeys = []string{"hello"} }, true},
+		{"private key PEM", func(c *AppConfig) {
 			c.PublicKeys = []string{string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey1)}))}
 		}, true},
-		{"uid claim", func(c *OIDCAppConfig) { c.Claims = map[string]string{"uid": "#{email}"} }, true},
-		{"claim without placeholder", func(c *OIDCAppConfig) { c.Claims = map[string]string{"login": "email"} }, true},
+		{"uid claim", func(c *AppConfig) { c.Claims = map[string]string{"uid": "#{email}"} }, true},
+		{"claim without placeholder", func(c *AppConfig) { c.Claims = map[string]string{"login": "email"} }, true},
 	}
-	runValidate(t, ok, (*OIDCAppConfig).Validate, tests)
+	runValidate(t, ok, (*AppConfig).Validate, tests)
 }
 
 func TestLimitedBody(t *testing.T) {
@@ -592,5 +592,111 @@ func TestLimitedBody(t *testing.T) {
 		if !errors.Is(err, tt.wantErr) {
 			t.Errorf("max %d: read %d bytes, err = %v, want %v", tt.max, len(b), err, tt.wantErr)
 		}
+	}
+}
+
+// FuzzOIDCToken feeds arbitrary tokens to the OIDC provider with static keys: it must never
+// panic, and must refuse everything it did not sign.
+func FuzzOIDCToken(f *testing.F) {
+	f.Add("e30.e30.")
+	f.Add("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.AAAA")
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+	f.Add("a.b.c.d")
+	p, err := New(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw, _ := json.Marshal(AppConfig{Issuer: "https://issuer.example.com", ClientID: "a", JWKSURL: "https://127.0.0.1:1/keys"})
+	app := &identity.Application{ID: 1, Settings: identity.AppSettings{Providers: map[string]json.RawMessage{"oidc": raw}}}
+	// No key set is reachable: tokens that get that far fail as unavailable.
+	p.client = &http.Client{Transport: failingTransport{}}
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := p.Authenticate(context.Background(), &identity.AuthRequest{Application: app, Credentials: identity.Credentials{Login: token}})
+		if err == nil {
+			t.Fatalf("accepted %q: %+v", token, c)
+		}
+		if !errors.Is(err, identity.ErrInvalidCredentials) && !errors.Is(err, identity.ErrInvalidInput) && !errors.Is(err, identity.ErrUnavailable) {
+			t.Fatalf("token %q: unexpected error %v", token, err)
+		}
+	})
+}
+
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("no network in this test")
+}
+
+// appWith returns an application whose settings hold cfg for the provider name.
+
+func appWith(t *testing.T, name string, cfg any) *identity.Application {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &identity.Application{ID: 7, Settings: identity.AppSettings{
+		PasswordProvider: name,
+		Providers:        map[string]json.RawMessage{name: raw},
+	}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// errorFields returns the Fields of the *identity.Error in err, or nil.
+func errorFields(err error) map[string][]string {
+	var e *identity.Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
+
+func TestEnable(t *testing.T) {
+	o, err := New(Config{Name: "keycloak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := map[string]json.RawMessage{"cidp": json.RawMessage(`{}`)}
+	s := identity.AppSettings{Providers: orig}
+	good := AppConfig{Issuer: "https://kc.example.com/realms/r", ClientID: "app"}
+	if err := o.Enable(&s, good); err != nil {
+		t.Fatal(err)
+	}
+	if len(orig) != 1 {
+		t.Errorf("Enable modified the caller's map: %v", orig)
+	}
+	var back AppConfig
+	if ok, err := s.ProviderConfig("keycloak", &back); !ok || err != nil || !reflect.DeepEqual(back, good) || s.PasswordProvider != "" {
+		t.Errorf("settings %+v: %v", s, err)
+	}
+	bad := identity.AppSettings{}
+	if err := o.Enable(&bad, AppConfig{Issuer: "https://x.example.com"}); err == nil || bad.Providers != nil {
+		t.Errorf("Enable(invalid) = %v, settings %+v", err, bad)
+	}
+}
+
+type validateCase[C any] struct {
+	name    string
+	mutate  func(c *C)
+	wantErr bool
+}
+
+// runValidate runs a validation table: validate of each mutated ok() must fail exactly when
+// wantErr, with a message that starts with the package name.
+func runValidate[C any](t *testing.T, ok func() C, validate func(*C) error, tests []validateCase[C]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok()
+			tt.mutate(&c)
+			err := validate(&c)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate() = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "oidc: ") {
+				t.Errorf("message %q does not start with the package name", err)
+			}
+		})
 	}
 }

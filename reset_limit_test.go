@@ -1,0 +1,102 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/ratelimit"
+	"github.com/identitykit/identity/ratelimit/redislimit"
+)
+
+// Two Identities (two server instances over one store) given one shared limiter share the
+// per-email reset budget: requests spread over both are limited as if made to one.
+func TestPasswordResetSharedLimiter(t *testing.T) {
+	limiters := map[string]func(t *testing.T) ratelimit.Limiter{
+		"memory": func(t *testing.T) ratelimit.Limiter {
+			m, err := ratelimit.NewMemory(ratelimit.MemoryConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		},
+	}
+	if addr := os.Getenv("IDENTITY_TEST_REDIS_ADDR"); addr != "" {
+		limiters["redis"] = func(t *testing.T) ratelimit.Limiter {
+			rdb := redis.NewClient(&redis.Options{Addr: addr})
+			t.Cleanup(func() { rdb.Close() })
+			prefix := fmt.Sprintf("identity:test:reset:%d:", time.Now().UnixNano())
+			t.Cleanup(func() {
+				keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
+				if len(keys) > 0 {
+					rdb.Del(context.Background(), keys...)
+				}
+			})
+			l, err := redislimit.New(rdb, redislimit.Config{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+	}
+	for name, newLimiter := range limiters {
+		t.Run(name, func(t *testing.T) {
+			shared := ratelimit.ForIdentity(newLimiter(t))
+			limit := identity.RateLimit{Burst: 2, Interval: time.Hour}
+			a := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
+				c.Reset.PerEmail = limit
+				c.Reset.Limiter = shared
+			})
+			a.signUp(t, "shared", "shared@example.com", "old-password")
+			mailerB := &fakeMailer{}
+			pw := cheapPasswords(t)
+			b, err := identity.New(identity.Config{
+				Store: a.store, Hasher: pw, Providers: []identity.Provider{pw}, Now: a.clock.Now,
+				Reset: identity.ResetConfig{Mailer: mailerB, LinkURL: resetLinkURL, PerEmail: limit, Limiter: shared},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range []*identity.Identity{a.id, b, a.id, b} {
+				if err := id.RequestPasswordReset(t.Context(), a.app.ID, "shared@example.com", fmt.Sprint("client", i)); err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+			}
+			if err := b.Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			n := len(a.flush(t)) + len(mailerB.messages())
+			if n != 2 {
+				t.Fatalf("%d mails from two instances sharing a limiter, want 2 (one burst of 2)", n)
+			}
+		})
+	}
+}
+
+type failingLimiter struct{}
+
+func (failingLimiter) Allow(context.Context, string, identity.RateLimit, time.Time) (bool, error) {
+	return false, errors.New("limiter down")
+}
+
+// A failing shared limiter neither blocks every reset nor lifts the limit: the in-memory
+// buckets apply.
+func TestPasswordResetLimiterFailureFallsBack(t *testing.T) {
+	e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
+		c.Reset.PerEmail = identity.RateLimit{Burst: 2, Interval: time.Hour}
+		c.Reset.Limiter = failingLimiter{}
+	})
+	e.signUp(t, "fallback", "fallback@example.com", "old-password")
+	for i := range 3 {
+		e.id.RequestPasswordReset(t.Context(), e.app.ID, "fallback@example.com", fmt.Sprint("client", i))
+	}
+	if n := len(e.flush(t)); n != 2 {
+		t.Fatalf("%d mails with a failing limiter, want 2 (the in-memory limit)", n)
+	}
+}

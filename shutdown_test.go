@@ -1,0 +1,63 @@
+package identity_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/identitykit/identity"
+)
+
+// identityGoroutines returns the stacks of the goroutines running code of package identity.
+func identityGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "identitykit/identity.(*") && !strings.Contains(g, "identity_test.") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Shutdown stops every goroutine the Identity started: the janitors of StartJanitor and the
+// reset mail workers. When it returns, none is left. It is idempotent and safe to call
+// concurrently, and a janitor started after it does not run.
+func TestShutdownStopsEverything(t *testing.T) {
+	e := newResetEnv(t, identity.AppSettings{})
+	e.signUp(t, "user", "user@example.com", "old-password")
+	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "user@example.com", ""); err != nil {
+		t.Fatal(err) // starts the mail workers
+	}
+	e.id.StartJanitor(time.Hour)
+	e.id.StartJanitor(time.Hour)
+	if len(identityGoroutines()) == 0 {
+		t.Fatal("no goroutine of the Identity found: the test cannot see them")
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.id.Shutdown(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if g := identityGoroutines(); len(g) > 0 {
+		t.Fatalf("%d goroutines of the Identity left after Shutdown:\n%s", len(g), strings.Join(g, "\n\n"))
+	}
+	stop := e.id.StartJanitor(time.Hour)
+	if g := identityGoroutines(); len(g) > 0 {
+		t.Fatalf("StartJanitor after Shutdown started a goroutine:\n%s", strings.Join(g, "\n\n"))
+	}
+	stop()
+	if err := e.id.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
