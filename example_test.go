@@ -5,28 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/identitykit/identity"
-	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
-// setup builds an Identity on a SQLite file with a settable clock, and one application.
-func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()) {
-	dir, err := os.MkdirTemp("", "identity-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	st, err := gormstore.OpenSQLite(filepath.Join(dir, "identity.db"), gormstore.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
+// Each example builds everything it uses, as a program would: a store (here a private
+// in-memory SQLite database), its tables (Migrate), the password provider, the Identity and
+// one application.
+
+// An application session proves only the application: it has no user.
+func Example_applicationSession() {
 	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -34,12 +32,10 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 	if err != nil {
 		log.Fatal(err)
 	}
-	clk := newClock()
 	id, err := identity.New(identity.Config{
 		Store:     st,
 		Hasher:    pw,
 		Providers: []identity.Provider{pw, guest.New()},
-		Now:       clk.Now,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -48,14 +44,6 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 	if err != nil {
 		log.Fatal(err)
 	}
-	return id, app, clk, func() { st.Close(); os.RemoveAll(dir) }
-}
-
-// An application session proves only the application: it has no user.
-func Example_applicationSession() {
-	id, app, _, done := setup()
-	defer done()
-	ctx := context.Background()
 
 	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
 	if err != nil {
@@ -74,9 +62,31 @@ func Example_applicationSession() {
 // default "Allow" of ConnectyCube's "Session creation without an existing user entity");
 // the same credentials later log that user in.
 func Example_loginWithAutoCreate() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	creds := &identity.Credentials{Login: "cubeuser", Password: "awesomepwd"}
 
 	first, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey, Credentials: creds})
@@ -103,9 +113,31 @@ func Example_loginWithAutoCreate() {
 
 // A guest session creates a temporary guest user that lives for a day.
 func Example_guestSession() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey,
 		Credentials: &identity.Credentials{Guest: true, FullName: "Awesome Smith"}})
@@ -126,10 +158,33 @@ func Example_guestSession() {
 // An application session is upgraded to a user session by Login (POST /login) and back by
 // Logout (DELETE /login); the token stays the same.
 func Example_upgradeAndDowngrade() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
-	if _, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: ptr("marvin18"), Password: ptr("supersecurepwd")}); err != nil {
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	login, secret := "marvin18", "supersecurepwd"
+	if _, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: &login, Password: &secret}); err != nil {
 		log.Fatal(err)
 	}
 	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
@@ -157,14 +212,39 @@ func Example_upgradeAndDowngrade() {
 
 // DestroySession ends a session at once.
 func Example_destroy() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
-	s, _ := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := id.DestroySession(ctx, s.Token); err != nil {
 		log.Fatal(err)
 	}
-	_, err := id.Validate(ctx, s.Token)
+	_, err = id.Validate(ctx, s.Token)
 	fmt.Println(errors.Is(err, identity.ErrSessionNotFound))
 	// Output:
 	// true
@@ -172,18 +252,45 @@ func Example_destroy() {
 
 // A session expires two hours after its last request; every request extends it.
 func Example_idleExpiry() {
-	id, app, clk, done := setup()
-	defer done()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) // the clock; advanced below
 	ctx := context.Background()
-	s, _ := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, guest.New()},
+		Now:       func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	clk.Advance(110 * time.Minute)
-	_, err := id.Validate(ctx, s.Token) // a request at 1h50m extends the session to 3h50m
+	now = now.Add(110 * time.Minute)
+	_, err = id.Validate(ctx, s.Token) // a request at 1h50m extends the session to 3h50m
 	fmt.Println("at 1h50m:", err)
-	clk.Advance(110 * time.Minute)
+	now = now.Add(110 * time.Minute)
 	_, err = id.Validate(ctx, s.Token)
 	fmt.Println("at 3h40m:", err)
-	clk.Advance(2*time.Hour + time.Second)
+	now = now.Add(2*time.Hour + time.Second)
 	_, err = id.Validate(ctx, s.Token)
 	fmt.Println("after 2h idle:", err)
 	// Output:
