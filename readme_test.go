@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,5 +118,41 @@ func TestGoModMinorVersion(t *testing.T) {
 	}
 	if regexp.MustCompile(`(?m)^toolchain `).Match(b) {
 		t.Error("go.mod names a toolchain; the go directive is enough")
+	}
+}
+
+// TestNoReferencesOutsideRepository: comments and docs state what they rely on instead of
+// pointing at documents this repository does not contain (a specification's numbered
+// sections, a design guide).
+func TestNoReferencesOutsideRepository(t *testing.T) {
+	outside := regexp.MustCompile(`§\s*\d|` + `DESIGN` + `\.md`)
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); name == "node_modules" || name == "testdata" || (strings.HasPrefix(name, ".") && path != ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".mjs", ".js":
+		default:
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if outside.MatchString(line) {
+				t.Errorf("%s:%d points at a document outside the repository: %s", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

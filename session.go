@@ -66,8 +66,8 @@ func newToken() string { return randomHex(32) }
 type SessionRequest struct {
 	ApplicationID int64
 	AuthKey       string
-	// Signature, when not empty, is verified (spec §3.2): HMAC-SHA1 (40 hex characters) or
-	// HMAC-SHA256 (64) with the application's AuthSecret over the sorted, unencoded
+	// Signature, when not empty, is verified as the ConnectyCube SDKs sign: HMAC-SHA1 (40 hex
+	// characters) or HMAC-SHA256 (64) with the application's AuthSecret over the sorted, unencoded
 	// "key=value" pairs of SignedParams. Timestamp must then be within
 	// Config.SignatureWindow of now and (Timestamp, Nonce) unused. Unsigned requests are
 	// accepted with a valid AuthKey and their timestamp is not checked (current SDKs send
