@@ -27,12 +27,16 @@ func (m *printMailer) Send(_ context.Context, msg identity.Message) error {
 // Password reset by email: the request is queued and mailed off the request path, the link
 // carries a single-use token, and using it sets the password and ends every session.
 func ExampleIdentity_RequestPasswordReset() {
-	st, err := gormstore.OpenMemory(gormstore.Config{})
+	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	pw, err := password.New(password.Config{Memory: 64, Iterations: 1})
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,10 +48,14 @@ func ExampleIdentity_RequestPasswordReset() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ctx := context.Background()
-	app, _ := id.CreateApplication(ctx, "Chat", identity.AppSettings{})
+	app, err := id.CreateApplication(ctx, "Chat", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	email, old := "awesomeman@gmail.com", "supersecurepwd"
-	id.SignUp(ctx, app.ID, identity.UserInput{Email: &email, Password: &old})
+	if _, err := id.SignUp(ctx, app.ID, identity.UserInput{Email: &email, Password: &old}); err != nil {
+		log.Fatal(err)
+	}
 
 	// What GET/POST /users/password/reset does; nil for unknown addresses too.
 	known := id.RequestPasswordReset(ctx, app.ID, email, "203.0.113.7")

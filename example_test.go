@@ -5,28 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/identitykit/identity"
-	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
-// setup builds an Identity on a SQLite file with a settable clock, and one application.
-func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()) {
-	dir, err := os.MkdirTemp("", "identity-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	st, err := gormstore.OpenSQLite(filepath.Join(dir, "identity.db"), gormstore.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
+// Each example builds everything it uses, as a program would: a store (here a private
+// in-memory SQLite database), its tables (Migrate), the password provider, the Identity and
+// one application.
+
+// An application session proves only the application: it has no user.
+func Example_applicationSession() {
 	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -34,7 +32,6 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 	if err != nil {
 		log.Fatal(err)
 	}
-	clk := newClock()
 	gp, err := guest.New(guest.Config{})
 	if err != nil {
 		log.Fatal(err)
@@ -43,7 +40,6 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 		Store:     st,
 		Hasher:    pw,
 		Providers: []identity.Provider{pw, gp},
-		Now:       clk.Now,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -52,14 +48,6 @@ func setup() (*identity.Identity, *identity.Application, *testutil.Clock, func()
 	if err != nil {
 		log.Fatal(err)
 	}
-	return id, app, clk, func() { st.Close(); os.RemoveAll(dir) }
-}
-
-// An application session proves only the application: it has no user.
-func Example_applicationSession() {
-	id, app, _, done := setup()
-	defer done()
-	ctx := context.Background()
 
 	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
 	if err != nil {
@@ -78,9 +66,35 @@ func Example_applicationSession() {
 // default "Allow" of ConnectyCube's "Session creation without an existing user entity");
 // the same credentials later log that user in.
 func Example_loginWithAutoCreate() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, gp},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	creds := &identity.Credentials{Login: "cubeuser", Password: "awesomepwd"}
 
 	first, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey, Credentials: creds})
@@ -107,9 +121,35 @@ func Example_loginWithAutoCreate() {
 
 // A guest session creates a temporary guest user that lives for a day.
 func Example_guestSession() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, gp},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey,
 		Credentials: &identity.Credentials{Guest: true, FullName: "Awesome Smith"}})
@@ -130,10 +170,37 @@ func Example_guestSession() {
 // An application session is upgraded to a user session by Login (POST /login) and back by
 // Logout (DELETE /login); the token stays the same.
 func Example_upgradeAndDowngrade() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
-	if _, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: ptr("marvin18"), Password: ptr("supersecurepwd")}); err != nil {
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, gp},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	login, secret := "marvin18", "supersecurepwd"
+	if _, err := id.SignUp(ctx, app.ID, identity.UserInput{Login: &login, Password: &secret}); err != nil {
 		log.Fatal(err)
 	}
 	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
@@ -148,7 +215,7 @@ func Example_upgradeAndDowngrade() {
 	v, _ := id.Validate(ctx, s.Token)
 	fmt.Println("validated user:", v.User.Login)
 
-	if _, err := id.Logout(ctx, s); err != nil {
+	if _, err := id.Logout(ctx, v); err != nil {
 		log.Fatal(err)
 	}
 	v, _ = id.Validate(ctx, s.Token)
@@ -161,14 +228,43 @@ func Example_upgradeAndDowngrade() {
 
 // DestroySession ends a session at once.
 func Example_destroy() {
-	id, app, _, done := setup()
-	defer done()
 	ctx := context.Background()
-	s, _ := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, gp},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := id.DestroySession(ctx, s); err != nil {
 		log.Fatal(err)
 	}
-	_, err := id.Validate(ctx, s.Token)
+	_, err = id.Validate(ctx, s.Token)
 	fmt.Println(errors.Is(err, identity.ErrSessionNotFound))
 	// Output:
 	// true
@@ -176,18 +272,49 @@ func Example_destroy() {
 
 // A session expires two hours after its last request; every request extends it.
 func Example_idleExpiry() {
-	id, app, clk, done := setup()
-	defer done()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) // the clock; advanced below
 	ctx := context.Background()
-	s, _ := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	pw, err := password.New(password.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gp, err := guest.New(guest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{
+		Store:     st,
+		Hasher:    pw,
+		Providers: []identity.Provider{pw, gp},
+		Now:       func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := id.CreateApplication(ctx, "example", identity.AppSettings{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := id.CreateSession(ctx, identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey})
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	clk.Advance(110 * time.Minute)
-	_, err := id.Validate(ctx, s.Token) // a request at 1h50m extends the session to 3h50m
+	now = now.Add(110 * time.Minute)
+	_, err = id.Validate(ctx, s.Token) // a request at 1h50m extends the session to 3h50m
 	fmt.Println("at 1h50m:", err)
-	clk.Advance(110 * time.Minute)
+	now = now.Add(110 * time.Minute)
 	_, err = id.Validate(ctx, s.Token)
 	fmt.Println("at 3h40m:", err)
-	clk.Advance(2*time.Hour + time.Second)
+	now = now.Add(2*time.Hour + time.Second)
 	_, err = id.Validate(ctx, s.Token)
 	fmt.Println("after 2h idle:", err)
 	// Output:

@@ -263,7 +263,7 @@
 // values (eq, in, ne, nin, by_email, /users/phone) are still answered: they confirm only an
 // address the caller already knows.
 //
-// # Decisions where ConnectyCube is not documented (spec §13)
+// # Decisions where ConnectyCube is not documented
 //
 //   - POST /login answers 202 Accepted, the status of the QuickBlox API ConnectyCube derives
 //     from; the JavaScript SDK accepts any 2xx and the Flutter SDK 200, 201 and 202. The

@@ -12,7 +12,8 @@ import (
 	"github.com/identitykit/identity/ratelimit"
 )
 
-// Error body shapes (spec §1.6).
+// Error body shapes: ConnectyCube answers errors in three shapes, and the SDKs read
+// errors.base[0] to detect an expired session.
 const (
 	// shapeBase is {"errors":{"base":["msg"]}}.
 	shapeBase = iota
@@ -37,8 +38,8 @@ type errorRule struct {
 }
 
 // errorTable is the one place where errors become HTTP statuses and ConnectyCube error
-// bodies (DESIGN.md rule 6). The first matching rule wins, so children precede parents
-// (ErrNeedUser before ErrForbidden). Anything unmatched is a 500 whose cause is logged and
+// bodies: no other package knows statuses or wire messages. The first matching rule wins,
+// so children precede parents (ErrNeedUser before ErrForbidden). Anything unmatched is a 500 whose cause is logged and
 // never sent.
 var errorTable = []errorRule{
 	{target: identity.ErrSessionNotFound, status: http.StatusUnauthorized, shape: shapeBase, msg: msgSessionNotFound},
@@ -46,8 +47,9 @@ var errorTable = []errorRule{
 	{target: identity.ErrInvalidGrant, status: http.StatusForbidden, shape: shapeFields, msg: "Upload grant is invalid"},
 	{target: identity.ErrForbidden, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Users may only act on their own account."},
 	// A remote identity service (a Custom Identity Provider) refused: the provider's message,
-	// carried in the *identity.Error, goes to the client (spec §6.3); provider/cidp puts the
-	// service's status in it, never its answer's body.
+	// carried in the *identity.Error, goes to the client, as ConnectyCube passes on its Custom
+	// Identity Provider's failures ("Bad Authentication data. Unauthorized on remote side.
+	// Status: N"); provider/cidp puts the service's status in it, never its answer's body.
 	{target: identity.ErrRejectedByProvider, status: http.StatusUnprocessableEntity, shape: shapeFields, msg: "Bad Authentication data. Unauthorized on remote side"},
 	// Credentials that prove a blocked user (the core returns this only once the provider
 	// accepted them, so a wrong password never learns of the block).

@@ -499,7 +499,7 @@ func asStrings(v any) ([]string, bool) {
 }
 
 // flatten returns every parameter as a flat bracket-keyed map with raw (unencoded) values,
-// the form that signed session requests are signed in (spec §3.2): {"user":{"login":"x"}} →
+// the form in which the SDKs sign session requests: {"user":{"login":"x"}} →
 // "user[login]"="x". Array elements get their index as key ("a[0]", as the JavaScript SDK's
 // signer produces), null becomes "".
 func (p params) flatten() map[string]string {

@@ -19,8 +19,9 @@ func userObject(p params) params {
 	return p
 }
 
-// readUserInput reads the profile fields of a sign-up or update (spec §5.2, §5.3). A field
-// that is present sets (a null or "" clears it); an absent field is left alone.
+// readUserInput reads the profile fields of a sign-up or update (POST /users,
+// PUT /users/{id}). A field that is present sets (a null or "" clears it); an absent field
+// is left alone.
 func readUserInput(f fieldErrs, u params) identity.UserInput {
 	var in identity.UserInput
 	str := func(key string, dst **string) {

@@ -15,9 +15,9 @@ import (
 	"github.com/identitykit/identity"
 )
 
-// This file serves user retrieval: GET /users/v2 (spec §5.6), the deprecated V1 list GET
-// /users (§5.7) and the V1 lookups (§5.8). Parsers turn the decoded parameters into an
-// identity.UserQuery; every malformed parameter is a field error (422), never SQL: the store
+// This file serves user retrieval: GET /users/v2, the deprecated V1 list GET /users and the V1
+// lookups (by_login, by_email, by_facebook_id, ...). Parsers turn the decoded parameters into
+// an identity.UserQuery; every malformed parameter is a field error (422), never SQL: the store
 // compiles queries with bound parameters only.
 
 // maxOffset bounds offset (V2) and (page-1)*per_page (V1).
@@ -331,7 +331,7 @@ var v1Ops = map[string]identity.FilterOp{
 // order example).
 var v1Types = map[string]bool{"number": true, "integer": true, "string": true, "date": true}
 
-// parseV1Filter reads "<type> <field> <op> <value>" (spec §5.7): in takes "a,b,c", between
+// parseV1Filter reads a V1 filter[] value, "<type> <field> <op> <value>": in takes "a,b,c", between
 // "a,b"; dates are "yyyy-mm-dd", "yyyy.mm.dd" or any form parseTime reads.
 func parseV1Filter(f fieldErrs, s string) (identity.UserFilter, bool) {
 	tokens, value := splitTokens(s, 3)
@@ -652,7 +652,8 @@ func (h *handler) userByExternalID(ctx context.Context, c *call) error {
 	return h.lookup(ctx, c, identity.FieldExternalUserID, n)
 }
 
-// Messages of searches turned off by application settings (spec §5.7, §9).
+// The message of a user search turned off by an application setting (DisableUserList,
+// DisableUsersV1), worded as ConnectyCube words it; the URL of the setting follows it.
 const (
 	msgUsersForbidden = "Users retrieving forbidden in admin panel, application settings. Setup it here: "
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// userKeyOrder is the user object's key order observed in production (spec §5.1), with
+// userKeyOrder is the user object's key order observed in ConnectyCube's production API, with
 // blob_id after facebook_id.
 var userKeyOrder = []string{"_id", "id", "created_at", "updated_at", "last_request_at", "login", "email",
 	"full_name", "phone", "custom_data", "avatar", "external_id", "timezone", "website", "twitter_id",

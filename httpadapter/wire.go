@@ -14,7 +14,8 @@ import (
 
 const (
 	contentTypeJSON = "application/json; charset=utf-8"
-	// headerExpiration carries the session's expiry (spec §1.4).
+	// headerExpiration carries the session's expiry ("2006-01-02 15:04:05 UTC"); the Flutter SDK
+	// treats a response without it as an expired session.
 	headerExpiration = "CB-Token-ExpirationDate"
 )
 
@@ -22,7 +23,7 @@ const (
 // the hot path of every client. wire_test.go checks the output byte for byte against
 // encoding/json on the equivalent structs.
 
-// appendUserJSON appends the ConnectyCube user object (spec §5.1): every field present, null
+// appendUserJSON appends the ConnectyCube user object: every field present, null
 // when empty, in the key order observed in production (blob_id, absent there, follows
 // facebook_id); times in seconds; user_tags comma-joined; is_guest true or null. The password
 // hash is never written.
@@ -89,7 +90,7 @@ func appendUserJSON(b []byte, u *identity.User) []byte {
 	return append(b, '}')
 }
 
-// appendSessionJSON appends the ConnectyCube session object (spec §4.1): user_id null and no
+// appendSessionJSON appends the ConnectyCube session object (POST /session): user_id null and no
 // user for an application session; nonce present when the client sent one (a number when it
 // is one); times with milliseconds.
 func appendSessionJSON(b []byte, s *identity.Session) []byte {

@@ -20,7 +20,7 @@ const (
 	sessionTimeLayout = "2006-01-02T15:04:05.000Z"
 )
 
-// refUser is the ConnectyCube user object (spec §5.1): every field present, null when
+// refUser is the ConnectyCube user object: every field present, null when
 // empty, in the key order observed in production (blob_id, absent there, follows
 // facebook_id).
 type refUser struct {
@@ -46,7 +46,7 @@ type refUser struct {
 	IsGuest        *bool   `json:"is_guest"`
 }
 
-// refSession is the ConnectyCube session object (spec §4.1). user_id is null for an
+// refSession is the ConnectyCube session object (POST /session). user_id is null for an
 // application session; nonce is present when the client sent one.
 type refSession struct {
 	ID            int64    `json:"id"`

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to reset and describe PostgreSQL
-	"github.com/mattn/go-sqlite3"
 )
 
 // common holds the flags every subcommand shares.
@@ -165,8 +164,7 @@ func dropTables(ctx context.Context, dsn, prefix string) error {
 // describeDB names the database engine and version.
 func describeDB(ctx context.Context, c *common) string {
 	if c.db == "sqlite" {
-		v, _, _ := sqlite3.Version()
-		return "SQLite " + v + " (WAL, synchronous=NORMAL)"
+		return "SQLite " + sqliteVersion() + " (WAL, synchronous=NORMAL)"
 	}
 	db, err := sql.Open("pgx", c.dsn)
 	if err != nil {

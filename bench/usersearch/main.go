@@ -1,6 +1,6 @@
 // Command usersearch measures user retrieval at scale: it loads a population of users (one
 // million by default) into SQLite and/or PostgreSQL, then sends the example queries of the
-// ConnectyCube "Retrieve users V2" documentation (spec §5.6), start_with, V1 filter[] and
+// ConnectyCube "Retrieve users V2" documentation, start_with, V1 filter[] and
 // by_tags requests through the HTTP adapter (an in-process server on loopback) and prints
 // p50/p99 latencies as a Markdown table.
 //
@@ -316,19 +316,19 @@ func queries(ctx context.Context, o options, st *gormstore.Store, prefix string,
 	esc := url.QueryEscape
 	names := []string{"hunter", "james", "mary", "marvin", "zola", "smith"}
 	return []query{
-		{"V2 id (§5.6 valid 1)", func(i int) string { return fmt.Sprintf("/users/v2?id=%d", id(i)) }},
-		{"V2 id in + last_request_at gt (§5.6 valid 2)", func(i int) string {
+		{"V2 id (docs example 1)", func(i int) string { return fmt.Sprintf("/users/v2?id=%d", id(i)) }},
+		{"V2 id in + last_request_at gt (docs example 2)", func(i int) string {
 			return fmt.Sprintf("/users/v2?id[in][]=%d&id[in][]=%d&last_request_at[gt]=2018-12-06T09:21:41Z", id(i), id(i+1))
 		}},
-		{"V2 user_tags (§5.6 valid 3)", func(i int) string { return "/users/v2?user_tags=guest" }},
-		{"V2 user_tags + created_at lt (§5.6 valid 4)", func(i int) string { return "/users/v2?user_tags=guest&created_at[lt]=1690886495" }},
-		{"V2 login + phone + user_tags nin + updated_at lte (§5.6 valid 5)", func(i int) string {
+		{"V2 user_tags (docs example 3)", func(i int) string { return "/users/v2?user_tags=guest" }},
+		{"V2 user_tags + created_at lt (docs example 4)", func(i int) string { return "/users/v2?user_tags=guest&created_at[lt]=1690886495" }},
+		{"V2 login + phone + user_tags nin + updated_at lte (docs example 5)", func(i int) string {
 			return "/users/v2?login=" + esc(s(i).login) + "&phone=" + esc(s(i).phone) + "&user_tags[nin][]=vip&updated_at[lte]=2030-01-01T00:00:00Z"
 		}},
-		{"V2 full_name start_with + id nin (§5.6 valid 6)", func(i int) string {
+		{"V2 full_name start_with + id nin (docs example 6)", func(i int) string {
 			return "/users/v2?full_name[start_with]=" + names[i%len(names)] + "&id[nin][]=68647"
 		}},
-		{"V2 phone + last_request_at eq (§5.6 valid 7)", func(i int) string {
+		{"V2 phone + last_request_at eq (docs example 7)", func(i int) string {
 			return "/users/v2?phone=" + esc(s(i).phone) + "&last_request_at=2020-11-09T08:21:41Z"
 		}},
 		{"V2 login start_with", func(i int) string { return "/users/v2?login[start_with]=" + esc(s(i).pfx) }},

@@ -128,7 +128,7 @@ export async function settle(promise) {
 export const SESSION_DOES_NOT_EXIST = { errors: { base: ['Required session does not exist'] } };
 export const NEED_USER = { errors: { base: ['Forbidden. Need user.'] } };
 
-// USER_FIELDS are the keys of a user object on the wire (spec §5.1): every one is present in
+// USER_FIELDS are the keys of a ConnectyCube user object on the wire: every one is present in
 // every response, null when empty; the password never is.
 export const USER_FIELDS = [
   '_id',
@@ -171,7 +171,7 @@ export function assertUserShape(u) {
 }
 
 // tagsOf returns user_tags as an array whether the server sends a comma-joined string (the
-// documented form) or an array (the SDK's TypeScript type); spec §13 q7 leaves it open.
+// documented form) or an array (the SDK's TypeScript type); ConnectyCube does not say which.
 export function tagsOf(u) {
   if (u.user_tags === null) return [];
   if (Array.isArray(u.user_tags)) return u.user_tags;

@@ -116,20 +116,7 @@ func TestRunPostgres(t *testing.T) {
 	addr, banner, stop := start(t, dsn, "-table-prefix", prefix, "-blob-dir", t.TempDir())
 	defer func() {
 		stop()
-		st, err := gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		var tables []string
-		if err := st.DB().Raw("SELECT tablename FROM pg_tables WHERE tablename LIKE ?", prefix+"%").Scan(&tables).Error; err != nil {
-			t.Error(err)
-		}
-		for _, name := range tables {
-			if err := st.DB().Exec(`DROP TABLE IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
-				t.Error(err)
-			}
-		}
+		dropTables(t, dsn, prefix)
 	}()
 	m := keyRE.FindStringSubmatch(banner)
 	if m == nil {
@@ -143,6 +130,25 @@ func TestRunPostgres(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 201 {
 		t.Fatalf("create session: %d", res.StatusCode)
+	}
+}
+
+// dropTables drops the PostgreSQL tables whose names start with prefix.
+func dropTables(t *testing.T, dsn, prefix string) {
+	t.Helper()
+	st, err := gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var tables []string
+	if err := st.DB().Raw("SELECT tablename FROM pg_tables WHERE tablename LIKE ?", prefix+"%").Scan(&tables).Error; err != nil {
+		t.Error(err)
+	}
+	for _, name := range tables {
+		if err := st.DB().Exec(`DROP TABLE IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
+			t.Error(err)
+		}
 	}
 }
 

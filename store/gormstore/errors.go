@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/mattn/go-sqlite3"
 	"gorm.io/gorm"
 
 	"github.com/identitykit/identity"
@@ -52,81 +50,17 @@ func unavailable(err error) bool {
 	if errors.As(err, &netErr) {
 		return true
 	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) || pgconn.Timeout(err) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			strings.HasPrefix(pgErr.Code, "53"),  // insufficient resources (too many connections, disk full)
-			strings.HasPrefix(pgErr.Code, "57P"), // admin shutdown, crash shutdown, cannot connect now
-			pgErr.Code == "40001",                // serialization failure
-			pgErr.Code == "40P01",                // deadlock detected
-			pgErr.Code == "55P03",                // lock not available
-			pgErr.Code == "57014":                // query canceled (statement timeout)
-			return true
-		}
-		return false
-	}
-	var liteErr sqlite3.Error
-	if errors.As(err, &liteErr) {
-		switch liteErr.Code {
-		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrIoErr, sqlite3.ErrCantOpen,
-			sqlite3.ErrFull, sqlite3.ErrNomem, sqlite3.ErrProtocol, sqlite3.ErrReadonly:
-			return true
-		}
-	}
-	return false
+	return pgUnavailable(err) || sqliteUnavailable(err)
 }
 
 // uniqueIndex reports whether err is a unique-index violation and, if so, which of the
 // store's unique indexes (one of the idx* names, "" when it cannot be told) was violated.
 func (s *Store) uniqueIndex(err error) (string, bool) {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		if pgErr.Code != "23505" {
-			return "", false
-		}
-		name := strings.TrimPrefix(pgErr.ConstraintName, s.t.prefix)
-		for _, idx := range []string{idxAppAuthKey, idxUserUID, idxUserLogin, idxUserEmail, idxAccountSubject, idxSessionToken,
-			idxUserExternalUserID, idxUserFacebookID, idxUserTwitterID, idxUserLoginSkeleton} {
-			if name == idx {
-				return idx, true
-			}
-		}
-		return "", true
+	if idx, unique, ok := s.pgUniqueIndex(err); ok {
+		return idx, unique
 	}
-	var liteErr sqlite3.Error
-	if errors.As(err, &liteErr) {
-		if liteErr.ExtendedCode != sqlite3.ErrConstraintUnique && liteErr.ExtendedCode != sqlite3.ErrConstraintPrimaryKey {
-			return "", false
-		}
-		// "UNIQUE constraint failed: identity_users.application_id, identity_users.login_key";
-		// an index on an expression is named instead: "...failed: index 'identity_users_x'".
-		msg := liteErr.Error()
-		for _, idx := range []string{idxUserFacebookID, idxUserTwitterID} {
-			if strings.Contains(msg, "index '"+s.t.prefix+idx+"'") {
-				return idx, true
-			}
-		}
-		cols := map[string]string{
-			s.t.users + ".external_user_id": idxUserExternalUserID,
-			s.t.users + ".login_skeleton":   idxUserLoginSkeleton,
-			s.t.apps + ".auth_key":          idxAppAuthKey,
-			s.t.users + ".uid":              idxUserUID,
-			s.t.users + ".login_key":        idxUserLogin,
-			s.t.users + ".email_key":        idxUserEmail,
-			s.t.accounts + ".subject":       idxAccountSubject,
-			s.t.sessions + ".token_hash":    idxSessionToken,
-		}
-		for col, idx := range cols {
-			if strings.Contains(msg, col) {
-				return idx, true
-			}
-		}
-		return "", true
+	if idx, unique, ok := s.sqliteUniqueIndex(err); ok {
+		return idx, unique
 	}
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return "", true

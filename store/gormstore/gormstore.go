@@ -19,6 +19,11 @@
 // PostgreSQL connection and resource errors) wrap identity.ErrUnavailable.
 //
 // Times are stored in UTC with microsecond precision.
+//
+// The SQLite driver (mattn/go-sqlite3) is C code and needs cgo. In a build without cgo
+// (CGO_ENABLED=0) the package links no SQLite code and needs no C compiler: OpenPostgres works
+// as usual, while OpenSQLite and OpenMemory keep their signatures and return an error saying
+// SQLite needs a cgo build.
 package gormstore
 
 import (
@@ -28,10 +33,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"regexp"
-	"strings"
 
-	"gorm.io/driver/postgres"
-	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -111,103 +113,6 @@ func New(db *gorm.DB, cfg Config) (*Store, error) {
 		log = cfg.Logger
 	}
 	return &Store{db: db.Session(sess), t: newTables(cfg.TablePrefix), log: log}, nil
-}
-
-// OpenSQLite opens (creating if needed) the SQLite database at path and returns a Store on
-// it. File databases use WAL journaling, synchronous=NORMAL, a 5 s busy timeout, foreign keys
-// and immediate transactions (a writing transaction takes the write lock when it begins, so
-// concurrent writers wait instead of failing). path may carry driver options after a "?"
-// ("_busy_timeout=10000"); those given win over the defaults. path may also be a "file:" URI
-// or ":memory:", a new database private to the Store. An in-memory database (":memory:",
-// "file::memory:...", "mode=memory") is served by a single connection, so every query of the
-// Store sees the same database.
-func OpenSQLite(path string, cfg Config) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("gormstore: empty SQLite path")
-	}
-	memory := path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory")
-	dsn := path
-	if path == ":memory:" {
-		dsn = "file::memory:"
-	}
-	params := []string{"_busy_timeout=5000", "_foreign_keys=1", "_txlock=immediate"}
-	if !memory {
-		params = append(params, "_journal_mode=WAL", "_synchronous=NORMAL")
-	}
-	for _, p := range params {
-		key := p[:strings.IndexByte(p, '=')+1]
-		if strings.Contains(dsn, "?"+key) || strings.Contains(dsn, "&"+key) {
-			continue
-		}
-		if strings.Contains(dsn, "?") {
-			dsn += "&" + p
-		} else {
-			dsn += "?" + p
-		}
-	}
-	gcfg := openConfig(cfg)
-	// Re-parsing each statement costs SQLite more than the lookup itself; PostgreSQL's pgx
-	// driver caches prepared statements on its own.
-	gcfg.PrepareStmt = true
-	gcfg.PrepareStmtMaxSize = 256
-	db, err := gorm.Open(sqlite.Open(dsn), gcfg)
-	if err != nil {
-		return nil, fmt.Errorf("gormstore: open sqlite: %w", classify(err))
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
-	}
-	if memory {
-		// Every connection to a private memory database is a new, empty database.
-		sqlDB.SetMaxOpenConns(1)
-		sqlDB.SetMaxIdleConns(1)
-		sqlDB.SetConnMaxLifetime(0)
-		sqlDB.SetConnMaxIdleTime(0)
-	}
-	st, err := New(db, cfg)
-	if err != nil {
-		sqlDB.Close()
-		return nil, err
-	}
-	return st, nil
-}
-
-// OpenMemory opens a new, private, empty in-memory SQLite database and migrates it: the
-// store for tests and examples. Each call returns an independent database, gone on Close.
-func OpenMemory(cfg Config) (*Store, error) {
-	st, err := OpenSQLite(":memory:", cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Migrate(context.Background()); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return st, nil
-}
-
-// OpenPostgres connects to the PostgreSQL database named by dsn (a URL or a key=value
-// string as pgx accepts) and returns a Store on it. The connection is checked with a ping;
-// an unreachable server yields an error wrapping identity.ErrUnavailable. The pool opens at
-// most 32 connections (more concurrent queries wait for one) and keeps up to 16 idle, each
-// closed after 5 minutes unused; database/sql's defaults (no limit, 2 idle) let a burst of
-// requests exhaust PostgreSQL's max_connections and make a busy server reconnect constantly.
-// Adjust it through DB(); PostgreSQL's max_connections must cover every instance's pool.
-func OpenPostgres(dsn string, cfg Config) (*Store, error) {
-	db, err := gorm.Open(postgres.Open(dsn), openConfig(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("gormstore: open postgres: %w", classify(err))
-	}
-	tunePostgresPool(db)
-	st, err := New(db, cfg)
-	if err != nil {
-		if sqlDB, e := db.DB(); e == nil {
-			sqlDB.Close()
-		}
-		return nil, err
-	}
-	return st, nil
 }
 
 func openConfig(cfg Config) *gorm.Config {
