@@ -24,6 +24,20 @@ func identityGoroutines() []string {
 	return out
 }
 
+// settledIdentityGoroutines is identityGoroutines once the goroutines that are finishing
+// have had the chance to: a stopped goroutine has signalled it is done (Shutdown returns
+// then) but may still be on its way out of its function. A goroutine Shutdown did not stop
+// stays blocked, and is still reported after the yields run out.
+func settledIdentityGoroutines() []string {
+	g := identityGoroutines()
+	for i := 0; i < 2000 && len(g) > 0; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+		g = identityGoroutines()
+	}
+	return g
+}
+
 // Shutdown stops every goroutine the Identity started: the janitors of StartJanitor and the
 // reset mail workers. When it returns, none is left. It is idempotent and safe to call
 // concurrently, and a janitor started after it does not run.
@@ -49,11 +63,11 @@ func TestShutdownStopsEverything(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if g := identityGoroutines(); len(g) > 0 {
+	if g := settledIdentityGoroutines(); len(g) > 0 {
 		t.Fatalf("%d goroutines of the Identity left after Shutdown:\n%s", len(g), strings.Join(g, "\n\n"))
 	}
 	stop := e.id.StartJanitor(time.Hour)
-	if g := identityGoroutines(); len(g) > 0 {
+	if g := settledIdentityGoroutines(); len(g) > 0 {
 		t.Fatalf("StartJanitor after Shutdown started a goroutine:\n%s", strings.Join(g, "\n\n"))
 	}
 	stop()
