@@ -119,7 +119,7 @@ func TestSearchUsersV2(t *testing.T) {
 		{"seed: by id, first page", "id[in][]=" + id("marvin18") + "&id[in][]=" + id("hunter_s") + "&limit=10&offset=0", []string{"marvin18", "hunter_s"}, 10, 0, 2},
 		{"seed: by login", "login=adminFirstUser", []string{"adminFirstUser"}, 100, 0, 1},
 		// The seed's last_request_at snippet: a date comparison alone is accepted (see
-		// identity.UserQuery.CheckV2), so the example works.
+		// checkV2 in users_rules.go), so the example works.
 		{"seed: JavaScript Date alone", "last_request_at[gt]=" + jsDate, []string{"adminFirstUser", "hunter_s", "smith1"}, 100, 0, 3},
 		{"doc's invalid created_at[gte] alone is accepted", "created_at[gte]=2017-11-20T00:00:00Z", []string{"hunter_s", "hunting"}, 100, 0, 2},
 		{"JavaScript Date next to a stand-alone filter", "last_request_at[gt]=" + jsDate + "&user_tags=guest", []string{"hunter_s", "smith1"}, 100, 0, 2},

@@ -112,7 +112,7 @@ describe('Retrieve users V2', () => {
     // The SDK sends the Date as String(date) ("Fri Nov 10 2017 00:00:00 GMT+0000
     // (Coordinated Universal Time)" in UTC), which the server reads. The documented V2 rules
     // ask for a stand-alone field, but this product example has none; a date comparison alone
-    // is accepted (identity.UserQuery.CheckV2) so that the example works.
+    // is accepted (the adapter's V2 rules, httpadapter/users_rules.go) so that the example works.
     assert.equal(rejected, undefined, `the seed's date query is answered: ${JSON.stringify(rejected)}`);
     assert.deepEqual(loginsOf(resolved.items), ['adminFirstUser', 'hunter_s'], 'users whose last request is after the date');
     assert.equal(resolved.total_entries, 2);
