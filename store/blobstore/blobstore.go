@@ -36,17 +36,16 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/blobkey"
 )
 
 // ErrInvalidKey is returned for a key that is not a valid blob key.
 var ErrInvalidKey = errors.New("blobstore: invalid key")
 
 const (
-	maxKeySegments = 8
-	maxSegmentLen  = 128
-	tempPrefix     = ".tmp-"
-	dirPerm        = 0o700
-	filePerm       = 0o600
+	tempPrefix = ".tmp-"
+	dirPerm    = 0o700
+	filePerm   = 0o600
 )
 
 // Dir is an identity.BlobStorage in a local directory. It is safe for concurrent use.
@@ -76,20 +75,8 @@ func (d *Dir) Close() error { return d.root.Close() }
 
 // checkKey validates key and returns its directory ("" for a key of one segment).
 func checkKey(key string) (string, error) {
-	segs := strings.Split(key, "/")
-	if key == "" || len(segs) > maxKeySegments {
+	if !blobkey.Valid(key) {
 		return "", ErrInvalidKey
-	}
-	for _, s := range segs {
-		if s == "" || len(s) > maxSegmentLen {
-			return "", ErrInvalidKey
-		}
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return "", ErrInvalidKey
-			}
-		}
 	}
 	dir := path.Dir(key)
 	if dir == "." {
