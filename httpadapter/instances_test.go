@@ -35,36 +35,10 @@ import (
 // (IDENTITY_TEST_REDIS_ADDR, default 127.0.0.1:6379; skipped when unreachable unless the
 // variable is set).
 func TestTwoInstancesOnePostgres(t *testing.T) {
-	dsn := os.Getenv("IDENTITY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("set IDENTITY_TEST_POSTGRES_DSN to run the two-instance test on PostgreSQL")
-	}
+	stA, stB, prefix := twoPostgresStores(t)
 	ctx := context.Background()
-	prefix := fmt.Sprintf("inst%d_%d_", os.Getpid(), time.Now().UnixNano()%1e9)
 	clk := testutil.NewClock(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC))
 	const recheck = 5 * time.Second // identity.Config.RecheckInterval's default
-
-	open := func() *gormstore.Store {
-		st, err := gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if err := st.Migrate(ctx); err != nil { // both migrate, as two processes starting would
-			t.Fatal(err)
-		}
-		return st
-	}
-	stA, stB := open(), open()
-	t.Cleanup(func() {
-		var tables []string
-		stA.DB().Raw("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE ?", prefix+"%").Scan(&tables)
-		for _, tbl := range tables {
-			if strings.HasPrefix(tbl, prefix) {
-				stA.DB().Exec(`DROP TABLE IF EXISTS "` + tbl + `" CASCADE`)
-			}
-		}
-	})
 	pw := testenv.Passwords(t)
 	logs := &testutil.LogBuffer{}
 	newInstance := func(st *gormstore.Store, cfg httpadapter.Config) *env {
@@ -216,4 +190,39 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("errors logged:\n%s", logs.String())
 	}
+}
+
+// twoPostgresStores opens two stores on the database of IDENTITY_TEST_POSTGRES_DSN (each its
+// own connection pool, as two processes would have; both migrate, as two processes starting
+// would) under a new table prefix, whose tables are dropped when t ends. It skips t without
+// the variable.
+func twoPostgresStores(t *testing.T) (a, b *gormstore.Store, prefix string) {
+	dsn := os.Getenv("IDENTITY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("set IDENTITY_TEST_POSTGRES_DSN to run the two-instance tests on PostgreSQL")
+	}
+	ctx := context.Background()
+	prefix = fmt.Sprintf("inst%d_%d_", os.Getpid(), time.Now().UnixNano()%1e9)
+	open := func() *gormstore.Store {
+		st, err := gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	a, b = open(), open()
+	t.Cleanup(func() {
+		var tables []string
+		a.DB().Raw("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE ?", prefix+"%").Scan(&tables)
+		for _, tbl := range tables {
+			if strings.HasPrefix(tbl, prefix) {
+				a.DB().Exec(`DROP TABLE IF EXISTS "` + tbl + `" CASCADE`)
+			}
+		}
+	})
+	return a, b, prefix
 }
