@@ -11,6 +11,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/store/blobstore"
+	"github.com/identitykit/identity/store/blobstore/s3blob"
 )
 
 // blobDir is the directory of uploaded files (avatars): -blob-dir, or "blobs" next to the
@@ -28,6 +29,21 @@ func (c *config) blobDir() string {
 	}
 }
 
+// checkBlobS3 checks the -blob-s3-* flags (without a request: openBlobs checks the bucket).
+func (c *config) checkBlobS3() error {
+	if c.BlobS3.Endpoint == "" {
+		return nil
+	}
+	if strings.TrimSpace(c.BlobDir) != "" {
+		return fmt.Errorf("-blob-dir and -blob-s3-endpoint: choose one place for uploaded files")
+	}
+	// s3blob's errors never include the secret key.
+	if _, err := s3blob.New(c.BlobS3); err != nil {
+		return fmt.Errorf("-blob-s3-*: %w", err)
+	}
+	return nil
+}
+
 // parseGrantKey decodes -blob-grant-key (hex, at least 32 bytes); "" means a random key per
 // process.
 func parseGrantKey(s string) ([]byte, error) {
@@ -42,10 +58,21 @@ func parseGrantKey(s string) ([]byte, error) {
 	return k, nil
 }
 
-// openBlobs opens the blob directory of cfg and returns the identity.BlobConfig that uses it
+// openBlobs opens the S3 bucket or the blob directory of cfg and returns the identity.BlobConfig that uses it
 // (the zero BlobConfig when file storage is off). close releases the directory.
 func openBlobs(ctx context.Context, cfg *config, log *slog.Logger) (bc identity.BlobConfig, close func(), err error) {
 	close = func() {}
+	if s3 := cfg.BlobS3; s3.Endpoint != "" {
+		bs, err := s3blob.New(s3)
+		if err != nil {
+			return bc, close, fmt.Errorf("server: -blob-s3-*: %w", err)
+		}
+		if err := bs.Check(ctx); err != nil {
+			return bc, close, fmt.Errorf("server: -blob-s3-*: %w", err)
+		}
+		log.Info("server: uploaded files are kept in S3", "endpoint", s3.Endpoint, "bucket", s3.Bucket, "prefix", s3.Prefix, "tls", !s3.InsecureNoTLS)
+		return cfg.blobConfig(bs, log), close, nil
+	}
 	dir := cfg.blobDir()
 	if dir == "" {
 		log.Info("server: file storage is off (-blob-dir=off): avatars are free text")
@@ -61,8 +88,13 @@ func openBlobs(ctx context.Context, cfg *config, log *slog.Logger) (bc identity.
 	} else if n > 0 {
 		log.Info("server: removed partial uploads", "count", n)
 	}
-	if cfg.BlobGrantKey == nil {
+	return cfg.blobConfig(d, log), func() { d.Close() }, nil
+}
+
+// blobConfig is the identity.BlobConfig of cfg with storage st.
+func (c *config) blobConfig(st identity.BlobStorage, log *slog.Logger) identity.BlobConfig {
+	if c.BlobGrantKey == nil {
 		log.Info("server: upload grants are signed with a random per-process key; set -blob-grant-key when several instances serve one database")
 	}
-	return identity.BlobConfig{Storage: d, MaxSize: cfg.MaxBlobBytes, GrantKey: cfg.BlobGrantKey}, func() { d.Close() }, nil
+	return identity.BlobConfig{Storage: st, MaxSize: c.MaxBlobBytes, GrantKey: c.BlobGrantKey}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -12,7 +13,60 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/identitykit/identity/internal/testutil/testenv"
+	"github.com/identitykit/identity/store/blobstore/s3blob"
+	"github.com/minio/minio-go/v7"
 )
+
+func TestBlobS3Config(t *testing.T) {
+	const secret = "s3-secret-never-shown"
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := parseConfig(nil, env(nil), io.Discard)
+	if err != nil || c.BlobS3.Endpoint != "" || c.BlobS3.Region != "us-east-1" || c.BlobS3.InsecureNoTLS {
+		t.Fatalf("defaults: %v %+v", err, c.BlobS3.Endpoint)
+	}
+	c, err = parseConfig([]string{"-blob-s3-endpoint", "s3.example.com", "-blob-s3-bucket", "avatars", "-blob-s3-access-key", "AK",
+		"-blob-s3-secret-key", secret, "-blob-s3-region", "eu-west-1", "-blob-s3-prefix", "prod/identity"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s3blob.Config{Endpoint: "s3.example.com", Region: "eu-west-1", Bucket: "avatars", AccessKey: "AK", SecretKey: secret, Prefix: "prod/identity"}
+	if c.BlobS3 != want {
+		t.Fatalf("flags: %+v", c.BlobS3)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"IDENTITY_BLOB_S3_ENDPOINT": "127.0.0.1:7070", "IDENTITY_BLOB_S3_BUCKET": "b",
+		"IDENTITY_BLOB_S3_ACCESS_KEY": "AK", "IDENTITY_BLOB_S3_SECRET_KEY": secret, "IDENTITY_BLOB_S3_TLS": "false",
+		"IDENTITY_BLOB_S3_REGION": "r1", "IDENTITY_BLOB_S3_PREFIX": "p"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = s3blob.Config{Endpoint: "127.0.0.1:7070", Region: "r1", Bucket: "b", AccessKey: "AK", SecretKey: secret, InsecureNoTLS: true, Prefix: "p"}
+	if c.BlobS3 != want {
+		t.Fatalf("env: %+v", c.BlobS3)
+	}
+	s3 := []string{"-blob-s3-endpoint", "s3.example.com", "-blob-s3-bucket", "b", "-blob-s3-access-key", "AK", "-blob-s3-secret-key", secret}
+	for _, bad := range [][]string{
+		{"-blob-s3-endpoint", "s3.example.com"},                                              // no bucket, no keys
+		{"-blob-s3-endpoint", "s3.example.com", "-blob-s3-bucket", "b"},                      // no keys
+		append([]string{"-blob-dir", "/srv/blobs"}, s3...),                                   // two places
+		append(append([]string{}, s3...), "-blob-s3-prefix", "../x"),                         // bad prefix
+		append(append([]string{}, s3[2:]...), "-blob-s3-endpoint", "https://s3.example.com"), // a URL
+	} {
+		_, err := parseConfig(bad, env(nil), io.Discard)
+		if err == nil {
+			t.Errorf("parseConfig(%v) accepted", bad)
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+	// Usage shows no secret either, even when it comes from the environment.
+	var usage bytes.Buffer
+	parseConfig([]string{"-h"}, env(map[string]string{"IDENTITY_BLOB_S3_SECRET_KEY": secret}), &usage)
+	if strings.Contains(usage.String(), secret) || !strings.Contains(usage.String(), "-blob-s3-secret-key") {
+		t.Fatalf("usage shows the secret or lacks the flag")
+	}
+}
 
 func TestBlobConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -50,7 +104,55 @@ func TestBlobConfig(t *testing.T) {
 // comes back byte for byte.
 func TestRunBlobs(t *testing.T) {
 	dir := t.TempDir()
-	addr, banner, stop := start(t, filepath.Join(dir, "identity.db"), "-max-blob-bytes", "4096")
+	uploadThroughServer(t, dir)
+	// The file lives under the blob directory next to the database.
+	var files int
+	filepath.Walk(filepath.Join(dir, "blobs"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files != 1 {
+		t.Fatalf("%d files under %s/blobs, want 1", files, dir)
+	}
+}
+
+// The same with the files in an S3 bucket (-blob-s3-*; runs with IDENTITY_TEST_S3_ENDPOINT).
+func TestRunBlobsS3(t *testing.T) {
+	s3 := testenv.S3(t)
+	dir := t.TempDir()
+	uploadThroughServer(t, dir, "-blob-s3-endpoint", s3.Endpoint, "-blob-s3-bucket", s3.Bucket, "-blob-s3-prefix", s3.Prefix,
+		"-blob-s3-access-key", s3.AccessKey, "-blob-s3-secret-key", s3.SecretKey, "-blob-s3-tls="+strconv.FormatBool(!s3.InsecureNoTLS))
+	if _, err := os.Stat(filepath.Join(dir, "blobs")); !os.IsNotExist(err) {
+		t.Fatalf("a blob directory was made: %v", err)
+	}
+	var objects int
+	for o := range testenv.S3Client(t, s3).ListObjects(t.Context(), s3.Bucket, minio.ListObjectsOptions{Prefix: s3.Prefix + "/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		objects++
+	}
+	if objects != 1 {
+		t.Fatalf("%d objects under %s/, want 1", objects, s3.Prefix)
+	}
+	// A bucket that does not exist stops the server at start, without showing the secret.
+	cfg, err := parseConfig([]string{"-db", filepath.Join(dir, "x.db"), "-blob-s3-endpoint", s3.Endpoint, "-blob-s3-bucket", "no-such-bucket-x1",
+		"-blob-s3-access-key", s3.AccessKey, "-blob-s3-secret-key", s3.SecretKey, "-blob-s3-tls=false"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = openBlobs(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), s3.SecretKey) {
+		t.Fatalf("openBlobs with a missing bucket: %v", err)
+	}
+}
+
+// uploadThroughServer starts the server with its SQLite database in dir and args, and
+// uploads, completes and downloads a file through it.
+func uploadThroughServer(t *testing.T, dir string, args ...string) {
+	addr, banner, stop := start(t, filepath.Join(dir, "identity.db"), append([]string{"-max-blob-bytes", "4096"}, args...)...)
 	defer stop()
 	key := keyRE.FindStringSubmatch(banner)[1]
 	base := "http://" + addr
@@ -112,16 +214,5 @@ func TestRunBlobs(t *testing.T) {
 	}
 	if res, b = call("GET", base+"/blobs/"+created.Blob.UID, "", "", nil); res.StatusCode != 200 || !bytes.Equal(b, content) {
 		t.Fatalf("download: %d, %d bytes", res.StatusCode, len(b))
-	}
-	// The file lives under the blob directory next to the database.
-	var files int
-	filepath.Walk(filepath.Join(dir, "blobs"), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			files++
-		}
-		return nil
-	})
-	if files != 1 {
-		t.Fatalf("%d files under %s/blobs, want 1", files, dir)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/store/blobstore/s3blob"
 )
 
 // config is every setting of the server. Each is a flag with an IDENTITY_* environment
@@ -42,6 +43,9 @@ type config struct {
 	BlobDir      string
 	MaxBlobBytes int64
 	BlobGrantKey []byte
+	// BlobS3 is the S3 bucket of uploaded files when BlobS3.Endpoint is set (instead of
+	// BlobDir). Its SecretKey is never printed.
+	BlobS3 s3blob.Config
 	// External identity providers: Firebase, CIdP, OIDC (providers.go).
 	Providers providerFlags
 	// PprofAddr serves net/http/pprof on a loopback address (pprof.go); "" is off.
@@ -168,6 +172,15 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		c.MaxBlobBytes = n
 	}
 	str(&grantKey, "blob-grant-key", "IDENTITY_BLOB_GRANT_KEY", "", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process)")
+	str(&c.BlobS3.Endpoint, "blob-s3-endpoint", "IDENTITY_BLOB_S3_ENDPOINT", "", "host[:port] of an S3-compatible server: keep uploaded files in its bucket -blob-s3-bucket instead of -blob-dir, so that every instance serves them")
+	str(&c.BlobS3.Bucket, "blob-s3-bucket", "IDENTITY_BLOB_S3_BUCKET", "", "S3 bucket of uploaded files (must exist)")
+	str(&c.BlobS3.Prefix, "blob-s3-prefix", "IDENTITY_BLOB_S3_PREFIX", "", "prefix of the object names in the bucket (segments of letters, digits, - and _; default none)")
+	str(&c.BlobS3.Region, "blob-s3-region", "IDENTITY_BLOB_S3_REGION", "us-east-1", "region of the S3 bucket")
+	str(&c.BlobS3.AccessKey, "blob-s3-access-key", "IDENTITY_BLOB_S3_ACCESS_KEY", "", "S3 access key")
+	c.BlobS3.SecretKey = env("IDENTITY_BLOB_S3_SECRET_KEY", "")
+	fs.Var(secretFlag{&c.BlobS3.SecretKey}, "blob-s3-secret-key", "S3 secret key (env IDENTITY_BLOB_S3_SECRET_KEY, better than the flag, which shows in the process list; never printed)")
+	blobS3TLS := true
+	boolean(&blobS3TLS, "blob-s3-tls", "IDENTITY_BLOB_S3_TLS", true, "talk HTTPS to the S3 server (false: plain HTTP, for a server on the same host or network only)")
 	addProviderFlags(fs, env, &envErrs, &c.Providers)
 	addMailFlags(fs, env, &envErrs, &c.Mail)
 	str(&c.PprofAddr, "pprof-addr", "IDENTITY_PPROF_ADDR", "", "serve net/http/pprof profiles at http://<addr>/debug/pprof/ (loopback addresses only; default off)")
@@ -215,6 +228,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, fmt.Errorf("-max-blob-bytes must be positive")
 	}
 	if c.BlobGrantKey, err = parseGrantKey(strings.TrimSpace(grantKey)); err != nil {
+		return nil, err
+	}
+	c.BlobS3.InsecureNoTLS = !blobS3TLS
+	if err := c.checkBlobS3(); err != nil {
 		return nil, err
 	}
 	if err := c.Providers.check(); err != nil {
