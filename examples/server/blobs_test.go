@@ -216,3 +216,29 @@ func uploadThroughServer(t *testing.T, dir string, args ...string) {
 		t.Fatalf("download: %d, %d bytes", res.StatusCode, len(b))
 	}
 }
+
+// TestGrantKeyNeverPrinted: the blob grant key from the environment does not appear in
+// --help (it used to be shown as the flag's default), and it still applies.
+func TestGrantKeyNeverPrinted(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	env := func(k string) string {
+		if k == "IDENTITY_BLOB_GRANT_KEY" {
+			return key
+		}
+		return ""
+	}
+	var usage strings.Builder
+	if _, err := parseConfig([]string{"--help"}, env, &usage); err == nil {
+		t.Fatal("--help: no error")
+	}
+	if strings.Contains(usage.String(), key) {
+		t.Fatal("--help prints the grant key")
+	}
+	c, err := parseConfig(nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.BlobGrantKey) != 32 {
+		t.Fatalf("grant key from the environment: %d bytes, want 32", len(c.BlobGrantKey))
+	}
+}

@@ -171,7 +171,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		}
 		c.MaxBlobBytes = n
 	}
-	str(&grantKey, "blob-grant-key", "IDENTITY_BLOB_GRANT_KEY", "", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process)")
+	grantKey = env("IDENTITY_BLOB_GRANT_KEY", "")
+	fs.Var(secretFlag{&grantKey}, "blob-grant-key", "hex key (32+ bytes) signing upload URLs; give every instance of one deployment the same (default: random per process; env IDENTITY_BLOB_GRANT_KEY, better than the flag, which shows in the process list; never printed)")
 	str(&c.BlobS3.Endpoint, "blob-s3-endpoint", "IDENTITY_BLOB_S3_ENDPOINT", "", "host[:port] of an S3-compatible server: keep uploaded files in its bucket -blob-s3-bucket instead of -blob-dir, so that every instance serves them")
 	str(&c.BlobS3.Bucket, "blob-s3-bucket", "IDENTITY_BLOB_S3_BUCKET", "", "S3 bucket of uploaded files (must exist)")
 	str(&c.BlobS3.Prefix, "blob-s3-prefix", "IDENTITY_BLOB_S3_PREFIX", "", "prefix of the object names in the bucket (segments of letters, digits, - and _; default none)")
