@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -152,4 +154,34 @@ type ExternalAccount struct {
 	Provider      string
 	Subject       string
 	CreatedAt     time.Time
+}
+
+// ReadinessChecker is implemented by a Store that can tell whether it can serve now
+// (gormstore does); Identity.Ready asks it.
+type ReadinessChecker interface {
+	// Ready returns nil when the database answers within ctx's deadline and holds every table
+	// and column the store needs (its migrations have been applied), else an error wrapping
+	// ErrUnavailable that says what is wrong (unreachable, which table or column is missing)
+	// without secrets such as passwords. It changes nothing.
+	Ready(ctx context.Context) error
+}
+
+// Ready reports whether the Identity can serve requests: nil when its Store is ready (a Store
+// implementing ReadinessChecker is asked; any other Store counts as ready), else an error
+// wrapping ErrUnavailable and the store's error. Ready bounds nothing itself: give ctx a
+// deadline. It is meant for readiness probes (see package health).
+func (id *Identity) Ready(ctx context.Context) error {
+	rc, ok := id.store.(ReadinessChecker)
+	if !ok {
+		return nil
+	}
+	err := rc.Ready(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUnavailable):
+		return fmt.Errorf("identity: not ready: %w", err)
+	default:
+		return fmt.Errorf("identity: not ready: %w: %w", ErrUnavailable, err)
+	}
 }

@@ -33,6 +33,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"regexp"
+	"sync"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -62,6 +63,10 @@ type Store struct {
 	db  *gorm.DB
 	t   tables
 	log *slog.Logger // Migrate's warnings
+
+	probeOnce sync.Once // Ready's schema check, built on first use
+	probe     *readyProbe
+	probeErr  error
 }
 
 var _ identity.Store = (*Store)(nil)
@@ -151,19 +156,7 @@ func (s *Store) Close() error {
 // (SQLite) or an advisory lock named after the table prefix (PostgreSQL), so several
 // processes may call it at start-up at the same time.
 func (s *Store) Migrate(ctx context.Context) error {
-	models := []struct {
-		table string
-		model any
-	}{
-		{s.t.apps, &applicationRow{}},
-		{s.t.users, &userRow{}},
-		{s.t.userTags, &userTagRow{}},
-		{s.t.accounts, &externalAccountRow{}},
-		{s.t.sessions, &sessionRow{}},
-		{s.t.nonces, &nonceRow{}},
-		{s.t.resetTokens(), &resetTokenRow{}},
-		{s.blobs(), &blobRow{}},
-	}
+	models := s.models()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == "postgres" {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey(s.t.prefix)).Error; err != nil {
@@ -186,6 +179,26 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return s.fail("migrate", err)
 	}
 	return nil
+}
+
+// tableModel is a table Migrate creates and the row type that defines its columns.
+type tableModel struct {
+	table string
+	model any
+}
+
+// models lists the tables Migrate creates, in creation order; Ready checks the same list.
+func (s *Store) models() []tableModel {
+	return []tableModel{
+		{s.t.apps, &applicationRow{}},
+		{s.t.users, &userRow{}},
+		{s.t.userTags, &userTagRow{}},
+		{s.t.accounts, &externalAccountRow{}},
+		{s.t.sessions, &sessionRow{}},
+		{s.t.nonces, &nonceRow{}},
+		{s.t.resetTokens(), &resetTokenRow{}},
+		{s.blobs(), &blobRow{}},
+	}
 }
 
 // migrateLockKey derives the PostgreSQL advisory lock key of Migrate from the table prefix

@@ -68,6 +68,15 @@ var pgSeq atomic.Int64
 // openPostgres opens a store with a table prefix unique to this test and drops its tables
 // afterwards.
 func openPostgres(t testing.TB) *Store {
+	st := openPostgresEmpty(t)
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return st
+}
+
+// openPostgresEmpty is openPostgres without Migrate: no table of its prefix exists yet.
+func openPostgresEmpty(t testing.TB) *Store {
 	prefix := fmt.Sprintf("t%d_%d_", os.Getpid(), pgSeq.Add(1))
 	st, err := OpenPostgres(os.Getenv(pgEnv), Config{TablePrefix: prefix})
 	if err != nil {
@@ -83,9 +92,6 @@ func openPostgres(t testing.TB) *Store {
 		}
 		st.Close()
 	})
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
 	return st
 }
 
@@ -255,15 +261,7 @@ func TestUnavailable(t *testing.T) {
 		if !errors.Is(err, identity.ErrUnavailable) {
 			t.Fatalf("OpenPostgres of a closed port: %v, want ErrUnavailable", err)
 		}
-		db, err := gorm.Open(postgres.Open("postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5"), &gorm.Config{DisableAutomaticPing: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := New(db, Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+		st := refusedPostgres(t, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5")
 		_, err = st.UserByLogin(ctx, 1, "x")
 		if !errors.Is(err, identity.ErrUnavailable) {
 			t.Fatalf("UserByLogin on a refused connection: %v, want ErrUnavailable", err)
@@ -484,4 +482,20 @@ func TestDeleteExpiredBatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusedPostgres returns a store on dsn, a PostgreSQL server that refuses connections,
+// without connecting; it is closed when the test ends.
+func refusedPostgres(t *testing.T, dsn string) *Store {
+	t.Helper()
+	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{DisableAutomaticPing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(db, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
