@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/identitykit/identity"
-	"github.com/identitykit/identity/provider/password"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 )
 
 // readyStore is a Store that also answers readiness checks with err.
@@ -22,25 +22,12 @@ func (r *readyStore) Ready(ctx context.Context) error {
 	return r.err
 }
 
-func newReadyIdentity(t *testing.T, st identity.Store) *identity.Identity {
-	t.Helper()
-	pw, err := password.New(password.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func TestReady(t *testing.T) {
 	base := openStore(t, false)
 	ctx := t.Context()
 
 	// A Store without a readiness check counts as ready.
-	if err := newReadyIdentity(t, &countingStore{Store: base}).Ready(ctx); err != nil {
+	if err := testenv.Identity(t, &countingStore{Store: base}).Ready(ctx); err != nil {
 		t.Fatalf("store without a readiness check: %v", err)
 	}
 
@@ -57,7 +44,7 @@ func TestReady(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &readyStore{Store: base, err: tc.err}
-			err := newReadyIdentity(t, st).Ready(ctx)
+			err := testenv.Identity(t, st).Ready(ctx)
 			if st.calls != 1 {
 				t.Fatalf("store asked %d times, want 1", st.calls)
 			}

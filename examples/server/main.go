@@ -8,7 +8,9 @@
 // secret it prints; later starts reuse the
 // first application of the database (and print its id and auth key). Every setting is a flag
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
-// for the list. SIGINT or SIGTERM shuts it down gracefully.
+// for the list. GET /healthz answers 200 while the process runs; GET /readyz answers 200
+// while the database answers and is migrated, else 503. SIGINT or SIGTERM shuts it down
+// gracefully.
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/health"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
@@ -141,7 +144,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		h = accessLog(log, h)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           withProbes(h, id, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -175,6 +178,24 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		log.Warn("server: password reset mails still queued at shutdown were not sent", "err", err)
 	}
 	return nil
+}
+
+// withProbes serves the liveness probe at /healthz and the readiness probe (database
+// reachable and migrated) at /readyz, and every other path with api, unchanged. The probes
+// stay out of the access log: an orchestrator calls them every few seconds.
+func withProbes(api http.Handler, id *identity.Identity, log *slog.Logger) http.Handler {
+	live := health.Liveness()
+	ready := health.Readiness(id.Ready, health.Config{Logger: log})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			live.ServeHTTP(w, r)
+		case "/readyz":
+			ready.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
 }
 
 // openStore opens SQLite at cfg.DB, or PostgreSQL when cfg.DB is a postgres:// URL.

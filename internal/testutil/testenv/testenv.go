@@ -7,6 +7,7 @@ package testenv
 import (
 	"testing"
 
+	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
@@ -32,4 +33,16 @@ func Passwords(t testing.TB) *password.Provider {
 		t.Fatalf("testenv: password provider: %v", err)
 	}
 	return pw
+}
+
+// Identity returns an Identity on st with the Passwords provider and otherwise default
+// settings.
+func Identity(t testing.TB, st identity.Store) *identity.Identity {
+	t.Helper()
+	pw := Passwords(t)
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}})
+	if err != nil {
+		t.Fatalf("testenv: identity: %v", err)
+	}
+	return id
 }
