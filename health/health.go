@@ -24,8 +24,8 @@ import (
 	"time"
 )
 
-// DefaultTimeout is the Config.Timeout used when it is 0.
-const DefaultTimeout = 2 * time.Second
+// defaultTimeout is the Config.Timeout used when it is 0.
+const defaultTimeout = 2 * time.Second
 
 // retryAfter is the Retry-After of a 503, in seconds.
 const retryAfter = "5"
@@ -33,7 +33,7 @@ const retryAfter = "5"
 // Config configures Readiness.
 type Config struct {
 	// Timeout bounds each readiness check: a check still running then is a failure. Default
-	// DefaultTimeout (2 s).
+	// 2 s.
 	Timeout time.Duration
 	// Logger receives, at slog.LevelWarn, the error of a failed check when it differs from the
 	// previous one (so a lasting failure is logged once, not at every probe), and, at
@@ -59,7 +59,7 @@ func Liveness() http.Handler {
 // multiply the load on the database; a request gone before the answer gets none.
 func Readiness(check func(context.Context) error, cfg Config) http.Handler {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+		cfg.Timeout = defaultTimeout
 	}
 	return &readiness{check: check, cfg: cfg}
 }
