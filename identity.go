@@ -55,8 +55,9 @@ type AppSettings struct {
 	// ResetEmail overrides Config.Reset.Email, field by field, for this application's
 	// password reset mail (see EmailTemplate). Default: none.
 	ResetEmail EmailTemplate `json:"reset_email,omitzero"`
-	// LocalSignUp says whether SignUp (POST /users) and a guest's upgrade may create local
-	// password accounts. The default, LocalSignUpDefault, allows them unless
+	// LocalSignUp says whether SignUp (POST /users), a session's auto sign-up and a guest's
+	// upgrade may create local password accounts (refused, an auto sign-up fails like an
+	// unknown login under DenyAutoCreate). The default, LocalSignUpDefault, allows them unless
 	// PasswordProvider routes logins to another provider (a Custom Identity Provider): an
 	// account created locally could otherwise take the login or email of a future user of
 	// that provider.

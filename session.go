@@ -564,7 +564,9 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 		return u, nil
 
 	case c.NewUser:
-		if app.Settings.DenyAutoCreate {
+		// An auto sign-up is a local sign-up: refused like an unknown login where either
+		// setting denies it.
+		if app.Settings.DenyAutoCreate || !app.Settings.localSignUp() {
 			return nil, ErrInvalidCredentials
 		}
 		u := &User{ApplicationID: app.ID, UID: newUID(), CreatedAt: now, UpdatedAt: now, PasswordHash: c.PasswordHash}

@@ -64,6 +64,10 @@ func TestLocalSignUpSetting(t *testing.T) {
 	wantStatus(t, allow.do("POST", "/users.json", `{"user":{"login":"local","password":"12345678"}}`, "CB-AuthKey: "+allow.app.AuthKey), 201, "")
 	deny := newEnv(t, func(o *envOpt) { o.settings.LocalSignUp = identity.LocalSignUpDeny })
 	wantStatus(t, deny.do("POST", "/users.json", `{"user":{"login":"local","password":"12345678"}}`, "CB-AuthKey: "+deny.app.AuthKey), 403, "")
+	// Nor does a session request auto-create the account: an unknown login fails as with
+	// DenyAutoCreate.
+	wantStatus(t, deny.do("POST", "/session.json", deny.loginBody("local", "12345678")), 401, `{"errors":["Unauthorized"]}`)
+	wantStatus(t, deny.do("POST", "/login.json", `{"login":"local","password":"12345678"}`, "CB-Token: "+deny.appSession()), 401, "")
 	plain := newEnv(t)
 	wantStatus(t, plain.do("POST", "/users.json", `{"user":{"login":"local","password":"12345678"}}`, "CB-AuthKey: "+plain.app.AuthKey), 201, "")
 }
