@@ -56,8 +56,9 @@
 // with a login, email or password, the local "password" provider in particular, are then
 // refused with ErrUnknownProvider: they would create local accounts that can take the login
 // or email of a future user of the provider. For the same reason AppSettings.LocalSignUp
-// (default: allowed unless PasswordProvider is set) governs SignUp and a guest's upgrade to
-// a regular account; refused, they fail with ErrDisabled. While it refuses them, the login
+// (default: allowed unless PasswordProvider is set) governs SignUp, a session's auto
+// sign-up and a guest's upgrade to a regular account; refused, they fail with ErrDisabled
+// (the auto sign-up like an unknown login, with ErrInvalidCredentials). While it refuses them, the login
 // and email of a user belong to the provider too: UpdateUser refuses to change them
 // (ErrDisabled naming the field), so that no user can rename itself to a future user's login.
 //

@@ -283,6 +283,7 @@ func TestBusyIsNotAFailure(t *testing.T) {
 	e := newLimitEnv(t, nil, func(o *envOpt) {
 		o.providers = append(o.providers, bp)
 		o.settings.PasswordProvider = "busy_password"
+		o.settings.LocalSignUp = identity.LocalSignUpAllow // the wrapped password provider creates local users
 	})
 	e.userSession("john", "11111111")
 	bp.busy.Store(true)
