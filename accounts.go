@@ -13,7 +13,7 @@ import (
 //
 // Errors: ErrUserNotFound if there is no such user; an *Error wrapping ErrUserExists naming
 // "base" if the account is already linked to a user; an *Error wrapping ErrInvalidInput when
-// provider or subject is empty, not valid UTF-8, or longer than 255 bytes.
+// provider or subject is empty, not valid UTF-8, or longer than 255 characters.
 func (id *Identity) LinkExternalAccount(ctx context.Context, appID, userID int64, provider, subject string) error {
 	const op = "link external account"
 	f := fieldErrors{}
@@ -48,21 +48,26 @@ func (id *Identity) LinkExternalAccount(ctx context.Context, appID, userID int64
 // to the spelling form. The lookup is the same for known and unknown accounts, so its timing
 // tells nothing.
 func (id *Identity) AccountKey(ctx context.Context, appID int64, login, email string) string {
+	app := strconv.FormatInt(appID, 10)
+	// Longer input cannot name an account: key it as it is, without normalizing or looking up.
+	const maxInput = 4 * MaxEmailLength
+	if len(login) > maxInput || len(email) > maxInput {
+		if login != "" {
+			return "login:" + app + ":" + login
+		}
+		return "email:" + app + ":" + email
+	}
 	l, e := NormalizeLogin(login), NormalizeEmail(email)
 	var key string
 	var u *User
 	var err error
 	switch {
 	case l != "":
-		key = "login:" + strconv.FormatInt(appID, 10) + ":" + l
-		if len(l) <= 4*MaxLoginLength {
-			u, err = id.store.UserByLogin(ctx, appID, l)
-		}
+		key = "login:" + app + ":" + l
+		u, err = id.store.UserByLogin(ctx, appID, l)
 	case e != "":
-		key = "email:" + strconv.FormatInt(appID, 10) + ":" + e
-		if len(e) <= MaxEmailLength {
-			u, err = id.store.UserByEmail(ctx, appID, e)
-		}
+		key = "email:" + app + ":" + e
+		u, err = id.store.UserByEmail(ctx, appID, e)
 	default:
 		return ""
 	}

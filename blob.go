@@ -247,15 +247,18 @@ func (id *Identity) blobQuota(ctx context.Context, appID int64) (maxFiles int, m
 	if err != nil {
 		return 0, 0, err
 	}
-	q := app.Settings.BlobQuota
-	maxFiles, maxBytes = q.MaxFiles, q.MaxBytes
-	if maxFiles == 0 {
-		maxFiles = defaultBlobMaxFiles
+	q := app.Settings.BlobQuota.withDefaults()
+	return q.MaxFiles, q.MaxBytes, nil
+}
+
+func (q BlobQuota) withDefaults() BlobQuota {
+	if q.MaxFiles == 0 {
+		q.MaxFiles = defaultBlobMaxFiles
 	}
-	if maxBytes == 0 {
-		maxBytes = defaultBlobMaxBytes
+	if q.MaxBytes == 0 {
+		q.MaxBytes = defaultBlobMaxBytes
 	}
-	return maxFiles, maxBytes, nil
+	return q
 }
 
 // BlobsEnabled reports whether file storage is configured (Config.Blobs.Storage).

@@ -361,12 +361,9 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 	if err := checkSettings("update application", settings); err != nil {
 		return nil, err
 	}
-	app, err := id.updateApplication(ctx, appID, func(app *Application) { app.Settings = settings })
-	if err != nil {
-		return nil, err
-	}
-	id.cache.clear()
-	return app, nil
+	// Cached sessions hold no settings (a session's lifetimes are fixed when it is created):
+	// forgetting the cached application, as updateApplication does, is enough.
+	return id.updateApplication(ctx, appID, func(app *Application) { app.Settings = settings })
 }
 
 // DeleteExpired deletes expired sessions, expired guest users (with their sessions),

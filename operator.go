@@ -117,20 +117,12 @@ func (o *Operator) RevokeSessions(ctx context.Context, appID, userID int64) (int
 	if err := o.checkUser(ctx, appID, userID); err != nil {
 		return 0, err
 	}
-	n, err := o.id.store.DeleteUserSessions(ctx, userID, 0)
-	if err != nil {
-		return 0, err
-	}
-	o.id.cache.dropUser(userID, 0)
-	return n, nil
+	return o.id.revokeUserSessions(ctx, userID, 0)
 }
 
 // checkUser returns nil when application appID exists and has user userID.
 func (o *Operator) checkUser(ctx context.Context, appID, userID int64) error {
-	if _, err := o.id.application(ctx, appID); err != nil {
-		return err
-	}
-	_, err := o.id.store.User(ctx, appID, userID)
+	_, err := o.User(ctx, appID, userID)
 	return err
 }
 

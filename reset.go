@@ -646,10 +646,9 @@ func (id *Identity) ResetPassword(ctx context.Context, token, newPassword string
 	if _, err := id.reset.tokens.DeleteResetTokens(ctx, u.ID); err != nil {
 		return err
 	}
-	if _, err := id.store.DeleteUserSessions(ctx, u.ID, 0); err != nil {
+	if _, err := id.revokeUserSessions(ctx, u.ID, 0); err != nil {
 		return err
 	}
-	id.cache.dropUser(u.ID, 0)
 	id.log.Info("identity: password reset", "application_id", app.ID, "user_id", u.ID)
 	return nil
 }

@@ -297,26 +297,8 @@ func (id *Identity) setSessionUser(ctx context.Context, s *Session, app *Applica
 	}
 	id.recordLogin(ctx, s, u, now)
 	s.User = u
-	tok := s.Token
-	id.cache.remove(sha256.Sum256([]byte(tok)))
-	id.cache.put(s, u, now, s.LastActiveAt)
-	s.Token = tok
+	id.cache.put(s, u, now, s.LastActiveAt) // replaces the entry of the same token
 	return s, nil
-}
-
-// refreshSessionUser re-reads the session's user and rebinds the session's lifetimes (used
-// when a guest becomes a regular user).
-func (id *Identity) refreshSessionUser(ctx context.Context, s *Session) error {
-	app, err := id.application(ctx, s.ApplicationID)
-	if err != nil {
-		return err
-	}
-	u, err := id.store.User(ctx, s.ApplicationID, s.UserID)
-	if err != nil {
-		return err
-	}
-	_, err = id.setSessionUser(ctx, s, app, u)
-	return err
 }
 
 // DestroySession deletes the session s (from Validate) (DELETE /session). A nil s yields
@@ -411,11 +393,17 @@ func (id *Identity) RevokeOtherSessions(ctx context.Context, s *Session) (int, e
 	if err := needUser(s); err != nil {
 		return 0, err
 	}
-	n, err := id.store.DeleteUserSessions(ctx, s.UserID, s.ID)
+	return id.revokeUserSessions(ctx, s.UserID, s.ID)
+}
+
+// revokeUserSessions deletes every session of userID except keep (0: none) and forgets them
+// in this process at once; it returns how many it deleted.
+func (id *Identity) revokeUserSessions(ctx context.Context, userID, keep int64) (int, error) {
+	n, err := id.store.DeleteUserSessions(ctx, userID, keep)
 	if err != nil {
 		return 0, err
 	}
-	id.cache.dropUser(s.UserID, s.ID)
+	id.cache.dropUser(userID, keep)
 	return n, nil
 }
 

@@ -481,10 +481,9 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 		keep = s.ID
 	}
 	if passwordChanged || cur.IsGuest != u.IsGuest {
-		if _, err := id.store.DeleteUserSessions(ctx, u.ID, keep); err != nil {
+		if _, err := id.revokeUserSessions(ctx, u.ID, keep); err != nil {
 			return nil, err
 		}
-		id.cache.dropUser(u.ID, keep)
 	}
 	if passwordChanged && id.reset != nil && id.reset.tokens != nil {
 		// A reset link mailed before the change must not undo it.
@@ -494,7 +493,8 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 	}
 	if s != nil && cur.IsGuest && !u.IsGuest {
 		// the current session now follows the ordinary idle rule
-		if err := id.refreshSessionUser(ctx, s); err != nil {
+		su := u
+		if _, err := id.setSessionUser(ctx, s, app, &su); err != nil {
 			return nil, err
 		}
 	}
