@@ -14,8 +14,8 @@ import (
 // DeleteUser cannot leave an account without its user.
 func (s *Store) LinkExternalAccount(ctx context.Context, acct *identity.ExternalAccount) error {
 	const op = "link external account"
-	if acct.Provider == "" || acct.Subject == "" || !validText(acct.Provider) || !validText(acct.Subject) {
-		return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account needs a provider and a subject")
+	if err := checkAccount(op, acct); err != nil {
+		return err
 	}
 	row := &externalAccountRow{
 		ApplicationID: acct.ApplicationID,

@@ -149,7 +149,12 @@ func (s *Store) tryUnique(tx *gorm.DB, stmt string, args ...any) (broke bool, er
 	if _, unique := s.uniqueIndex(err); err != nil && unique {
 		return true, tx.RollbackTo(sp).Error
 	}
-	return false, err
+	if err != nil {
+		return false, err
+	}
+	// Release it: a savepoint kept to the end of the transaction holds a lock on PostgreSQL,
+	// and Migrate runs this once per re-keyed row.
+	return false, tx.Exec("RELEASE SAVEPOINT " + sp).Error
 }
 
 // rekeyBatch is how many rows rekeyUsers reads at a time.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,53 @@ func TestMigrateRekeysLogins(t *testing.T) {
 				t.Fatalf("CreateUser of a confusable login after the fix: %v, want ErrUserExists", err)
 			}
 		})
+	}
+}
+
+// TestMigrateRekeysManyLogins: re-keying many non-ASCII legacy logins in Migrate's one
+// transaction must not pile up a savepoint per row (PostgreSQL keeps a lock for each until
+// commit and ran out of shared memory at a few thousand).
+func TestMigrateRekeysManyLogins(t *testing.T) {
+	if os.Getenv(pgEnv) == "" {
+		t.Skip(pgEnv + " not set")
+	}
+	const n = 20000
+	st := openPostgres(t)
+	ctx := t.Context()
+	app := &identity.Application{Name: "a", AuthKey: "k", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := st.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := legacyUser(t, st, app.ID, "José")
+	cols, err := st.DB().Migrator().ColumnTypes(st.t.users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, values []string
+	for _, c := range cols {
+		name := c.Name()
+		v := name
+		switch name {
+		case "id":
+			continue
+		case "uid":
+			v = "'legacy' || g"
+		case "login":
+			v = "'José' || g"
+		case "login_key":
+			v = "'josé' || g"
+		}
+		names = append(names, name)
+		values = append(values, v)
+	}
+	if err := st.DB().Exec("INSERT INTO "+st.t.users+" ("+strings.Join(names, ", ")+") SELECT "+strings.Join(values, ", ")+
+		" FROM "+st.t.users+", generate_series(1, ?) AS g WHERE id = ?", n, tmpl).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate over %d legacy non-ASCII logins: %v", n, err)
+	}
+	if got, err := st.UserByLogin(ctx, app.ID, "JOSÉ77"); err != nil || got.Login != "José77" {
+		t.Fatalf("UserByLogin after Migrate = %v, %v", got, err)
 	}
 }

@@ -43,8 +43,8 @@ func (s *Store) CreateUser(ctx context.Context, u *identity.User, acct *identity
 		if acct.ApplicationID != 0 && acct.ApplicationID != u.ApplicationID {
 			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account belongs to another application")
 		}
-		if acct.Provider == "" || acct.Subject == "" || !validText(acct.Provider) || !validText(acct.Subject) {
-			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account needs a provider and a subject")
+		if err := checkAccount(op, acct); err != nil {
+			return err
 		}
 		created := acct.CreatedAt
 		if created.IsZero() {

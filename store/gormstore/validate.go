@@ -44,3 +44,11 @@ func checkApplication(op string, a *identity.Application) error {
 	}
 	return nil
 }
+
+// checkAccount validates the external account of CreateUser or LinkExternalAccount.
+func checkAccount(op string, acct *identity.ExternalAccount) error {
+	if acct.Provider == "" || acct.Subject == "" || !validText(acct.Provider) || !validText(acct.Subject) {
+		return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account needs a provider and a subject")
+	}
+	return nil
+}

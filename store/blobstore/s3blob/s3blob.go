@@ -20,8 +20,9 @@
 // into memory; an upload that ends there is one PUT request, which S3 stores whole or not
 // at all. A longer one is streamed as a multipart upload in 5 MiB parts, which becomes
 // visible only when completed; when the upload goes past maxBytes, its reader fails or its
-// context ends, the multipart upload is aborted instead. So a Put holds at most about
-// 5 MiB of memory, whatever the size limit. A process killed in the middle of a multipart
+// context ends, the multipart upload is aborted instead. So a Put holds about 10 MiB of
+// memory at most (the first 5 MiB, and the client's own buffer of one part), whatever the
+// size limit. A process killed in the middle of a multipart
 // upload leaves its parts in the bucket, never an object under a key: give the bucket a
 // lifecycle rule that aborts incomplete multipart uploads after a day.
 //
