@@ -273,8 +273,9 @@ func TestResetPageIsLimited(t *testing.T) {
 }
 
 // TestEmailChangeNeedsPassword: with EmailChangeNeedsPassword, changing one's email needs
-// the current password, and wrong guesses are throttled like password changes; the old
-// address is told of the change.
+// the current password (a body with old_password is charged to the user's tarpit like a
+// password change: TestClassify, TestOldPasswordGuessingIsThrottled); the old address is told
+// of the change.
 func TestEmailChangeNeedsPassword(t *testing.T) {
 	e := newResetEnv(t, nil, nil)
 	if _, err := e.id.UpdateApplicationSettings(context.Background(), e.app.ID, identity.AppSettings{EmailChangeNeedsPassword: true}); err != nil {

@@ -154,16 +154,8 @@ func (h *handler) classify(kind limitKind, c *call) limitReq {
 		appID, _ := asInt64(p["application_id"])
 		return limitReq{action: ratelimit.ActionLogin, account: h.credsAccount(appID, creds), mayCreate: true}
 	case limitLogin:
-		src := p
-		if _, ok := p["login"]; !ok {
-			if _, ok := p["email"]; !ok {
-				if u := p.object("user"); u != nil {
-					src = u
-				}
-			}
-		}
 		req := limitReq{action: ratelimit.ActionLogin, account: none, mayCreate: true}
-		if creds := readCredentials(fieldErrs{}, p, src); creds != nil && c.s != nil {
+		if creds := readCredentials(fieldErrs{}, p, loginSource(p)); creds != nil && c.s != nil {
 			req.account = h.credsAccount(c.s.ApplicationID, creds)
 		}
 		return req

@@ -174,15 +174,7 @@ func (h *handler) revokeOtherSessions(ctx context.Context, c *call) error {
 // as for POST /session; a "user" object is accepted too). Answers 202 with {"user":{...}}.
 func (h *handler) login(ctx context.Context, c *call) error {
 	f := fieldErrs{}
-	src := c.p
-	if _, ok := c.p["login"]; !ok {
-		if _, ok := c.p["email"]; !ok {
-			if u := c.p.object("user"); u != nil {
-				src = u
-			}
-		}
-	}
-	creds := readCredentials(f, c.p, src)
+	creds := readCredentials(f, c.p, loginSource(c.p))
 	if err := f.err("login"); err != nil {
 		return err
 	}
@@ -196,6 +188,21 @@ func (h *handler) login(ctx context.Context, c *call) error {
 	}
 	setExpiration(c.w, s)
 	return writeUser(c.w, http.StatusAccepted, s.User)
+}
+
+// loginSource returns where POST /login's login, email and password are: the top level, or
+// the "user" object when the top level has neither login nor email.
+func loginSource(p params) params {
+	if _, ok := p["login"]; ok {
+		return p
+	}
+	if _, ok := p["email"]; ok {
+		return p
+	}
+	if u := p.object("user"); u != nil {
+		return u
+	}
+	return p
 }
 
 // logout is DELETE /login: the user session becomes an application session again.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"sort"
 	"strings"
 )
@@ -47,22 +48,19 @@ func verifySignature(secret string, params map[string]string, sig string) bool {
 	if err != nil {
 		return false
 	}
-	var mac func(msg string) []byte
+	var newHash func() hash.Hash
 	switch len(want) {
 	case sha1.Size:
-		mac = func(msg string) []byte {
-			h := hmac.New(sha1.New, []byte(secret))
-			h.Write([]byte(msg))
-			return h.Sum(nil)
-		}
+		newHash = sha1.New
 	case sha256.Size:
-		mac = func(msg string) []byte {
-			h := hmac.New(sha256.New, []byte(secret))
-			h.Write([]byte(msg))
-			return h.Sum(nil)
-		}
+		newHash = sha256.New
 	default:
 		return false
+	}
+	mac := func(msg string) []byte {
+		h := hmac.New(newHash, []byte(secret))
+		h.Write([]byte(msg))
+		return h.Sum(nil)
 	}
 	a := hmac.Equal(mac(signatureBase(params, false)), want)
 	b := hmac.Equal(mac(signatureBase(params, true)), want)

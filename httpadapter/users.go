@@ -145,7 +145,7 @@ func (h *handler) getUser(ctx context.Context, c *call) error {
 	if id != c.s.UserID || c.s.UserID == 0 {
 		// Another user by id is part of the V1 users API.
 		if err := h.v1Enabled(ctx, c, "user"); err != nil {
-			return err
+			return h.searchErr(ctx, c, err)
 		}
 	}
 	u, err := h.id.User(ctx, c.s, id)

@@ -125,7 +125,7 @@ func checkV2(q *identity.UserQuery) error {
 			}
 		}
 	}
-	if err := withCoreChecks(f, q, "search users", ""); err != nil {
+	if err := withCoreChecks(f, q, "search users"); err != nil {
 		return err
 	}
 	if startWith {
@@ -134,35 +134,21 @@ func checkV2(q *identity.UserQuery) error {
 	return nil
 }
 
-// checkV1 enforces the V1 rules and fills the V1 default, then identity's own checks.
+// checkV1 fills the V1 default page and runs identity's checks, which are V1's rules: every
+// field but custom_data, every operator (no comparison on tags), sort errors under "order".
 func checkV1(q *identity.UserQuery) error {
-	f := fieldErrs{}
-	for _, fl := range q.Filters {
-		if fl.Field.Kind() == identity.KindUnknown {
-			f.add(string(fl.Field), "is not a searchable field")
-		}
-	}
-	if q.SortField != "" {
-		if k := q.SortField.Kind(); k == identity.KindUnknown || k == identity.KindTags {
-			f.add("order", fmt.Sprintf("cannot sort by %q", q.SortField))
-		}
-	}
 	if q.Limit == 0 {
 		q.Limit = v1DefaultLimit
 	}
-	return withCoreChecks(f, q, "list users", "order")
+	return renameSortField(q.Check())
 }
 
-// withCoreChecks adds the messages of identity's own checks of q to f (its "sort" messages
-// under sortKey when not empty), without repeating a message f already has, and returns
-// f's error.
-func withCoreChecks(f fieldErrs, q *identity.UserQuery, op, sortKey string) error {
+// withCoreChecks adds the messages of identity's own checks of q to f, without repeating a
+// message the V2 rules gave already, and returns f's error.
+func withCoreChecks(f fieldErrs, q *identity.UserQuery, op string) error {
 	var ie *identity.Error
 	if err := q.Check(); errors.As(err, &ie) {
 		for field, msgs := range ie.Fields {
-			if field == "sort" && sortKey != "" {
-				field = sortKey
-			}
 			for _, m := range msgs {
 				if !slices.Contains(f[field], m) {
 					f.add(field, m)
