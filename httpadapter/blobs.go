@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -162,7 +163,9 @@ func (h *handler) createBlob(ctx context.Context, c *call) error {
 // r: its scheme (https when the connection is TLS), its Host, and the path prefix that
 // http.StripPrefix (or chi's Mount with it) removed. X-Forwarded-Proto and X-Forwarded-Host
 // replace the scheme and host only when the peer is a trusted proxy (Config.TrustedProxies);
-// anyone else's are ignored, so that a client cannot point upload URLs elsewhere.
+// anyone else's are ignored. The nearest proxy's (rightmost) value is used, so the proxy must
+// set X-Forwarded-Host itself (some pass a client's through by default): set PublicURL
+// rather than rely on it.
 func (h *handler) baseURL(r *http.Request) string {
 	if h.cfg.PublicURL != "" {
 		return strings.TrimRight(h.cfg.PublicURL, "/")
@@ -171,7 +174,7 @@ func (h *handler) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if h.lim != nil && h.lim.fromProxy(r) {
+	if h.lim.fromProxy(r) {
 		if p := strings.ToLower(lastForwarded(r.Header, "X-Forwarded-Proto")); p == "http" || p == "https" {
 			scheme = p
 		}
@@ -189,11 +192,12 @@ func (h *handler) baseURL(r *http.Request) string {
 // fromProxy reports whether r comes from a trusted proxy: its peer is in TrustedProxies, or
 // has no IP address (a Unix socket) while TrustedProxies is set, as clientIP decides.
 func (l *limits) fromProxy(r *http.Request) bool {
-	if len(l.proxies) == 0 {
-		return false
-	}
-	peer := parseHop(r.RemoteAddr)
-	return !peer.IsValid() || l.trusted(peer)
+	return l.trustedPeer(parseHop(r.RemoteAddr))
+}
+
+// trustedPeer reports whether a connection from peer comes through a trusted proxy.
+func (l *limits) trustedPeer(peer netip.Addr) bool {
+	return len(l.proxies) > 0 && (!peer.IsValid() || l.trusted(peer))
 }
 
 // lastForwarded returns the rightmost comma-separated entry of the last header name: what the

@@ -232,7 +232,7 @@ func limitRetryAfter(err error, def int) int {
 // entry is a trusted proxy the leftmost is taken.
 func (l *limits) clientIP(r *http.Request) netip.Addr {
 	peer := parseHop(r.RemoteAddr)
-	if len(l.proxies) == 0 || (peer.IsValid() && !l.trusted(peer)) {
+	if !l.trustedPeer(peer) {
 		return peer
 	}
 	client := peer

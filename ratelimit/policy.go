@@ -68,9 +68,10 @@ func (e *LimitError) Unwrap() error { return ErrLimited }
 // never to trip for people using an application normally, also many behind one address
 // (an office or carrier NAT), while bounding what one address can try.
 //
-// A client address is an IPv4 address or, for IPv6, a /64 prefix (see AddrKey). Limits that
-// involve an account always pair it with the client address, so an attacker elsewhere can
-// never exhaust them for a victim.
+// A client address is an IPv4 address or, for IPv6, a /64 prefix (see AddrKey). The limits
+// that involve an account pair it with the client address, so an attacker elsewhere cannot
+// exhaust them for a victim — except the per-account tarpit (AccountTarpitAfter), which
+// only delays.
 type Config struct {
 	// Limiter keeps the counts. Default: NewMemory(MemoryConfig{}), per process. Give the
 	// instances of one deployment a shared Limiter (package redislimit) so that limits hold
@@ -113,8 +114,10 @@ type Config struct {
 	// together, go undelayed; each further attempt is delayed as by the tarpit above (the
 	// longer of the two delays applies), whatever address it comes from, and attempts are
 	// forgotten in the same way. It slows a guessing attack spread over many addresses. While
-	// such an attack lasts the owner's own logins are delayed too, never refused for good; the
-	// owner's first successful login clears it. Default 20.
+	// such an attack lasts the owner's own logins are delayed too (never refused for good: only
+	// while this process's MaxTarpitted delay slots are all taken is a delayed attempt refused,
+	// with a LimitError and Retry-After); the owner's first successful login clears it.
+	// Default 20.
 	AccountTarpitAfter int
 	// MaxTarpitted bounds the attempts being delayed at once in this process, and
 	// MaxTarpittedPerAddr those of one client address; an attempt that would be delayed
