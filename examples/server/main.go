@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -232,13 +233,9 @@ func ensureApplication(ctx context.Context, id *identity.Identity, st identity.S
 	return app, false, nil
 }
 
-func sameFlagSettings(a, b identity.AppSettings) bool {
-	return a.DenyAutoCreate == b.DenyAutoCreate && a.SessionIdle == b.SessionIdle && a.GuestLifetime == b.GuestLifetime &&
-		a.DisableUserList == b.DisableUserList && a.DisableUsersV1 == b.DisableUsersV1 &&
-		a.HideContactInfo == b.HideContactInfo && a.RequireSignature == b.RequireSignature &&
-		a.LocalSignUp == b.LocalSignUp && a.EmailChangeNeedsPassword == b.EmailChangeNeedsPassword &&
-		sameProviderSettings(a, b)
-}
+// sameFlagSettings reports whether the stored settings a already are b, the settings with
+// the flags applied (applySettings): comparing them whole, no governed field can be missed.
+func sameFlagSettings(a, b identity.AppSettings) bool { return reflect.DeepEqual(a, b) }
 
 // printBanner tells the operator how to reach the application. The auth secret, which only
 // signing SDKs need, is printed when the application is created or with -show-secret.

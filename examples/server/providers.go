@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -229,19 +228,6 @@ func (p *providerFlags) apply(s identity.AppSettings) identity.AppSettings {
 		s.PasswordProvider = ""
 	}
 	return s
-}
-
-// sameProviderSettings reports whether a and b agree on what the provider flags govern.
-func sameProviderSettings(a, b identity.AppSettings) bool {
-	if a.PasswordProvider != b.PasswordProvider {
-		return false
-	}
-	for _, name := range providerNames {
-		if !bytes.Equal(a.Providers[name], b.Providers[name]) {
-			return false
-		}
-	}
-	return true
 }
 
 // providers returns the provider instances the flags enable, for identity.Config.Providers.

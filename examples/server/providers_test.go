@@ -114,8 +114,8 @@ func TestProviderFlagsSettings(t *testing.T) {
 	if off.PasswordProvider != "" || len(off.Providers) != 1 || off.Providers["facebook"] == nil {
 		t.Errorf("after disabling: PasswordProvider %q, providers %v", off.PasswordProvider, off.Providers)
 	}
-	if sameProviderSettings(s, off) || !sameProviderSettings(off, plain.applySettings(off)) {
-		t.Error("sameProviderSettings does not tell enabled from disabled providers")
+	if sameFlagSettings(s, off) || !sameFlagSettings(off, plain.applySettings(off)) {
+		t.Error("sameFlagSettings does not tell enabled from disabled providers")
 	}
 
 	// Only one Firebase sign-in.
