@@ -117,27 +117,26 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 	}
 	type call struct {
 		name      string
-		v1        bool
 		q         identity.UserQuery
 		wantField string // the field error with the setting on; "" when allowed
 	}
 	calls := []call{
-		{"V2 email start_with", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpStartWith, "alic")}}, "email"},
-		{"V2 phone start_with", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
-		{"V2 sort by email", false, identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldEmail}, "sort"},
-		{"V2 sort by phone desc", false, identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldPhone, SortDesc: true}, "sort"},
-		{"V1 email gt", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpGt, "b")}}, "email"},
-		{"V1 phone lte", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpLte, "+15550")}}, "phone"},
-		{"V1 email between", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpBetween, "a", "b")}}, "email"},
-		{"V1 phone start_with", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
-		{"V1 order by email", true, identity.UserQuery{SortField: identity.FieldEmail}, "sort"},
-		{"V2 email eq", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpEq, "alice01@example.com")}}, ""},
-		{"V2 phone in", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpIn, "+155501", "+155502")}}, ""},
-		{"V2 email nin", false, identity.UserQuery{Filters: []identity.UserFilter{team, f(identity.FieldEmail, identity.OpNin, "x@example.com")}}, ""},
-		{"V1 email ne", true, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpNe, "x@example.com")}}, ""},
-		{"V2 login start_with", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldLogin, identity.OpStartWith, "alic")}}, ""},
-		{"V1 order by login", true, identity.UserQuery{SortField: identity.FieldLogin}, ""},
-		{"V2 created_at gt", false, identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldCreatedAt, identity.OpGt, time.Unix(0, 0))}}, ""},
+		{"email start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpStartWith, "alic")}}, "email"},
+		{"phone start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
+		{"sort by email", identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldEmail}, "sort"},
+		{"sort by phone desc", identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldPhone, SortDesc: true}, "sort"},
+		{"email gt", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpGt, "b")}}, "email"},
+		{"phone lte", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpLte, "+15550")}}, "phone"},
+		{"email between", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpBetween, "a", "b")}}, "email"},
+		{"phone start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
+		{"order by email", identity.UserQuery{SortField: identity.FieldEmail}, "sort"},
+		{"email eq", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpEq, "alice01@example.com")}}, ""},
+		{"phone in", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpIn, "+155501", "+155502")}}, ""},
+		{"email nin", identity.UserQuery{Filters: []identity.UserFilter{team, f(identity.FieldEmail, identity.OpNin, "x@example.com")}}, ""},
+		{"email ne", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpNe, "x@example.com")}}, ""},
+		{"login start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldLogin, identity.OpStartWith, "alic")}}, ""},
+		{"order by login", identity.UserQuery{SortField: identity.FieldLogin}, ""},
+		{"created_at gt", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldCreatedAt, identity.OpGt, time.Unix(0, 0))}}, ""},
 	}
 	for _, hide := range []bool{false, true} {
 		id, appSession, own, _ := contactEnv(t, identity.AppSettings{HideContactInfo: hide})

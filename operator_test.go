@@ -280,6 +280,18 @@ func TestOperatorNotBoundBySessionRules(t *testing.T) {
 	if u.Login != "alice2" {
 		t.Fatalf("login = %q", u.Login)
 	}
+
+	g, err := e.id.CreateSession(ctx, identity.SessionRequest{ApplicationID: e.app.ID, AuthKey: e.app.AuthKey,
+		Credentials: &identity.Credentials{Guest: true}})
+	wantIs(t, "guest session", err, nil)
+	upgrade := identity.UserInput{Login: ptr("former-guest"), Password: ptr("password2")}
+	_, err = e.id.UpdateUser(ctx, g, g.UserID, upgrade)
+	wantIs(t, "session upgrade of a guest", err, identity.ErrDisabled)
+	u, err = op.UpdateUser(ctx, e.app.ID, g.UserID, upgrade)
+	wantIs(t, "operator upgrade of a guest", err, nil)
+	if u.IsGuest || u.Login != "former-guest" {
+		t.Fatalf("after the operator's upgrade: guest %v, login %q", u.IsGuest, u.Login)
+	}
 }
 
 // TestOperatorDeleteUser: a deleted user's sessions stop working at once; another
