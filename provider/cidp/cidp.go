@@ -475,19 +475,12 @@ func (p *Provider) call(ctx context.Context, appID int64, cc *compiledConfig, hr
 		if resp.StatusCode >= 500 || (resp.StatusCode >= 300 && resp.StatusCode < 400) {
 			level = slog.LevelWarn
 		}
-		attrs := []slog.Attr{slog.Int64("app_id", appID), slog.String("endpoint", where),
-			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start))}
+		p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials", slog.Int64("app_id", appID),
+			slog.String("endpoint", where), slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
 		if p.log.Enabled(ctx, slog.LevelDebug) {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedBody))
-			attrs = append(attrs, slog.String("body", remoteid.Truncate(sec.redactCut(string(b), len(b) == maxLoggedBody), 512)))
-		}
-		if level == slog.LevelDebug {
-			p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials", attrs...)
-		} else {
-			p.log.LogAttrs(ctx, level, "cidp: identity service refused the credentials", attrs[:4]...)
-			if len(attrs) > 4 {
-				p.log.LogAttrs(ctx, slog.LevelDebug, "cidp: identity service refusal body", append(attrs[:2:2], attrs[4])...)
-			}
+			p.log.LogAttrs(ctx, slog.LevelDebug, "cidp: identity service refusal body", slog.Int64("app_id", appID),
+				slog.String("endpoint", where), slog.String("body", remoteid.Truncate(sec.redactCut(string(b), len(b) == maxLoggedBody), 512)))
 		}
 		return nil, remoteRefusal(resp.StatusCode)
 	}

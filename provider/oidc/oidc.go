@@ -279,7 +279,8 @@ type source struct {
 	discAt  time.Time
 }
 
-func (p *Provider) source(raw string) (*source, error) {
+// source returns the compiled configuration of app, cached by its stored form raw.
+func (p *Provider) source(app *identity.Application, raw string) (*source, error) {
 	p.mu.Lock()
 	src := p.sources[raw]
 	p.mu.Unlock()
@@ -287,10 +288,8 @@ func (p *Provider) source(raw string) (*source, error) {
 		return src, nil
 	}
 	var ac AppConfig
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ac); err != nil {
-		return nil, fmt.Errorf("oidc: malformed OIDC configuration: %v", err)
+	if _, err := app.Settings.ProviderConfig(p.name, &ac); err != nil {
+		return nil, err
 	}
 	cc, err := ac.compile()
 	if err != nil {
@@ -467,7 +466,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, identity.FieldError("oidc", identity.ErrDisabled, "base", "OIDC login is not enabled for this application")
 	}
-	src, err := p.source(string(raw))
+	src, err := p.source(app, string(raw))
 	if err != nil {
 		return nil, fmt.Errorf("oidc: application %d: %w", app.ID, err)
 	}
