@@ -140,6 +140,10 @@ func TestBlockedSessionFromStore(t *testing.T) {
 			_, err = id.AuthenticateUserToken(ctx, alice.ID, "raced-token")
 			wantIs(t, name+": chat login of a blocked user", err, identity.ErrInvalidCredentials)
 		}
+		// Refusing it deleted it: no listing shows the blocked user a live session.
+		if _, err := st.SessionByTokenHash(ctx, identity.HashToken("raced-token")); !errors.Is(err, identity.ErrSessionNotFound) {
+			t.Fatalf("the raced session is still stored: %v", err)
+		}
 	})
 }
 

@@ -239,8 +239,12 @@ func (id *Identity) loadEntry(ctx context.Context, h [32]byte, old *cacheEntry, 
 			return nil, err
 		}
 		if u.Blocked {
-			// A login that raced the block (Store.SetUserBlocked deletes the sessions it sees).
+			// A login that raced the block (Store.SetUserBlocked deletes the sessions it
+			// sees): delete this one too, so that no listing shows it as live.
 			id.cache.remove(h)
+			if err := id.store.DeleteSession(ctx, s.ID); err != nil {
+				id.log.Warn("identity: deleting a blocked user's session failed", "session_id", s.ID, "err", err)
+			}
 			return nil, ErrSessionNotFound
 		}
 	}
