@@ -183,10 +183,12 @@ type Identity struct {
 	reset     *resetService
 	blobs     *blobService
 
-	// janitors are the stop functions of the running janitors; Shutdown calls them.
-	mu       sync.Mutex
-	shutDown bool
-	janitors map[*sync.Once]func()
+	// background is the parent context of the janitors; Shutdown cancels it (under mu, so
+	// that StartJanitor starts none after) and waits for janitors.
+	mu         sync.Mutex
+	background context.Context
+	shutDown   context.CancelFunc
+	janitors   sync.WaitGroup
 }
 
 // New validates cfg, fills defaults and returns an Identity. It does not touch the Store.
@@ -230,6 +232,7 @@ func New(cfg Config) (*Identity, error) {
 		log:       cfg.Logger,
 		cache:     newSessionCache(cfg.MaxCachedSessions),
 	}
+	id.background, id.shutDown = context.WithCancel(context.Background())
 	for _, p := range cfg.Providers {
 		if p == nil {
 			return nil, errors.New("identity: nil provider in Config.Providers")
@@ -396,12 +399,14 @@ func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 	}
 	id.mu.Lock()
 	defer id.mu.Unlock()
-	if id.shutDown {
+	if id.background.Err() != nil {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(id.background)
 	done := make(chan struct{})
+	id.janitors.Add(1)
 	go func() {
+		defer id.janitors.Done()
 		defer close(done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
@@ -419,37 +424,18 @@ func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 			}
 		}
 	}()
-	once := new(sync.Once)
-	halt := func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
-	}
-	if id.janitors == nil {
-		id.janitors = map[*sync.Once]func(){}
-	}
-	id.janitors[once] = halt
-	return func() {
-		halt()
-		id.mu.Lock()
-		delete(id.janitors, once)
-		id.mu.Unlock()
-	}
+	return sync.OnceFunc(func() {
+		cancel()
+		<-done
+	})
 }
 
-// stopJanitors stops every janitor and refuses new ones.
+// stopJanitors stops every janitor (cancelling a running sweep) and refuses new ones.
 func (id *Identity) stopJanitors() {
 	id.mu.Lock()
-	id.shutDown = true
-	halts := make([]func(), 0, len(id.janitors))
-	for _, h := range id.janitors {
-		halts = append(halts, h)
-	}
+	id.shutDown()
 	id.mu.Unlock()
-	for _, h := range halts {
-		h()
-	}
+	id.janitors.Wait()
 }
 
 func randomHex(n int) string {
