@@ -182,6 +182,7 @@ type Identity struct {
 	apps      appCache
 	reset     *resetService
 	blobs     *blobService
+	hooks     []Hooks
 
 	// background is the parent context of the janitors; Shutdown cancels it (under mu, so
 	// that StartJanitor starts none after) and waits for janitors.
@@ -253,6 +254,28 @@ func New(cfg Config) (*Identity, error) {
 	if id.blobs, err = newBlobService(cfg.Blobs, cfg.Store); err != nil {
 		return nil, err
 	}
+	id.AddHooks(Hooks{
+		CheckAvatar: func(ctx context.Context, appID, userID int64, avatar string) error {
+			return id.checkAvatar(ctx, "", appID, userID, avatar)
+		},
+	})
+	id.AddHooks(Hooks{
+		PasswordChanged: func(ctx context.Context, _, userID int64) error {
+			if id.reset == nil || id.reset.tokens == nil {
+				return nil
+			}
+			_, err := id.reset.tokens.DeleteResetTokens(ctx, userID)
+			return err
+		},
+		EmailChanged: id.noticeEmailChange,
+		Sweep:        func(ctx context.Context, _ time.Time) error { return id.deleteExpiredResetTokens(ctx) },
+		Shutdown: func(ctx context.Context) error {
+			if id.reset.queue == nil {
+				return nil
+			}
+			return id.reset.queue.shutdown(ctx)
+		},
+	})
 	return id, nil
 }
 
@@ -380,7 +403,7 @@ func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 		id.cache.clear()
 	}
 	if err == nil {
-		err = id.deleteExpiredResetTokens(ctx)
+		err = id.sweepHooks(ctx, id.now())
 	}
 	if err == nil {
 		p.Blobs, err = id.deleteStaleBlobs(ctx)

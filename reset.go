@@ -673,10 +673,7 @@ func (id *Identity) deleteExpiredResetTokens(ctx context.Context) error {
 // safe to call concurrently and more than once; calling it again waits again.
 func (id *Identity) Shutdown(ctx context.Context) error {
 	id.stopJanitors()
-	if id.reset.queue == nil {
-		return nil
-	}
-	return id.reset.queue.shutdown(ctx)
+	return id.shutdownHooks(ctx)
 }
 
 // shard picks the worker of key (FNV-1a), so that requests for one address stay in order.

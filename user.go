@@ -325,7 +325,7 @@ func (id *Identity) SignUp(ctx context.Context, appID int64, in UserInput) (*Use
 	if err := applyInput(u, &in, true, app.Settings.PasswordPolicy); err != nil {
 		return nil, err
 	}
-	if err := id.checkAvatar(ctx, "sign up", appID, 0, u.Avatar); err != nil {
+	if err := id.checkAvatarHooks(ctx, appID, 0, u.Avatar); err != nil {
 		return nil, err
 	}
 	hash, err := id.hasher.Hash(ctx, *in.Password)
@@ -444,7 +444,7 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 		return nil, err
 	}
 	if u.Avatar != cur.Avatar {
-		if err := id.checkAvatar(ctx, "update user", u.ApplicationID, u.ID, u.Avatar); err != nil {
+		if err := id.checkAvatarHooks(ctx, u.ApplicationID, u.ID, u.Avatar); err != nil {
 			return nil, err
 		}
 	}
@@ -485,9 +485,9 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 			return nil, err
 		}
 	}
-	if passwordChanged && id.reset != nil && id.reset.tokens != nil {
+	if passwordChanged {
 		// A reset link mailed before the change must not undo it.
-		if _, err := id.reset.tokens.DeleteResetTokens(ctx, u.ID); err != nil {
+		if err := id.passwordChangedHooks(ctx, u.ApplicationID, u.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -500,7 +500,7 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 	}
 	id.cache.setUser(&u)
 	if emailChanged && cur.Email != "" {
-		id.noticeEmailChange(ctx, app, cur, &u)
+		id.emailChangedHooks(ctx, app, cur, &u)
 	}
 	return &u, nil
 }
