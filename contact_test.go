@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // contactEnv returns an Identity over a searching store with two users having an email and a
@@ -39,7 +40,7 @@ func retrieved(t *testing.T, id *identity.Identity, s *identity.Session, users [
 	t.Helper()
 	ctx := context.Background()
 	out := map[string][]*identity.User{}
-	byTag := []identity.UserFilter{{Field: identity.FieldTags, Op: identity.OpEq, Values: []any{"team"}}}
+	byTag := []query.Filter{{Field: query.Tags, Op: query.Eq, Values: []any{"team"}}}
 	page, err := id.SearchUsers(ctx, s, identity.UserQuery{Filters: byTag})
 	if err != nil {
 		t.Fatalf("SearchUsers: %v", err)
@@ -51,9 +52,9 @@ func retrieved(t *testing.T, id *identity.Identity, s *identity.Session, users [
 	out["SearchUsers without filters"] = page.Users
 	for _, u := range users {
 		for _, l := range []struct {
-			field identity.UserField
+			field query.Field
 			value any
-		}{{identity.FieldLogin, u.Login}, {identity.FieldEmail, u.Email}, {identity.FieldPhone, u.Phone}} {
+		}{{query.Login, u.Login}, {query.Email, u.Email}, {query.Phone, u.Phone}} {
 			found, err := id.LookupUser(ctx, s, l.field, l.value)
 			if err != nil {
 				t.Fatalf("LookupUser(%s): %v", l.field, err)
@@ -111,9 +112,9 @@ func TestHideContactInfo(t *testing.T) {
 // and by_phone lookups) stay allowed. Without the setting all of them work.
 func TestHideContactInfoClosesTheOracle(t *testing.T) {
 	ctx := context.Background()
-	team := identity.UserFilter{Field: identity.FieldTags, Op: identity.OpEq, Values: []any{"team"}}
-	f := func(field identity.UserField, op identity.FilterOp, values ...any) identity.UserFilter {
-		return identity.UserFilter{Field: field, Op: op, Values: values}
+	team := query.Filter{Field: query.Tags, Op: query.Eq, Values: []any{"team"}}
+	f := func(field query.Field, op query.Op, values ...any) query.Filter {
+		return query.Filter{Field: field, Op: op, Values: values}
 	}
 	type call struct {
 		name      string
@@ -121,21 +122,21 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 		wantField string // the field error with the setting on; "" when allowed
 	}
 	calls := []call{
-		{"email start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpStartWith, "alic")}}, "email"},
-		{"phone start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpStartWith, "+155")}}, "phone"},
-		{"sort by email", identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldEmail}, "sort"},
-		{"sort by phone desc", identity.UserQuery{Filters: []identity.UserFilter{team}, SortField: identity.FieldPhone, SortDesc: true}, "sort"},
-		{"email gt", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpGt, "b")}}, "email"},
-		{"phone lte", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpLte, "+15550")}}, "phone"},
-		{"email between", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpBetween, "a", "b")}}, "email"},
-		{"order by email", identity.UserQuery{SortField: identity.FieldEmail}, "sort"},
-		{"email eq", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpEq, "alice01@example.com")}}, ""},
-		{"phone in", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldPhone, identity.OpIn, "+155501", "+155502")}}, ""},
-		{"email nin", identity.UserQuery{Filters: []identity.UserFilter{team, f(identity.FieldEmail, identity.OpNin, "x@example.com")}}, ""},
-		{"email ne", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldEmail, identity.OpNe, "x@example.com")}}, ""},
-		{"login start_with", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldLogin, identity.OpStartWith, "alic")}}, ""},
-		{"order by login", identity.UserQuery{SortField: identity.FieldLogin}, ""},
-		{"created_at gt", identity.UserQuery{Filters: []identity.UserFilter{f(identity.FieldCreatedAt, identity.OpGt, time.Unix(0, 0))}}, ""},
+		{"email start_with", identity.UserQuery{Filters: []query.Filter{f(query.Email, query.StartWith, "alic")}}, "email"},
+		{"phone start_with", identity.UserQuery{Filters: []query.Filter{f(query.Phone, query.StartWith, "+155")}}, "phone"},
+		{"sort by email", identity.UserQuery{Filters: []query.Filter{team}, SortField: query.Email}, "sort"},
+		{"sort by phone desc", identity.UserQuery{Filters: []query.Filter{team}, SortField: query.Phone, SortDesc: true}, "sort"},
+		{"email gt", identity.UserQuery{Filters: []query.Filter{f(query.Email, query.Gt, "b")}}, "email"},
+		{"phone lte", identity.UserQuery{Filters: []query.Filter{f(query.Phone, query.Lte, "+15550")}}, "phone"},
+		{"email between", identity.UserQuery{Filters: []query.Filter{f(query.Email, query.Between, "a", "b")}}, "email"},
+		{"order by email", identity.UserQuery{SortField: query.Email}, "sort"},
+		{"email eq", identity.UserQuery{Filters: []query.Filter{f(query.Email, query.Eq, "alice01@example.com")}}, ""},
+		{"phone in", identity.UserQuery{Filters: []query.Filter{f(query.Phone, query.In, "+155501", "+155502")}}, ""},
+		{"email nin", identity.UserQuery{Filters: []query.Filter{team, f(query.Email, query.Nin, "x@example.com")}}, ""},
+		{"email ne", identity.UserQuery{Filters: []query.Filter{f(query.Email, query.Ne, "x@example.com")}}, ""},
+		{"login start_with", identity.UserQuery{Filters: []query.Filter{f(query.Login, query.StartWith, "alic")}}, ""},
+		{"order by login", identity.UserQuery{SortField: query.Login}, ""},
+		{"created_at gt", identity.UserQuery{Filters: []query.Filter{f(query.CreatedAt, query.Gt, time.Unix(0, 0))}}, ""},
 	}
 	for _, hide := range []bool{false, true} {
 		id, appSession, own, _ := contactEnv(t, identity.AppSettings{HideContactInfo: hide})
@@ -155,9 +156,9 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 				}
 			}
 		}
-		for _, field := range []identity.UserField{identity.FieldEmail, identity.FieldPhone} {
+		for _, field := range []query.Field{query.Email, query.Phone} {
 			value := "alice01@example.com"
-			if field == identity.FieldPhone {
+			if field == query.Phone {
 				value = "+155501"
 			}
 			if u, err := id.LookupUser(ctx, appSession, field, value); err != nil || u.Login != "alice01" {

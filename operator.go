@@ -35,7 +35,7 @@ func (o *Operator) User(ctx context.Context, appID, userID int64) (*User, error)
 }
 
 // SearchUsers runs q over the users of application appID, checked by UserQuery.Check (every
-// field, every operator; no filter lists every user; a zero Limit means MaxSearchLimit).
+// field, every operator; no filter lists every user; a zero Limit means query.MaxLimit).
 // Users come complete.
 func (o *Operator) SearchUsers(ctx context.Context, appID int64, q UserQuery) (*UserPage, error) {
 	if _, err := o.id.application(ctx, appID); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // onStores runs f on SQLite and, when IDENTITY_TEST_POSTGRES_DSN is set, on PostgreSQL.
@@ -398,23 +399,23 @@ func TestOperatorSearchUsers(t *testing.T) {
 			}
 		}
 		s := e.userSession(t, "alice", "password1")
-		_, err := e.id.SearchUsers(ctx, s, identity.UserQuery{Filters: []identity.UserFilter{{Field: identity.FieldLogin, Op: identity.OpEq, Values: []any{"bob"}}}})
+		_, err := e.id.SearchUsers(ctx, s, identity.UserQuery{Filters: []query.Filter{{Field: query.Login, Op: query.Eq, Values: []any{"bob"}}}})
 		wantIs(t, "session search", err, identity.ErrDisabled)
 
 		p, err := op.SearchUsers(ctx, e.app.ID, identity.UserQuery{})
 		wantIs(t, "list all", err, nil)
-		if p.Total != 3 || len(p.Users) != 3 || p.Users[0].ID != alice.ID || p.Limit != identity.MaxSearchLimit {
+		if p.Total != 3 || len(p.Users) != 3 || p.Users[0].ID != alice.ID || p.Limit != query.MaxLimit {
 			t.Fatalf("list all = %+v", p)
 		}
 		p, err = op.SearchUsers(ctx, e.app.ID, identity.UserQuery{
-			Filters:   []identity.UserFilter{{Field: identity.FieldEmail, Op: identity.OpStartWith, Values: []any{"caro"}}},
-			SortField: identity.FieldEmail, SortDesc: true,
+			Filters:   []query.Filter{{Field: query.Email, Op: query.StartWith, Values: []any{"caro"}}},
+			SortField: query.Email, SortDesc: true,
 		})
 		wantIs(t, "email prefix", err, nil)
 		if len(p.Users) != 1 || p.Users[0].Email != "carol@example.com" {
 			t.Fatalf("email prefix = %+v", p.Users)
 		}
-		_, err = op.SearchUsers(ctx, e.app.ID, identity.UserQuery{Filters: []identity.UserFilter{{Field: "custom_data", Op: identity.OpEq, Values: []any{"x"}}}})
+		_, err = op.SearchUsers(ctx, e.app.ID, identity.UserQuery{Filters: []query.Filter{{Field: "custom_data", Op: query.Eq, Values: []any{"x"}}}})
 		wantIs(t, "unknown field", err, identity.ErrInvalidInput)
 		_, err = op.SearchUsers(ctx, e.app.ID+100, identity.UserQuery{})
 		wantIs(t, "missing application", err, identity.ErrApplicationNotFound)

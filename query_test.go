@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
-func flt(field identity.UserField, op identity.FilterOp, vals ...any) identity.UserFilter {
-	return identity.UserFilter{Field: field, Op: op, Values: vals}
+func flt(field query.Field, op query.Op, vals ...any) query.Filter {
+	return query.Filter{Field: field, Op: op, Values: vals}
 }
 
 // TestUserQueryCheck: the checks every search passes, whatever protocol asks for it.
@@ -22,29 +23,29 @@ func TestUserQueryCheck(t *testing.T) {
 		wantField string // "" = valid
 		wantLimit int
 	}{
-		{"no filter lists every user", identity.UserQuery{}, "", identity.MaxSearchLimit},
+		{"no filter lists every user", identity.UserQuery{}, "", query.MaxLimit},
 		{"limit kept", identity.UserQuery{Limit: 7}, "", 7},
-		{"every field and operator", identity.UserQuery{Filters: []identity.UserFilter{
+		{"every field and operator", identity.UserQuery{Filters: []query.Filter{
 			flt("id", "between", int64(1), int64(9)), flt("website", "ne", "x"), flt("login", "start_with", "abcd"),
 			flt("user_tags", "nin", "a", "b"), flt("created_at", "gte", date), flt("timezone", "lt", int64(60)),
-		}, SortField: "created_at", SortDesc: true}, "", identity.MaxSearchLimit},
-		{"unknown field", identity.UserQuery{Filters: []identity.UserFilter{flt("password", "eq", "x")}}, "password", 0},
-		{"custom_data not searchable", identity.UserQuery{Filters: []identity.UserFilter{flt("custom_data", "eq", "x")}}, "custom_data", 0},
-		{"unknown operator", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "like", int64(1))}}, "id", 0},
-		{"tags gt", identity.UserQuery{Filters: []identity.UserFilter{flt("user_tags", "gt", "a")}}, "user_tags", 0},
-		{"start_with on id", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "start_with", int64(1234))}}, "id", 0},
-		{"start_with 3 chars", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "start_with", "vip")}}, "login", 0},
-		{"between one value", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "between", int64(1))}}, "id", 0},
-		{"wrong value type", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "eq", "abc")}}, "id", 0},
-		{"empty in", identity.UserQuery{Filters: []identity.UserFilter{flt("id", "in")}}, "id", 0},
-		{"huge in", identity.UserQuery{Filters: []identity.UserFilter{{Field: "id", Op: "in", Values: make([]any, 101)}}}, "id", 0},
-		{"too many filters", identity.UserQuery{Filters: make([]identity.UserFilter, 21)}, "base", 0},
+		}, SortField: "created_at", SortDesc: true}, "", query.MaxLimit},
+		{"unknown field", identity.UserQuery{Filters: []query.Filter{flt("password", "eq", "x")}}, "password", 0},
+		{"custom_data not searchable", identity.UserQuery{Filters: []query.Filter{flt("custom_data", "eq", "x")}}, "custom_data", 0},
+		{"unknown operator", identity.UserQuery{Filters: []query.Filter{flt("id", "like", int64(1))}}, "id", 0},
+		{"tags gt", identity.UserQuery{Filters: []query.Filter{flt("user_tags", "gt", "a")}}, "user_tags", 0},
+		{"start_with on id", identity.UserQuery{Filters: []query.Filter{flt("id", "start_with", int64(1234))}}, "id", 0},
+		{"start_with 3 chars", identity.UserQuery{Filters: []query.Filter{flt("login", "start_with", "vip")}}, "login", 0},
+		{"between one value", identity.UserQuery{Filters: []query.Filter{flt("id", "between", int64(1))}}, "id", 0},
+		{"wrong value type", identity.UserQuery{Filters: []query.Filter{flt("id", "eq", "abc")}}, "id", 0},
+		{"empty in", identity.UserQuery{Filters: []query.Filter{flt("id", "in")}}, "id", 0},
+		{"huge in", identity.UserQuery{Filters: []query.Filter{{Field: "id", Op: "in", Values: make([]any, 101)}}}, "id", 0},
+		{"too many filters", identity.UserQuery{Filters: make([]query.Filter, 21)}, "base", 0},
 		{"limit 101", identity.UserQuery{Limit: 101}, "limit", 0},
 		{"negative offset", identity.UserQuery{Offset: -1}, "offset", 0},
 		{"sort by tags", identity.UserQuery{SortField: "user_tags"}, "sort", 0},
-		{"overlong value", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", strings.Repeat("a", 256))}}, "login", 0},
-		{"NUL in a value", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", "a\x00b")}}, "login", 0},
-		{"invalid UTF-8", identity.UserQuery{Filters: []identity.UserFilter{flt("login", "eq", "a\xffb")}}, "login", 0},
+		{"overlong value", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", strings.Repeat("a", 256))}}, "login", 0},
+		{"NUL in a value", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", "a\x00b")}}, "login", 0},
+		{"invalid UTF-8", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", "a\xffb")}}, "login", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

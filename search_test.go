@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // searchEnv returns an Identity over a store that searches (gormstore), with the
@@ -44,7 +45,7 @@ func searchIdentity(t *testing.T, settings identity.AppSettings) (*identity.Iden
 
 func TestSearchUsersSettings(t *testing.T) {
 	ctx := context.Background()
-	byLogin := identity.UserQuery{Filters: []identity.UserFilter{{Field: identity.FieldLogin, Op: identity.OpEq, Values: []any{"MARVIN18"}}}}
+	byLogin := identity.UserQuery{Filters: []query.Filter{{Field: query.Login, Op: query.Eq, Values: []any{"MARVIN18"}}}}
 	tests := []struct {
 		name                    string
 		settings                identity.AppSettings
@@ -62,7 +63,7 @@ func TestSearchUsersSettings(t *testing.T) {
 			if !errors.Is(err, tt.wantV2) || (err == nil) != (tt.wantV2 == nil) {
 				t.Fatalf("SearchUsers: %v, want %v", err, tt.wantV2)
 			}
-			if err == nil && (len(page.Users) != 1 || page.Users[0].Login != "marvin18" || page.Total != 1 || page.Limit != identity.MaxSearchLimit) {
+			if err == nil && (len(page.Users) != 1 || page.Users[0].Login != "marvin18" || page.Total != 1 || page.Limit != query.MaxLimit) {
 				t.Errorf("SearchUsers page %+v", page)
 			}
 			page, err = id.SearchUsers(ctx, s, identity.UserQuery{Limit: 10})
@@ -72,7 +73,7 @@ func TestSearchUsersSettings(t *testing.T) {
 			if err == nil && (len(page.Users) != 2 || page.Total != 2 || page.Limit != 10) {
 				t.Errorf("SearchUsers without filters: page %+v", page)
 			}
-			u, err := id.LookupUser(ctx, s, identity.FieldLogin, "hunter_s")
+			u, err := id.LookupUser(ctx, s, query.Login, "hunter_s")
 			if !errors.Is(err, tt.wantOne) || (err == nil) != (tt.wantOne == nil) {
 				t.Fatalf("LookupUser: %v, want %v", err, tt.wantOne)
 			}
@@ -86,14 +87,14 @@ func TestSearchUsersSettings(t *testing.T) {
 func TestSearchUsersErrors(t *testing.T) {
 	ctx := context.Background()
 	id, s := searchEnv(t, identity.AppSettings{})
-	valid := identity.UserQuery{Filters: []identity.UserFilter{{Field: identity.FieldTags, Op: identity.OpEq, Values: []any{"vip"}}}}
+	valid := identity.UserQuery{Filters: []query.Filter{{Field: query.Tags, Op: query.Eq, Values: []any{"vip"}}}}
 	if _, err := id.SearchUsers(ctx, nil, valid); !errors.Is(err, identity.ErrSessionNotFound) {
 		t.Errorf("no session: %v", err)
 	}
 	if _, err := id.SearchUsers(ctx, s, identity.UserQuery{Limit: 101}); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("limit 101: %v", err)
 	}
-	if _, err := id.LookupUser(ctx, s, identity.FieldLogin, "nobody"); !errors.Is(err, identity.ErrUserNotFound) {
+	if _, err := id.LookupUser(ctx, s, query.Login, "nobody"); !errors.Is(err, identity.ErrUserNotFound) {
 		t.Errorf("unknown login: %v", err)
 	}
 	if _, err := id.LookupUser(ctx, s, "custom_data", "x"); !errors.Is(err, identity.ErrInvalidInput) {

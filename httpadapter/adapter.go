@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 	"github.com/identitykit/identity/ratelimit"
 )
 
@@ -175,12 +176,12 @@ func (h *handler) routes() {
 	// User retrieval (users_search.go): V2 search, the deprecated V1 list and lookups.
 	h.handle("GET /users/v2", authRequired, h.searchUsersV2)
 	h.handle("GET /users", authRequired, h.listUsersV1)
-	h.handle("GET /users/by_login", authRequired, h.lookupBy("login", identity.FieldLogin))
-	h.handle("GET /users/by_email", authRequired, h.lookupBy("email", identity.FieldEmail))
-	h.handle("GET /users/by_facebook_id", authRequired, h.lookupBy("facebook_id", identity.FieldFacebookID))
-	h.handle("GET /users/by_twitter_id", authRequired, h.lookupBy("twitter_id", identity.FieldTwitterID))
-	h.handle("GET /users/phone", authRequired, h.lookupBy("phone", identity.FieldPhone))
-	h.handle("GET /users/by_phone", authRequired, h.lookupBy("phone", identity.FieldPhone))
+	h.handle("GET /users/by_login", authRequired, h.lookupBy("login", query.Login))
+	h.handle("GET /users/by_email", authRequired, h.lookupBy("email", query.Email))
+	h.handle("GET /users/by_facebook_id", authRequired, h.lookupBy("facebook_id", query.FacebookID))
+	h.handle("GET /users/by_twitter_id", authRequired, h.lookupBy("twitter_id", query.TwitterID))
+	h.handle("GET /users/phone", authRequired, h.lookupBy("phone", query.Phone))
+	h.handle("GET /users/by_phone", authRequired, h.lookupBy("phone", query.Phone))
 	h.handle("GET /users/by_full_name", authRequired, h.usersByFullName)
 	h.handle("GET /users/by_tags", authRequired, h.usersByTags)
 	h.handle("GET /users/external/{id}", authRequired, h.userByExternalID)

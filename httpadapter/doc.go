@@ -239,7 +239,7 @@
 // form), order "<asc|desc> <type> <field>" and external_user_id (what users.get sends for
 // {external_user_id}). by_full_name and by_tags page the same way.
 //
-// total_entries is exact up to 1000 matches (identity.SearchTotalLimit) and otherwise that
+// total_entries is exact up to 1000 matches (query.TotalLimit) and otherwise that
 // number, or skip+limit+1 when larger, so that paging until skip+items reaches it still
 // visits every page while a broad filter never costs a full count.
 //

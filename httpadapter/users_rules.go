@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // The ConnectyCube rules of user retrieval, on top of identity.UserQuery.Check (which every
@@ -31,19 +32,19 @@ import (
 // comparisons and between; per_page defaults to 10, and its sort errors name "order".
 
 // v2Fields are the fields V2 searches; true marks the stand-alone ones.
-var v2Fields = map[identity.UserField]bool{
-	identity.FieldID:            true,
-	identity.FieldLogin:         true,
-	identity.FieldEmail:         true,
-	identity.FieldFullName:      true,
-	identity.FieldPhone:         true,
-	identity.FieldExternalID:    true,
-	identity.FieldFacebookID:    true,
-	identity.FieldTwitterID:     true,
-	identity.FieldTags:          true,
-	identity.FieldLastRequestAt: false,
-	identity.FieldCreatedAt:     false,
-	identity.FieldUpdatedAt:     false,
+var v2Fields = map[query.Field]bool{
+	query.ID:            true,
+	query.Login:         true,
+	query.Email:         true,
+	query.FullName:      true,
+	query.Phone:         true,
+	query.ExternalID:    true,
+	query.FacebookID:    true,
+	query.TwitterID:     true,
+	query.Tags:          true,
+	query.LastRequestAt: false,
+	query.CreatedAt:     false,
+	query.UpdatedAt:     false,
 }
 
 const (
@@ -66,24 +67,24 @@ func checkV2(q *identity.UserQuery) error {
 		}
 		kind := fl.Field.Kind()
 		switch fl.Op {
-		case identity.OpEq, identity.OpIn, identity.OpStartWith:
-			if kind == identity.KindTime {
+		case query.Eq, query.In, query.StartWith:
+			if kind == query.KindTime {
 				continue // checked below, once we know whether a primary filter exists
 			}
-			if fl.Op == identity.OpStartWith {
-				if kind != identity.KindString {
+			if fl.Op == query.StartWith {
+				if kind != query.KindString {
 					f.add(string(fl.Field), "cannot be used with start_with")
 					continue
 				}
 				startWith = true
 			}
 			primary = primary || standalone
-		case identity.OpNin:
-			if kind == identity.KindTime {
+		case query.Nin:
+			if kind == query.KindTime {
 				f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
 			}
-		case identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
-			if kind != identity.KindTime {
+		case query.Gt, query.Gte, query.Lt, query.Lte:
+			if kind != query.KindTime {
 				f.add(string(fl.Field), "is a stand-alone field and cannot be used with "+string(fl.Op))
 			} else {
 				dateRange = true
@@ -93,13 +94,13 @@ func checkV2(q *identity.UserQuery) error {
 		}
 	}
 	for _, fl := range q.Filters {
-		if _, ok := v2Fields[fl.Field]; !ok || fl.Field.Kind() != identity.KindTime {
+		if _, ok := v2Fields[fl.Field]; !ok || fl.Field.Kind() != query.KindTime {
 			continue
 		}
 		switch fl.Op {
-		case identity.OpIn, identity.OpStartWith:
+		case query.In, query.StartWith:
 			f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
-		case identity.OpEq:
+		case query.Eq:
 			if !primary {
 				f.add(string(fl.Field), "is a date field and can be used only with gt, gte, lt, lte")
 			}
@@ -109,14 +110,14 @@ func checkV2(q *identity.UserQuery) error {
 		f.add("base", "at least one stand-alone field (id, login, email, full_name, phone, external_id, facebook_id, twitter_id, user_tags) with eq, in or start_with, or a date field with gt, gte, lt or lte, is required")
 	}
 	if q.SortField != "" {
-		if _, ok := v2Fields[q.SortField]; !ok || q.SortField.Kind() == identity.KindTags {
+		if _, ok := v2Fields[q.SortField]; !ok || q.SortField.Kind() == query.KindTags {
 			f.add("sort", fmt.Sprintf("cannot sort by %q", q.SortField))
 		}
 	}
 	// A blank primary text value would select every user without the field.
 	for _, fl := range q.Filters {
 		k := fl.Field.Kind()
-		if (fl.Op == identity.OpEq || fl.Op == identity.OpIn || fl.Op == identity.OpStartWith) && (k == identity.KindString || k == identity.KindTags) {
+		if (fl.Op == query.Eq || fl.Op == query.In || fl.Op == query.StartWith) && (k == query.KindString || k == query.KindTags) {
 			for _, v := range fl.Values {
 				if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
 					f.add(string(fl.Field), "cannot be blank")

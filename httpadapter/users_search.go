@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // This file serves user retrieval: GET /users/v2, the deprecated V1 list GET /users and the V1
@@ -64,9 +65,9 @@ func writePage(w http.ResponseWriter, key1 string, n1 int, key2 string, n2 int, 
 
 // v2Ops are the operators of V2 bracket keys (field[op]). eq is accepted as the explicit
 // form of field=value.
-var v2Ops = map[string]identity.FilterOp{
-	"eq": identity.OpEq, "in": identity.OpIn, "nin": identity.OpNin, "start_with": identity.OpStartWith,
-	"gt": identity.OpGt, "gte": identity.OpGte, "lt": identity.OpLt, "lte": identity.OpLte,
+var v2Ops = map[string]query.Op{
+	"eq": query.Eq, "in": query.In, "nin": query.Nin, "start_with": query.StartWith,
+	"gt": query.Gt, "gte": query.Gte, "lt": query.Lt, "lte": query.Lte,
 }
 
 // parseV2 reads a V2 search: field=v, field[op]=v, field[op][]=v (and field[]=v as "in"),
@@ -87,7 +88,7 @@ func parseV2(p params) (identity.UserQuery, error) {
 		v := p[k]
 		switch k {
 		case "limit":
-			n, ok := intParam(f, k, v, 1, identity.MaxSearchLimit)
+			n, ok := intParam(f, k, v, 1, query.MaxLimit)
 			if ok {
 				q.Limit = n
 			}
@@ -109,12 +110,12 @@ func parseV2(p params) (identity.UserQuery, error) {
 				continue
 			}
 			sorted = true
-			q.SortField = identity.UserField(strings.TrimSpace(s))
+			q.SortField = query.Field(strings.TrimSpace(s))
 			q.SortDesc = k == "sort_desc"
 			continue
 		}
-		field := identity.UserField(k)
-		if field.Kind() == identity.KindUnknown {
+		field := query.Field(k)
+		if field.Kind() == query.KindUnknown {
 			f.add(fieldName(k), "is not a searchable field")
 			continue
 		}
@@ -136,14 +137,14 @@ func parseV2(p params) (identity.UserQuery, error) {
 				}
 			}
 		case []any:
-			if fl, ok := readFilter(f, field, identity.OpIn, x); ok {
+			if fl, ok := readFilter(f, field, query.In, x); ok {
 				q.Filters = append(q.Filters, fl)
 			}
 		default:
-			op := identity.OpEq
-			if field.Kind() == identity.KindTags {
+			op := query.Eq
+			if field.Kind() == query.KindTags {
 				if s, _ := asString(v); strings.Contains(s, ",") {
-					op = identity.OpIn // user_tags=a,b: any of them
+					op = query.In // user_tags=a,b: any of them
 				}
 			}
 			if fl, ok := readFilter(f, field, op, v); ok {
@@ -180,65 +181,65 @@ func intParam(f fieldErrs, name string, v any, lo, hi int64) (int, bool) {
 
 // readFilter reads the values of field op v: one scalar, or a list for in and nin (a list,
 // or for integer and tag fields one comma-separated string).
-func readFilter(f fieldErrs, field identity.UserField, op identity.FilterOp, v any) (identity.UserFilter, bool) {
+func readFilter(f fieldErrs, field query.Field, op query.Op, v any) (query.Filter, bool) {
 	name := string(field)
 	var raw []string
 	switch x := v.(type) {
 	case []any:
-		if op != identity.OpIn && op != identity.OpNin {
+		if op != query.In && op != query.Nin {
 			f.add(name, fmt.Sprintf("%s takes one value, not a list", op))
-			return identity.UserFilter{}, false
+			return query.Filter{}, false
 		}
 		s, ok := asStrings(x)
 		if !ok {
 			f.add(name, "is invalid")
-			return identity.UserFilter{}, false
+			return query.Filter{}, false
 		}
 		raw = s
 	case params:
 		f.add(name, "is invalid")
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	default:
 		s, _ := asString(x)
 		raw = []string{s}
 		kind := field.Kind()
-		if (op == identity.OpIn || op == identity.OpNin) && (kind == identity.KindInt || kind == identity.KindTags) {
+		if (op == query.In || op == query.Nin) && (kind == query.KindInt || kind == query.KindTags) {
 			raw = strings.Split(s, ",")
 		}
 	}
-	if len(raw) > identity.MaxFilterValues {
-		f.add(name, fmt.Sprintf("has too many values (maximum is %d)", identity.MaxFilterValues))
-		return identity.UserFilter{}, false
+	if len(raw) > query.MaxValues {
+		f.add(name, fmt.Sprintf("has too many values (maximum is %d)", query.MaxValues))
+		return query.Filter{}, false
 	}
 	vals, ok := parseValues(f, field, raw)
 	if !ok {
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	}
-	return identity.UserFilter{Field: field, Op: op, Values: vals}, true
+	return query.Filter{Field: field, Op: op, Values: vals}, true
 }
 
 // parseValues converts raw values to the kind of field: int64, string (tags trimmed) or
 // time.Time.
-func parseValues(f fieldErrs, field identity.UserField, raw []string) ([]any, bool) {
+func parseValues(f fieldErrs, field query.Field, raw []string) ([]any, bool) {
 	name := string(field)
 	vals := make([]any, 0, len(raw))
 	for _, s := range raw {
 		switch field.Kind() {
-		case identity.KindInt:
+		case query.KindInt:
 			n, ok := asInt64(s)
 			if !ok {
 				f.add(name, fmt.Sprintf("%s is not an integer", quoteValue(s)))
 				return nil, false
 			}
 			vals = append(vals, n)
-		case identity.KindTime:
+		case query.KindTime:
 			t, ok := parseTime(s)
 			if !ok {
 				f.add(name, fmt.Sprintf("%s is not a date (use ISO 8601, Unix seconds or a JavaScript Date)", quoteValue(s)))
 				return nil, false
 			}
 			vals = append(vals, t)
-		case identity.KindTags:
+		case query.KindTags:
 			vals = append(vals, strings.TrimSpace(s))
 		default:
 			vals = append(vals, s)
@@ -321,9 +322,9 @@ func isInteger(s string) bool {
 }
 
 // v1Ops are the operators of V1 filter[] strings.
-var v1Ops = map[string]identity.FilterOp{
-	"gt": identity.OpGt, "lt": identity.OpLt, "ge": identity.OpGte, "le": identity.OpLte,
-	"eq": identity.OpEq, "ne": identity.OpNe, "between": identity.OpBetween, "in": identity.OpIn,
+var v1Ops = map[string]query.Op{
+	"gt": query.Gt, "lt": query.Lt, "ge": query.Gte, "le": query.Lte,
+	"eq": query.Eq, "ne": query.Ne, "between": query.Between, "in": query.In,
 }
 
 // v1Types are the value types of V1 filter[] and order strings. Values are read by the kind
@@ -333,43 +334,43 @@ var v1Types = map[string]bool{"number": true, "integer": true, "string": true, "
 
 // parseV1Filter reads a V1 filter[] value, "<type> <field> <op> <value>": in takes "a,b,c", between
 // "a,b"; dates are "yyyy-mm-dd", "yyyy.mm.dd" or any form parseTime reads.
-func parseV1Filter(f fieldErrs, s string) (identity.UserFilter, bool) {
+func parseV1Filter(f fieldErrs, s string) (query.Filter, bool) {
 	tokens, value := splitTokens(s, 3)
 	if len(tokens) < 3 {
 		f.add("filter", fmt.Sprintf("%s is not of the form \"<type> <field> <operator> <value>\"", quoteValue(s)))
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	}
 	typ, fieldStr, opStr := tokens[0], tokens[1], tokens[2]
 	if !v1Types[typ] {
 		f.add("filter", fmt.Sprintf("%s has an unknown type %s (number, string or date)", quoteValue(s), quoteValue(typ)))
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	}
-	field := identity.UserField(fieldStr)
-	if field.Kind() == identity.KindUnknown {
+	field := query.Field(fieldStr)
+	if field.Kind() == query.KindUnknown {
 		f.add(fieldName(fieldStr), "is not a searchable field")
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	}
 	op, ok := v1Ops[opStr]
 	if !ok {
 		f.add(string(field), fmt.Sprintf("has an unknown operator %s", quoteValue(opStr)))
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	}
 	raw := []string{value}
-	if op == identity.OpIn || op == identity.OpBetween {
+	if op == query.In || op == query.Between {
 		raw = strings.Split(value, ",")
 		for i := range raw {
 			raw[i] = strings.TrimSpace(raw[i])
 		}
 	}
-	if len(raw) > identity.MaxFilterValues {
-		f.add(string(field), fmt.Sprintf("has too many values (maximum is %d)", identity.MaxFilterValues))
-		return identity.UserFilter{}, false
+	if len(raw) > query.MaxValues {
+		f.add(string(field), fmt.Sprintf("has too many values (maximum is %d)", query.MaxValues))
+		return query.Filter{}, false
 	}
 	vals, ok := parseValues(f, field, raw)
 	if !ok {
-		return identity.UserFilter{}, false
+		return query.Filter{}, false
 	}
-	return identity.UserFilter{Field: field, Op: op, Values: vals}, true
+	return query.Filter{Field: field, Op: op, Values: vals}, true
 }
 
 // splitTokens returns the first n space-separated tokens of s and the rest, trimmed.
@@ -397,7 +398,7 @@ func parseV1Order(f fieldErrs, q *identity.UserQuery, s string) {
 		return
 	}
 	q.SortDesc = tokens[0] == "desc"
-	q.SortField = identity.UserField(tokens[2])
+	q.SortField = query.Field(tokens[2])
 }
 
 // parsePaging reads page (default 1) and per_page (default 10, 1..100) into q.
@@ -409,7 +410,7 @@ func parsePaging(f fieldErrs, p params, q *identity.UserQuery) (page int) {
 		}
 	}
 	if v, ok := p["per_page"]; ok {
-		if n, ok := intParam(f, "per_page", v, 1, identity.MaxSearchLimit); ok {
+		if n, ok := intParam(f, "per_page", v, 1, query.MaxLimit); ok {
 			perPage = n
 		}
 	}
@@ -467,8 +468,8 @@ func parseV1List(p params) (identity.UserQuery, int, error) {
 			}
 			list = s
 		}
-		if len(list) > identity.MaxFilters {
-			f.add("filter", fmt.Sprintf("too many filters (maximum is %d)", identity.MaxFilters))
+		if len(list) > query.MaxFilters {
+			f.add("filter", fmt.Sprintf("too many filters (maximum is %d)", query.MaxFilters))
 			list = nil
 		}
 		for _, s := range list {
@@ -485,7 +486,7 @@ func parseV1List(p params) (identity.UserQuery, int, error) {
 		}
 	}
 	if v, ok := p["external_user_id"]; ok {
-		if fl, ok := readFilter(f, identity.FieldExternalUserID, identity.OpEq, v); ok {
+		if fl, ok := readFilter(f, query.ExternalUserID, query.Eq, v); ok {
 			q.Filters = append(q.Filters, fl)
 		}
 	}
@@ -575,7 +576,7 @@ func (h *handler) usersByFullName(ctx context.Context, c *call) error {
 	if err := f.err("list users"); err != nil {
 		return err
 	}
-	q.Filters = []identity.UserFilter{{Field: identity.FieldFullName, Op: identity.OpEq, Values: []any{name}}}
+	q.Filters = []query.Filter{{Field: query.FullName, Op: query.Eq, Values: []any{name}}}
 	return h.v1List(ctx, c, q, page)
 }
 
@@ -606,12 +607,12 @@ func (h *handler) usersByTags(ctx context.Context, c *call) error {
 	if err := f.err("list users"); err != nil {
 		return err
 	}
-	q.Filters = []identity.UserFilter{{Field: identity.FieldTags, Op: identity.OpIn, Values: tags}}
+	q.Filters = []query.Filter{{Field: query.Tags, Op: query.In, Values: tags}}
 	return h.v1List(ctx, c, q, page)
 }
 
 // lookupBy returns the handler of a V1 single lookup by the parameter param (field field).
-func (h *handler) lookupBy(param string, field identity.UserField) endpointFunc {
+func (h *handler) lookupBy(param string, field query.Field) endpointFunc {
 	return func(ctx context.Context, c *call) error {
 		f := fieldErrs{}
 		unknownParams(f, c.p, param)
@@ -623,8 +624,8 @@ func (h *handler) lookupBy(param string, field identity.UserField) endpointFunc 
 	}
 }
 
-func (h *handler) lookup(ctx context.Context, c *call, field identity.UserField, v any) error {
-	q := identity.UserQuery{Filters: []identity.UserFilter{{Field: field, Op: identity.OpEq, Values: []any{v}}}, Limit: 1}
+func (h *handler) lookup(ctx context.Context, c *call, field query.Field, v any) error {
+	q := identity.UserQuery{Filters: []query.Filter{{Field: field, Op: query.Eq, Values: []any{v}}}, Limit: 1}
 	if err := checkV1(&q); err != nil {
 		return err
 	}
@@ -649,7 +650,7 @@ func (h *handler) userByExternalID(ctx context.Context, c *call) error {
 	if err := f.err("find user"); err != nil {
 		return err
 	}
-	return h.lookup(ctx, c, identity.FieldExternalUserID, n)
+	return h.lookup(ctx, c, query.ExternalUserID, n)
 }
 
 // The message of a user search turned off by an application setting (DisableUserList,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 func TestParseTime(t *testing.T) {
@@ -59,22 +60,22 @@ func TestParseTime(t *testing.T) {
 func TestParseV1Filter(t *testing.T) {
 	tests := []struct {
 		in    string
-		field identity.UserField
-		op    identity.FilterOp
+		field query.Field
+		op    query.Op
 		vals  []any
 	}{
-		{"number id gt 51946", "id", identity.OpGt, []any{int64(51946)}},
-		{"number id in 51941,51946", "id", identity.OpIn, []any{int64(51941), int64(51946)}},
-		{"number id in 51941, 51946", "id", identity.OpIn, []any{int64(51941), int64(51946)}},
-		{"integer facebook_id eq 12", "facebook_id", identity.OpEq, []any{"12"}},
-		{"string full_name eq Marvin Samuel", "full_name", identity.OpEq, []any{"Marvin Samuel"}},
-		{"  string  login   ne   x  ", "login", identity.OpNe, []any{"x"}},
-		{"string login between a,m", "login", identity.OpBetween, []any{"a", "m"}},
-		{"date created_at ge 2017-11-10", "created_at", identity.OpGte, []any{time.Date(2017, 11, 10, 0, 0, 0, 0, time.UTC)}},
-		{"date created_at le 2017.11.10", "created_at", identity.OpLte, []any{time.Date(2017, 11, 10, 0, 0, 0, 0, time.UTC)}},
-		{"date last_request_at lt Fri Nov 10 2017 00:00:00 GMT+0000 (Coordinated Universal Time)", "last_request_at", identity.OpLt, []any{time.Date(2017, 11, 10, 0, 0, 0, 0, time.UTC)}},
-		{"string user_tags in a,b", "user_tags", identity.OpIn, []any{"a", "b"}},
-		{"string full_name eq", "full_name", identity.OpEq, []any{""}},
+		{"number id gt 51946", "id", query.Gt, []any{int64(51946)}},
+		{"number id in 51941,51946", "id", query.In, []any{int64(51941), int64(51946)}},
+		{"number id in 51941, 51946", "id", query.In, []any{int64(51941), int64(51946)}},
+		{"integer facebook_id eq 12", "facebook_id", query.Eq, []any{"12"}},
+		{"string full_name eq Marvin Samuel", "full_name", query.Eq, []any{"Marvin Samuel"}},
+		{"  string  login   ne   x  ", "login", query.Ne, []any{"x"}},
+		{"string login between a,m", "login", query.Between, []any{"a", "m"}},
+		{"date created_at ge 2017-11-10", "created_at", query.Gte, []any{time.Date(2017, 11, 10, 0, 0, 0, 0, time.UTC)}},
+		{"date created_at le 2017.11.10", "created_at", query.Lte, []any{time.Date(2017, 11, 10, 0, 0, 0, 0, time.UTC)}},
+		{"date last_request_at lt Fri Nov 10 2017 00:00:00 GMT+0000 (Coordinated Universal Time)", "last_request_at", query.Lt, []any{time.Date(2017, 11, 10, 0, 0, 0, 0, time.UTC)}},
+		{"string user_tags in a,b", "user_tags", query.In, []any{"a", "b"}},
+		{"string full_name eq", "full_name", query.Eq, []any{""}},
 	}
 	for _, tt := range tests {
 		f := fieldErrs{}
@@ -135,24 +136,24 @@ func checkParsed(t *testing.T, in string, q identity.UserQuery, err error, v2 bo
 	}
 	for _, fl := range q.Filters {
 		kind := fl.Field.Kind()
-		if kind == identity.KindUnknown {
+		if kind == query.KindUnknown {
 			t.Fatalf("%q: unknown field %q accepted", in, fl.Field)
 		}
-		if len(fl.Values) == 0 || len(fl.Values) > identity.MaxFilterValues {
+		if len(fl.Values) == 0 || len(fl.Values) > query.MaxValues {
 			t.Fatalf("%q: %d values", in, len(fl.Values))
 		}
 		for _, v := range fl.Values {
 			switch v.(type) {
 			case int64:
-				if kind != identity.KindInt {
+				if kind != query.KindInt {
 					t.Fatalf("%q: int64 for %s", in, fl.Field)
 				}
 			case string:
-				if kind != identity.KindString && kind != identity.KindTags {
+				if kind != query.KindString && kind != query.KindTags {
 					t.Fatalf("%q: string for %s", in, fl.Field)
 				}
 			case time.Time:
-				if kind != identity.KindTime {
+				if kind != query.KindTime {
 					t.Fatalf("%q: time for %s", in, fl.Field)
 				}
 			default:
@@ -160,7 +161,7 @@ func checkParsed(t *testing.T, in string, q identity.UserQuery, err error, v2 bo
 			}
 		}
 	}
-	if q.Limit < 0 || q.Limit > identity.MaxSearchLimit || q.Offset < 0 || q.Offset > maxOffset {
+	if q.Limit < 0 || q.Limit > query.MaxLimit || q.Offset < 0 || q.Offset > maxOffset {
 		t.Fatalf("%q: limit %d offset %d", in, q.Limit, q.Offset)
 	}
 	var cerr error
@@ -216,7 +217,7 @@ func FuzzParseV1(f *testing.F) {
 			t.Fatalf("%q: ok %v with errors %v", raw, ok, fe)
 		}
 		if ok {
-			checkParsed(t, raw, identity.UserQuery{Filters: []identity.UserFilter{fl}}, nil, false)
+			checkParsed(t, raw, identity.UserQuery{Filters: []query.Filter{fl}}, nil, false)
 		}
 		if tm, ok := parseTime(raw); ok && (tm.Year() < 0 || tm.Year() > 10000) {
 			t.Fatalf("parseTime(%q) = %v", raw, tm)

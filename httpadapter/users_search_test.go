@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -212,7 +213,7 @@ func errorFields(t *testing.T, r *resp) []string {
 
 func TestSearchUsersV2Invalid(t *testing.T) {
 	e := newSearchEnv(t)
-	many := strings.Repeat("id[in][]=1&", identity.MaxFilterValues+1)
+	many := strings.Repeat("id[in][]=1&", query.MaxValues+1)
 	tests := []struct{ name, query, field string }{
 		// The documentation's invalid examples.
 		{"doc: login nin alone", "login[nin][]=admin19", "base"},
@@ -266,7 +267,7 @@ func TestSearchUsersV2Invalid(t *testing.T) {
 	}
 }
 
-// manyFilters returns more filters than identity.MaxFilters, on distinct V2 fields and ops.
+// manyFilters returns more filters than query.MaxFilters, on distinct V2 fields and ops.
 func manyFilters() string {
 	var parts []string
 	for _, f := range []string{"email", "full_name", "phone", "external_id", "facebook_id", "twitter_id", "user_tags"} {
@@ -357,9 +358,9 @@ func TestListUsersV1Invalid(t *testing.T) {
 		{"bad number", "/users?filter[]=number+id+gt+1%3B%20DROP%20TABLE%20users", "id"},
 		{"bad date", "/users?filter[]=date+created_at+gt+2017-13-45", "created_at"},
 		{"between one value", "/users?filter[]=number+id+between+5", "id"},
-		{"huge in", "/users?filter[]=number+id+in+" + strings.TrimSuffix(strings.Repeat("1,", identity.MaxFilterValues+1), ","), "id"},
+		{"huge in", "/users?filter[]=number+id+in+" + strings.TrimSuffix(strings.Repeat("1,", query.MaxValues+1), ","), "id"},
 		{"tags compared", "/users?filter[]=string+user_tags+gt+a", "user_tags"},
-		{"too many filters", "/users?" + strings.TrimSuffix(strings.Repeat("filter[]=number+id+gt+1&", identity.MaxFilters+1), "&"), "filter"},
+		{"too many filters", "/users?" + strings.TrimSuffix(strings.Repeat("filter[]=number+id+gt+1&", query.MaxFilters+1), "&"), "filter"},
 		{"bad order", "/users?order=up+string+login", "order"},
 		{"order by unknown", "/users?order=asc+string+password", "order"},
 		{"per_page over 100", "/users?per_page=101", "per_page"},

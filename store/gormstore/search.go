@@ -11,13 +11,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 var _ identity.UserSearcher = (*Store)(nil)
 
 // How searches are compiled (SearchUsers):
 //
-//   - Column names come only from searchFields, a fixed map from identity.UserField to the
+//   - Column names come only from searchFields, a fixed map from query.Field to the
 //     column; every value is a bound parameter. A field or operator outside the map is an
 //     *identity.Error wrapping identity.ErrInvalidInput, never SQL.
 //   - login and email compare their normalized key columns (login_key, email_key), so that
@@ -36,7 +37,7 @@ var _ identity.UserSearcher = (*Store)(nil)
 // searchField says how a user field is stored.
 type searchField struct {
 	col  string
-	kind identity.FieldKind
+	kind query.Kind
 	// norm normalizes values for the key columns of login and email (nil: exact values).
 	norm func(string) string
 	// folded: the column has an index on (application_id, fold(col)).
@@ -45,23 +46,23 @@ type searchField struct {
 	nullable bool
 }
 
-var searchFields = map[identity.UserField]searchField{
-	identity.FieldID:             {col: "id", kind: identity.KindInt},
-	identity.FieldLogin:          {col: "login_key", kind: identity.KindString, norm: identity.NormalizeLogin, nullable: true},
-	identity.FieldEmail:          {col: "email_key", kind: identity.KindString, norm: identity.NormalizeEmail, nullable: true},
-	identity.FieldFullName:       {col: "full_name", kind: identity.KindString, folded: true},
-	identity.FieldPhone:          {col: "phone", kind: identity.KindString, folded: true},
-	identity.FieldWebsite:        {col: "website", kind: identity.KindString},
-	identity.FieldExternalID:     {col: "external_id", kind: identity.KindString, folded: true},
-	identity.FieldExternalUserID: {col: "external_user_id", kind: identity.KindInt, nullable: true},
-	identity.FieldFacebookID:     {col: "facebook_id", kind: identity.KindString, folded: true},
-	identity.FieldTwitterID:      {col: "twitter_id", kind: identity.KindString, folded: true},
-	identity.FieldBlobID:         {col: "blob_id", kind: identity.KindInt},
-	identity.FieldTimezone:       {col: "timezone", kind: identity.KindInt, nullable: true},
-	identity.FieldTags:           {col: "", kind: identity.KindTags},
-	identity.FieldLastRequestAt:  {col: "last_request_at", kind: identity.KindTime, nullable: true},
-	identity.FieldCreatedAt:      {col: "created_at", kind: identity.KindTime},
-	identity.FieldUpdatedAt:      {col: "updated_at", kind: identity.KindTime},
+var searchFields = map[query.Field]searchField{
+	query.ID:             {col: "id", kind: query.KindInt},
+	query.Login:          {col: "login_key", kind: query.KindString, norm: identity.NormalizeLogin, nullable: true},
+	query.Email:          {col: "email_key", kind: query.KindString, norm: identity.NormalizeEmail, nullable: true},
+	query.FullName:       {col: "full_name", kind: query.KindString, folded: true},
+	query.Phone:          {col: "phone", kind: query.KindString, folded: true},
+	query.Website:        {col: "website", kind: query.KindString},
+	query.ExternalID:     {col: "external_id", kind: query.KindString, folded: true},
+	query.ExternalUserID: {col: "external_user_id", kind: query.KindInt, nullable: true},
+	query.FacebookID:     {col: "facebook_id", kind: query.KindString, folded: true},
+	query.TwitterID:      {col: "twitter_id", kind: query.KindString, folded: true},
+	query.BlobID:         {col: "blob_id", kind: query.KindInt},
+	query.Timezone:       {col: "timezone", kind: query.KindInt, nullable: true},
+	query.Tags:           {col: "", kind: query.KindTags},
+	query.LastRequestAt:  {col: "last_request_at", kind: query.KindTime, nullable: true},
+	query.CreatedAt:      {col: "created_at", kind: query.KindTime},
+	query.UpdatedAt:      {col: "updated_at", kind: query.KindTime},
 }
 
 // searchIndexDDL returns the indexes searches need, for Migrate.
@@ -76,7 +77,7 @@ func (s *Store) searchIndexDDL() []string {
 	// range of them yields the ids of a page, and the count, from the index alone (an
 	// index-only scan of an expression needs the expression's column in the index). SQLite's
 	// indexes always end with the rowid, and it reads expressions from the index.
-	for _, f := range []identity.UserField{identity.FieldFullName, identity.FieldPhone, identity.FieldExternalID, identity.FieldFacebookID, identity.FieldTwitterID} {
+	for _, f := range []query.Field{query.FullName, query.Phone, query.ExternalID, query.FacebookID, query.TwitterID} {
 		sf := searchFields[f]
 		if pg {
 			ddl = append(ddl, idx(sf.col, foldExpr(pg, sf.col)+", id) INCLUDE ("+sf.col))
@@ -84,7 +85,7 @@ func (s *Store) searchIndexDDL() []string {
 			ddl = append(ddl, idx(sf.col, foldExpr(pg, sf.col)))
 		}
 	}
-	for _, f := range []identity.UserField{identity.FieldCreatedAt, identity.FieldUpdatedAt, identity.FieldLastRequestAt} {
+	for _, f := range []query.Field{query.CreatedAt, query.UpdatedAt, query.LastRequestAt} {
 		sf := searchFields[f]
 		col := sf.col
 		if pg && sf.nullable {
@@ -190,7 +191,7 @@ func (b *searchSQL) cmpCol(col string) string {
 // any tag case-insensitively; times compare to the microsecond, and eq (ne) on a time means
 // within (outside) the same second. ne and nin also match users that have no value.
 //
-// The total is exact up to identity.SearchTotalLimit matches or q.Offset+q.Limit+1,
+// The total is exact up to query.TotalLimit matches or q.Offset+q.Limit+1,
 // whichever is larger; beyond that it is that bound.
 func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQuery) ([]*identity.User, int64, error) {
 	const op = "search users"
@@ -198,8 +199,8 @@ func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQu
 		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "base", "query is required")
 	}
 	limit := q.Limit
-	if limit <= 0 || limit > identity.MaxSearchLimit {
-		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "limit", fmt.Sprintf("must be between 1 and %d", identity.MaxSearchLimit))
+	if limit <= 0 || limit > query.MaxLimit {
+		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "limit", fmt.Sprintf("must be between 1 and %d", query.MaxLimit))
 	}
 	if q.Offset < 0 {
 		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "offset", "must be greater than or equal to 0")
@@ -277,7 +278,7 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 	const op = "search users"
 	b := &searchSQL{pg: s.db.Dialector.Name() == "postgres", t: s.t}
 	from := s.t.users + " u"
-	bound := max(int64(identity.SearchTotalLimit), int64(q.Offset)+int64(q.Limit)+1)
+	bound := max(int64(query.TotalLimit), int64(q.Offset)+int64(q.Limit)+1)
 	c := &compiledSearch{}
 	driver := tagDriver(q.Filters)
 	if driver >= 0 {
@@ -286,7 +287,7 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 		// the other matches. (SQLite keeps CROSS JOIN's order; PostgreSQL plans it as a join.)
 		key, err := strValues(q.Filters[driver].Values, strings.ToLower)
 		if err != nil {
-			return nil, identity.FieldError(op, identity.ErrInvalidInput, string(identity.FieldTags), err.Error())
+			return nil, identity.FieldError(op, identity.ErrInvalidInput, string(query.Tags), err.Error())
 		}
 		from = s.t.userTags + " t CROSS JOIN " + s.t.users + " u"
 		b.cond("t.application_id = ? AND t.tag_key = ? AND u.id = t.user_id", appID, key[0])
@@ -301,11 +302,11 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 	byID := false
 	for _, f := range q.Filters {
 		b.narrowed = b.narrowed || indexedFilter(f)
-		byID = byID || (f.Field == identity.FieldID && (f.Op == identity.OpEq || f.Op == identity.OpIn))
+		byID = byID || (f.Field == query.ID && (f.Op == query.Eq || f.Op == query.In))
 	}
 	c.broad = true
 	for _, f := range q.Filters {
-		if indexedFilter(f) && f.Op != identity.OpStartWith {
+		if indexedFilter(f) && f.Op != query.StartWith {
 			c.broad = false
 		}
 	}
@@ -400,20 +401,20 @@ func scanUserRows(rows *sql.Rows, err error) ([]userRow, error) {
 }
 
 // orderBy returns the ORDER BY list for field (id when "").
-func (b *searchSQL) orderBy(field identity.UserField, desc bool) (string, error) {
+func (b *searchSQL) orderBy(field query.Field, desc bool) (string, error) {
 	dir := " ASC"
 	if desc {
 		dir = " DESC"
 	}
-	if field == "" || field == identity.FieldID {
+	if field == "" || field == query.ID {
 		return "u.id" + dir, nil
 	}
 	sf, ok := searchFields[field]
-	if !ok || sf.kind == identity.KindTags {
+	if !ok || sf.kind == query.KindTags {
 		return "", fmt.Errorf("cannot sort by %q", field)
 	}
 	expr := "u." + sf.col
-	if sf.kind == identity.KindString {
+	if sf.kind == query.KindString {
 		expr = b.cmpCol(expr)
 	}
 	expr += dir
@@ -429,22 +430,22 @@ func (b *searchSQL) orderBy(field identity.UserField, desc bool) (string, error)
 }
 
 // filter adds the condition of f.
-func (b *searchSQL) filter(appID int64, f identity.UserFilter) error {
+func (b *searchSQL) filter(appID int64, f query.Filter) error {
 	sf, ok := searchFields[f.Field]
 	if !ok || sf.kind != f.Field.Kind() {
 		return fmt.Errorf("is not a searchable field")
 	}
 	n := len(f.Values)
 	switch f.Op {
-	case identity.OpIn, identity.OpNin:
-		if n == 0 || n > identity.MaxFilterValues {
-			return fmt.Errorf("needs 1 to %d values", identity.MaxFilterValues)
+	case query.In, query.Nin:
+		if n == 0 || n > query.MaxValues {
+			return fmt.Errorf("needs 1 to %d values", query.MaxValues)
 		}
-	case identity.OpBetween:
+	case query.Between:
 		if n != 2 {
 			return fmt.Errorf("between needs two values")
 		}
-	case identity.OpEq, identity.OpNe, identity.OpStartWith, identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+	case query.Eq, query.Ne, query.StartWith, query.Gt, query.Gte, query.Lt, query.Lte:
 		if n != 1 {
 			return fmt.Errorf("needs exactly one value")
 		}
@@ -452,7 +453,7 @@ func (b *searchSQL) filter(appID int64, f identity.UserFilter) error {
 		return fmt.Errorf("has an unknown operator %q", f.Op)
 	}
 	switch sf.kind {
-	case identity.KindInt:
+	case query.KindInt:
 		vals := make([]any, n)
 		for i, v := range f.Values {
 			x, ok := v.(int64)
@@ -462,23 +463,23 @@ func (b *searchSQL) filter(appID int64, f identity.UserFilter) error {
 			vals[i] = x
 		}
 		return b.scalar(sf, "u."+sf.col, f.Op, vals)
-	case identity.KindString:
+	case query.KindString:
 		return b.text(sf, f.Op, f.Values)
-	case identity.KindTags:
+	case query.KindTags:
 		return b.tags(appID, f.Op, f.Values)
-	case identity.KindTime:
+	case query.KindTime:
 		return b.times(sf, f.Op, f.Values)
 	}
 	return fmt.Errorf("is not a searchable field")
 }
 
 // compareOps maps the comparison operators to SQL.
-var compareOps = map[identity.FilterOp]string{
-	identity.OpGt: ">", identity.OpGte: ">=", identity.OpLt: "<", identity.OpLte: "<=",
+var compareOps = map[query.Op]string{
+	query.Gt: ">", query.Gte: ">=", query.Lt: "<", query.Lte: "<=",
 }
 
 // scalar adds col <op> vals for values compared as they are.
-func (b *searchSQL) scalar(sf searchField, col string, op identity.FilterOp, vals []any) error {
+func (b *searchSQL) scalar(sf searchField, col string, op query.Op, vals []any) error {
 	orNull := func(cond string) string {
 		if sf.nullable {
 			return "(" + col + " IS NULL OR " + cond + ")"
@@ -486,17 +487,17 @@ func (b *searchSQL) scalar(sf searchField, col string, op identity.FilterOp, val
 		return cond
 	}
 	switch op {
-	case identity.OpEq:
+	case query.Eq:
 		b.cond(col+" = ?", vals[0])
-	case identity.OpNe:
+	case query.Ne:
 		b.cond(orNull(col+" <> ?"), vals[0])
-	case identity.OpIn:
+	case query.In:
 		b.cond(col+" IN ("+placeholders(len(vals))+")", vals...)
-	case identity.OpNin:
+	case query.Nin:
 		b.cond(orNull(col+" NOT IN ("+placeholders(len(vals))+")"), vals...)
-	case identity.OpBetween:
+	case query.Between:
 		b.cond(col+" BETWEEN ? AND ?", vals...)
-	case identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+	case query.Gt, query.Gte, query.Lt, query.Lte:
 		b.cond(col+" "+compareOps[op]+" ?", vals[0])
 	default:
 		return fmt.Errorf("cannot be used with %s", op)
@@ -521,10 +522,10 @@ func strValues(vals []any, norm func(string) string) ([]any, error) {
 }
 
 // text adds the condition of a text field.
-func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error {
+func (b *searchSQL) text(sf searchField, op query.Op, vals []any) error {
 	col := "u." + sf.col
 	switch {
-	case op == identity.OpStartWith:
+	case op == query.StartWith:
 		p, err := strValues(vals, nil)
 		if err != nil {
 			return err
@@ -552,7 +553,7 @@ func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error
 		if err != nil {
 			return err
 		}
-		if op == identity.OpEq || op == identity.OpIn || op == identity.OpNe || op == identity.OpNin {
+		if op == query.Eq || op == query.In || op == query.Ne || op == query.Nin {
 			return b.scalar(sf, col, op, v)
 		}
 		return b.scalar(sf, b.cmpCol(col), op, v)
@@ -562,7 +563,7 @@ func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error
 		return err
 	}
 	switch op {
-	case identity.OpEq, identity.OpIn:
+	case query.Eq, query.In:
 		if sf.folded {
 			// Through the folded index, then exactly.
 			folded := make([]any, len(v))
@@ -574,7 +575,7 @@ func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error
 			}
 		}
 		return b.scalar(sf, col, op, v)
-	case identity.OpNe, identity.OpNin:
+	case query.Ne, query.Nin:
 		return b.scalar(sf, col, op, v)
 	}
 	return b.scalar(sf, b.cmpCol(col), op, v)
@@ -582,7 +583,7 @@ func (b *searchSQL) text(sf searchField, op identity.FilterOp, vals []any) error
 
 // tags adds a condition on the user's tags: eq/in any of the values, ne/nin none of them.
 // It is a probe of user_tags' primary key (user_id, tag_key) per candidate user.
-func (b *searchSQL) tags(appID int64, op identity.FilterOp, vals []any) error {
+func (b *searchSQL) tags(appID int64, op query.Op, vals []any) error {
 	v, err := strValues(vals, strings.ToLower)
 	if err != nil {
 		return err
@@ -590,9 +591,9 @@ func (b *searchSQL) tags(appID int64, op identity.FilterOp, vals []any) error {
 	sub := "EXISTS (SELECT 1 FROM " + b.t.userTags + " t2 WHERE t2.user_id = u.id AND t2.tag_key IN (" + placeholders(len(v)) + ") AND t2.application_id = ?)"
 	args := append(v, appID)
 	switch op {
-	case identity.OpEq, identity.OpIn:
+	case query.Eq, query.In:
 		b.cond(sub, args...)
-	case identity.OpNe, identity.OpNin:
+	case query.Ne, query.Nin:
 		b.cond("NOT "+sub, args...)
 	default:
 		return fmt.Errorf("cannot be used with %s", op)
@@ -603,13 +604,13 @@ func (b *searchSQL) tags(appID int64, op identity.FilterOp, vals []any) error {
 // tagDriver returns the index of the filter a search should be driven by when it is a
 // filter on one tag (eq, or in with one value) and no filter selects users through an
 // index of the users table (indexedFilter); -1 otherwise.
-func tagDriver(filters []identity.UserFilter) int {
+func tagDriver(filters []query.Filter) int {
 	driver := -1
 	for i, f := range filters {
 		if indexedFilter(f) {
 			return -1
 		}
-		if f.Field == identity.FieldTags && (f.Op == identity.OpEq || f.Op == identity.OpIn) && driver < 0 && len(f.Values) == 1 {
+		if f.Field == query.Tags && (f.Op == query.Eq || f.Op == query.In) && driver < 0 && len(f.Values) == 1 {
 			if _, ok := f.Values[0].(string); ok {
 				driver = i
 			}
@@ -620,17 +621,17 @@ func tagDriver(filters []identity.UserFilter) int {
 
 // indexedFilter reports whether f selects users through an index of the users table: eq, in
 // or start_with on id, login, email, external_user_id or a folded text field.
-func indexedFilter(f identity.UserFilter) bool {
-	if f.Op != identity.OpEq && f.Op != identity.OpIn && f.Op != identity.OpStartWith {
+func indexedFilter(f query.Filter) bool {
+	if f.Op != query.Eq && f.Op != query.In && f.Op != query.StartWith {
 		return false
 	}
 	sf, ok := searchFields[f.Field]
-	return ok && (f.Field == identity.FieldID || f.Field == identity.FieldExternalUserID || sf.norm != nil || sf.folded)
+	return ok && (f.Field == query.ID || f.Field == query.ExternalUserID || sf.norm != nil || sf.folded)
 }
 
 // times adds a condition on a time column. eq and ne (and in, nin) mean within or outside
 // the same second as the value.
-func (b *searchSQL) times(sf searchField, op identity.FilterOp, vals []any) error {
+func (b *searchSQL) times(sf searchField, op query.Op, vals []any) error {
 	ts := make([]time.Time, len(vals))
 	for i, v := range vals {
 		t, ok := v.(time.Time)
@@ -648,7 +649,7 @@ func (b *searchSQL) times(sf searchField, op identity.FilterOp, vals []any) erro
 		return t, t.Add(time.Second)
 	}
 	switch op {
-	case identity.OpEq, identity.OpIn:
+	case query.Eq, query.In:
 		var parts []string
 		var args []any
 		for _, t := range ts {
@@ -657,7 +658,7 @@ func (b *searchSQL) times(sf searchField, op identity.FilterOp, vals []any) erro
 			args = append(args, from, to)
 		}
 		b.cond("(("+strings.Join(parts, ") OR (")+"))", args...)
-	case identity.OpNe, identity.OpNin:
+	case query.Ne, query.Nin:
 		var parts []string
 		var args []any
 		for _, t := range ts {
@@ -670,9 +671,9 @@ func (b *searchSQL) times(sf searchField, op identity.FilterOp, vals []any) erro
 			cond = col + " IS NULL OR (" + cond + ")"
 		}
 		b.cond("("+cond+")", args...)
-	case identity.OpBetween:
+	case query.Between:
 		b.cond(col+" BETWEEN ? AND ?", ts[0], ts[1])
-	case identity.OpGt, identity.OpGte, identity.OpLt, identity.OpLte:
+	case query.Gt, query.Gte, query.Lt, query.Lte:
 		b.cond(col+" "+compareOps[op]+" ?", ts[0])
 	default:
 		return fmt.Errorf("cannot be used with %s", op)

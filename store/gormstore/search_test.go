@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // TestSearchTotalBound checks the bounded count of SearchUsers over more users than
-// identity.SearchTotalLimit: exact below the bound, the bound above it, and always more than
+// query.TotalLimit: exact below the bound, the bound above it, and always more than
 // Offset+Limit while more users match.
 func TestSearchTotalBound(t *testing.T) {
-	n := identity.SearchTotalLimit + 50
+	n := query.TotalLimit + 50
 	for _, o := range openers(t) {
 		t.Run(o.name, func(t *testing.T) {
 			st := o.open(t)
@@ -50,24 +51,24 @@ func TestSearchTotalBound(t *testing.T) {
 			if err := st.db.Table(st.t.userTags).CreateInBatches(tags, 500).Error; err != nil {
 				t.Fatal(err)
 			}
-			bound := int64(identity.SearchTotalLimit)
-			tag := func(v string) identity.UserFilter {
-				return identity.UserFilter{Field: identity.FieldTags, Op: identity.OpEq, Values: []any{v}}
+			bound := int64(query.TotalLimit)
+			tag := func(v string) query.Filter {
+				return query.Filter{Field: query.Tags, Op: query.Eq, Values: []any{v}}
 			}
-			later := identity.UserFilter{Field: identity.FieldCreatedAt, Op: identity.OpGte, Values: []any{now}}
+			later := query.Filter{Field: query.CreatedAt, Op: query.Gte, Values: []any{now}}
 			tests := []struct {
 				name          string
-				filters       []identity.UserFilter
+				filters       []query.Filter
 				limit, offset int
 				want          int64
 			}{
-				{"one tag, counted on its index", []identity.UserFilter{tag("all")}, 10, 0, bound},
-				{"one tag and a column", []identity.UserFilter{tag("all"), later}, 10, 0, bound},
+				{"one tag, counted on its index", []query.Filter{tag("all")}, 10, 0, bound},
+				{"one tag and a column", []query.Filter{tag("all"), later}, 10, 0, bound},
 				{"no filter", nil, 10, 0, bound},
-				{"below the bound, exact", []identity.UserFilter{tag("even")}, 10, 0, int64(n+1) / 2},
-				{"deep page: more than offset+limit", []identity.UserFilter{tag("all")}, 100, int(bound) - 100, bound + 1},
-				{"deep page with a column", []identity.UserFilter{tag("all"), later}, 10, int(bound) + 20, bound + 31},
-				{"last page, exact", []identity.UserFilter{tag("all")}, 100, n - 30, int64(n)},
+				{"below the bound, exact", []query.Filter{tag("even")}, 10, 0, int64(n+1) / 2},
+				{"deep page: more than offset+limit", []query.Filter{tag("all")}, 100, int(bound) - 100, bound + 1},
+				{"deep page with a column", []query.Filter{tag("all"), later}, 10, int(bound) + 20, bound + 31},
+				{"last page, exact", []query.Filter{tag("all")}, 100, n - 30, int64(n)},
 				{"past the end, exact", nil, 100, n + 5, int64(n)},
 			}
 			for _, tt := range tests {
@@ -95,8 +96,8 @@ func TestSearchUsesIndexes(t *testing.T) {
 	if err := st.CreateApplication(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
-	f := func(field identity.UserField, op identity.FilterOp, v ...any) identity.UserFilter {
-		return identity.UserFilter{Field: field, Op: op, Values: v}
+	f := func(field query.Field, op query.Op, v ...any) query.Filter {
+		return query.Filter{Field: field, Op: op, Values: v}
 	}
 	day := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -107,24 +108,24 @@ func TestSearchUsesIndexes(t *testing.T) {
 		// them in id order.
 		sorted bool
 	}{
-		{"id", identity.UserQuery{Filters: []identity.UserFilter{f("id", "eq", int64(1))}}, "PRIMARY KEY", false},
-		{"id in", identity.UserQuery{Filters: []identity.UserFilter{f("id", "in", int64(1), int64(2)), f("last_request_at", "gt", day)}}, "PRIMARY KEY", true},
-		{"login", identity.UserQuery{Filters: []identity.UserFilter{f("login", "eq", "a")}}, "users_login_key", false},
-		{"login start_with", identity.UserQuery{Filters: []identity.UserFilter{f("login", "start_with", "abcd")}}, "users_login_key", true},
-		{"email", identity.UserQuery{Filters: []identity.UserFilter{f("email", "in", "a@b.c", "d@e.f")}}, "users_email_key", true},
-		{"full_name start_with", identity.UserQuery{Filters: []identity.UserFilter{f("full_name", "start_with", "hunt"), f("id", "nin", int64(3))}}, "users_search_full_name", true},
-		{"full_name eq", identity.UserQuery{Filters: []identity.UserFilter{f("full_name", "eq", "Hunter S")}}, "users_search_full_name", true},
-		{"phone", identity.UserQuery{Filters: []identity.UserFilter{f("phone", "eq", "1"), f("last_request_at", "eq", day)}}, "users_search_phone", true},
-		{"external_id", identity.UserQuery{Filters: []identity.UserFilter{f("external_id", "start_with", "abcd")}}, "users_search_external_id", true},
-		{"facebook_id", identity.UserQuery{Filters: []identity.UserFilter{f("facebook_id", "eq", "1")}}, "users_search_facebook_id", true},
-		{"twitter_id", identity.UserQuery{Filters: []identity.UserFilter{f("twitter_id", "eq", "1")}}, "users_search_twitter_id", true},
-		{"user_tags", identity.UserQuery{Filters: []identity.UserFilter{f("user_tags", "eq", "guest")}}, "user_tags_search", false},
-		{"user_tags and created_at", identity.UserQuery{Filters: []identity.UserFilter{f("user_tags", "eq", "guest"), f("created_at", "lt", day)}}, "user_tags_search", false},
-		{"login, phone, tags nin, updated_at", identity.UserQuery{Filters: []identity.UserFilter{f("login", "eq", "smith1"), f("phone", "eq", "1"), f("user_tags", "nin", "vip"), f("updated_at", "lte", day)}}, "users_login_key", false},
+		{"id", identity.UserQuery{Filters: []query.Filter{f("id", "eq", int64(1))}}, "PRIMARY KEY", false},
+		{"id in", identity.UserQuery{Filters: []query.Filter{f("id", "in", int64(1), int64(2)), f("last_request_at", "gt", day)}}, "PRIMARY KEY", true},
+		{"login", identity.UserQuery{Filters: []query.Filter{f("login", "eq", "a")}}, "users_login_key", false},
+		{"login start_with", identity.UserQuery{Filters: []query.Filter{f("login", "start_with", "abcd")}}, "users_login_key", true},
+		{"email", identity.UserQuery{Filters: []query.Filter{f("email", "in", "a@b.c", "d@e.f")}}, "users_email_key", true},
+		{"full_name start_with", identity.UserQuery{Filters: []query.Filter{f("full_name", "start_with", "hunt"), f("id", "nin", int64(3))}}, "users_search_full_name", true},
+		{"full_name eq", identity.UserQuery{Filters: []query.Filter{f("full_name", "eq", "Hunter S")}}, "users_search_full_name", true},
+		{"phone", identity.UserQuery{Filters: []query.Filter{f("phone", "eq", "1"), f("last_request_at", "eq", day)}}, "users_search_phone", true},
+		{"external_id", identity.UserQuery{Filters: []query.Filter{f("external_id", "start_with", "abcd")}}, "users_search_external_id", true},
+		{"facebook_id", identity.UserQuery{Filters: []query.Filter{f("facebook_id", "eq", "1")}}, "users_search_facebook_id", true},
+		{"twitter_id", identity.UserQuery{Filters: []query.Filter{f("twitter_id", "eq", "1")}}, "users_search_twitter_id", true},
+		{"user_tags", identity.UserQuery{Filters: []query.Filter{f("user_tags", "eq", "guest")}}, "user_tags_search", false},
+		{"user_tags and created_at", identity.UserQuery{Filters: []query.Filter{f("user_tags", "eq", "guest"), f("created_at", "lt", day)}}, "user_tags_search", false},
+		{"login, phone, tags nin, updated_at", identity.UserQuery{Filters: []query.Filter{f("login", "eq", "smith1"), f("phone", "eq", "1"), f("user_tags", "nin", "vip"), f("updated_at", "lte", day)}}, "users_login_key", false},
 		{"V1 list", identity.UserQuery{}, "(application_id=?)", false},
 		{"V1 list ordered by login", identity.UserQuery{SortField: "login"}, "(application_id=?)", false},
 		{"V1 list ordered by last_request_at", identity.UserQuery{SortField: "last_request_at", SortDesc: true}, "(application_id=?)", false},
-		{"V1 created_at range ordered", identity.UserQuery{Filters: []identity.UserFilter{f("created_at", "between", day, day.Add(24*time.Hour))}, SortField: "created_at", SortDesc: true}, "users_search_created_at", true},
+		{"V1 created_at range ordered", identity.UserQuery{Filters: []query.Filter{f("created_at", "between", day, day.Add(24*time.Hour))}, SortField: "created_at", SortDesc: true}, "users_search_created_at", true},
 	}
 	for _, tt := range tests {
 		q := tt.q

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // searchTests are the rules of identity.UserSearcher. Run runs them with the others; they
@@ -85,7 +86,7 @@ func searcher(t *testing.T, s identity.Store) identity.UserSearcher {
 func (f *searchFixture) search(t *testing.T, us identity.UserSearcher, appID int64, q identity.UserQuery) ([]string, int64) {
 	t.Helper()
 	if q.Limit == 0 {
-		q.Limit = identity.MaxSearchLimit
+		q.Limit = query.MaxLimit
 	}
 	users, total, err := us.SearchUsers(t.Context(), appID, &q)
 	if err != nil {
@@ -133,8 +134,8 @@ outer:
 	return out
 }
 
-func f1(field identity.UserField, op identity.FilterOp, vals ...any) []identity.UserFilter {
-	return []identity.UserFilter{{Field: field, Op: op, Values: vals}}
+func f1(field query.Field, op query.Op, vals ...any) []query.Filter {
+	return []query.Filter{{Field: field, Op: op, Values: vals}}
 }
 
 func checkNames(t *testing.T, what string, got, want []string) {
@@ -151,7 +152,7 @@ func testSearchFields(t *testing.T, s identity.Store) {
 	day := 24 * time.Hour
 	tests := []struct {
 		name    string
-		filters []identity.UserFilter
+		filters []query.Filter
 		want    []string
 	}{
 		{"id eq", f1("id", "eq", id("hunter")), all("hunter")},
@@ -245,33 +246,33 @@ func testSearchFields(t *testing.T, s identity.Store) {
 		{"last_request_at ne keeps unset", f1("last_request_at", "ne", t0.Add(2*time.Hour)), except("marvin")},
 		{"last_request_at nin keeps unset", f1("last_request_at", "nin", t0.Add(2*time.Hour), t0.Add(2*day)), except("marvin", "hunting")},
 
-		{"every filter must match", []identity.UserFilter{
+		{"every filter must match", []query.Filter{
 			{Field: "login", Op: "eq", Values: []any{"hunter_s"}},
 			{Field: "phone", Op: "eq", Values: []any{"5464579797975"}},
 			{Field: "user_tags", Op: "nin", Values: []any{"apple"}},
 			{Field: "updated_at", Op: "lte", Values: []any{t0.Add(day)}},
 		}, all("hunter")},
-		{"one filter fails", []identity.UserFilter{
+		{"one filter fails", []query.Filter{
 			{Field: "login", Op: "eq", Values: []any{"hunter_s"}},
 			{Field: "user_tags", Op: "nin", Values: []any{"vip"}},
 		}, nil},
-		{"start_with and id nin", []identity.UserFilter{
+		{"start_with and id nin", []query.Filter{
 			{Field: "full_name", Op: "start_with", Values: []any{"hunt"}},
 			{Field: "id", Op: "nin", Values: []any{id("hunter")}},
 		}, all("hunting")},
-		{"user_tags eq and created_at", []identity.UserFilter{
+		{"user_tags eq and created_at", []query.Filter{
 			{Field: "user_tags", Op: "eq", Values: []any{"Guest"}},
 			{Field: "created_at", Op: "gt", Values: []any{t0.Add(day)}},
 		}, all("hunting")},
-		{"user_tags eq and login", []identity.UserFilter{
+		{"user_tags eq and login", []query.Filter{
 			{Field: "user_tags", Op: "eq", Values: []any{"guest"}},
 			{Field: "login", Op: "eq", Values: []any{"HUNTER_S"}},
 		}, all("hunter")},
-		{"user_tags eq and eq", []identity.UserFilter{
+		{"user_tags eq and eq", []query.Filter{
 			{Field: "user_tags", Op: "eq", Values: []any{"guest"}},
 			{Field: "user_tags", Op: "eq", Values: []any{"vip"}},
 		}, all("hunter")},
-		{"user_tags eq and nin", []identity.UserFilter{
+		{"user_tags eq and nin", []query.Filter{
 			{Field: "user_tags", Op: "eq", Values: []any{"guest"}},
 			{Field: "user_tags", Op: "nin", Values: []any{"vip"}},
 		}, all("hunting")},
@@ -318,7 +319,7 @@ func testSearchOrder(t *testing.T, s identity.Store) {
 	us := searcher(t, s)
 	f := newSearchFixture(t, s)
 	tests := []struct {
-		field identity.UserField
+		field query.Field
 		desc  bool
 		want  []string
 	}{
@@ -350,7 +351,7 @@ func testSearchOrder(t *testing.T, s identity.Store) {
 	// The same orders when a tag selects the users.
 	guests := f1("user_tags", "eq", "guest")
 	for _, tt := range []struct {
-		field identity.UserField
+		field query.Field
 		desc  bool
 		want  []string
 	}{
@@ -371,7 +372,7 @@ func testSearchPages(t *testing.T, s identity.Store) {
 	f := newSearchFixture(t, s)
 	tests := []struct {
 		limit, offset int
-		filters       []identity.UserFilter
+		filters       []query.Filter
 		want          []string
 		total         int64
 	}{
@@ -403,7 +404,7 @@ func testSearchMetacharacters(t *testing.T, s identity.Store) {
 	f := newSearchFixture(t, s)
 	tests := []struct {
 		name    string
-		filters []identity.UserFilter
+		filters []query.Filter
 		want    []string
 	}{
 		{"full_name eq", f1("full_name", "eq", metaName), all("meta")},
@@ -466,7 +467,7 @@ func testSearchInvalid(t *testing.T, s identity.Store) {
 		{"sort by tags", identity.UserQuery{SortField: "user_tags", Limit: 10}},
 		{"sort by SQL", identity.UserQuery{SortField: "id; DROP TABLE users", Limit: 10}},
 		{"limit 0", identity.UserQuery{}},
-		{"limit over the maximum", identity.UserQuery{Limit: identity.MaxSearchLimit + 1}},
+		{"limit over the maximum", identity.UserQuery{Limit: query.MaxLimit + 1}},
 		{"negative offset", identity.UserQuery{Limit: 10, Offset: -1}},
 	}
 	for _, tt := range tests {
