@@ -17,13 +17,13 @@ import (
 func (id *Identity) LinkExternalAccount(ctx context.Context, appID, userID int64, provider, subject string) error {
 	const op = "link external account"
 	f := fieldErrors{}
-	checkText(f, "provider", provider, 255)
-	checkText(f, "subject", subject, 255)
+	checkText(&f, "provider", provider, 255)
+	checkText(&f, "subject", subject, 255)
 	if provider == "" {
-		f.add("provider", "cannot be blank")
+		f.add("provider", "blank")
 	}
 	if subject == "" {
-		f.add("subject", "cannot be blank")
+		f.add("subject", "blank")
 	}
 	if err := f.err(op); err != nil {
 		return err

@@ -79,7 +79,7 @@ func TestSettingsValidated(t *testing.T) {
 	for _, v := range []identity.LocalSignUp{"yes", "Allow", " deny"} {
 		_, err := e.id.UpdateApplicationSettings(ctx, e.app.ID, identity.AppSettings{LocalSignUp: v})
 		var ie *identity.Error
-		if !errors.As(err, &ie) || !errors.Is(err, identity.ErrInvalidInput) || ie.Fields["local_sign_up"] == nil {
+		if !errors.As(err, &ie) || !errors.Is(err, identity.ErrInvalidInput) || ie.Code("local_sign_up") == "" {
 			t.Errorf("LocalSignUp %q: %v", v, err)
 		}
 		if _, err := e.id.CreateApplication(ctx, "x", identity.AppSettings{LocalSignUp: v}); !errors.Is(err, identity.ErrInvalidInput) {
@@ -105,7 +105,7 @@ func TestWrongOldPassword(t *testing.T) {
 	} {
 		_, err := e.id.UpdateUser(ctx, s, s.UserID, in)
 		var ie *identity.Error
-		if !errors.Is(err, identity.ErrWrongPassword) || !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || ie.Fields["old_password"] == nil {
+		if !errors.Is(err, identity.ErrWrongPassword) || !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || ie.Code("old_password") == "" {
 			t.Fatalf("UpdateUser with a wrong old password: %v", err)
 		}
 	}

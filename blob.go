@@ -274,7 +274,7 @@ func (id *Identity) MaxBlobSize() int64 {
 
 func (id *Identity) blobService(op string) (*blobService, error) {
 	if id.blobs == nil {
-		return nil, FieldError(op, ErrDisabled, "", "File storage is not configured on this server")
+		return nil, NewError(op, ErrDisabled, "", "storage_off")
 	}
 	return id.blobs, nil
 }
@@ -297,15 +297,15 @@ func (id *Identity) CreateBlob(ctx context.Context, s *Session, in BlobInput) (*
 	name := in.Name
 	switch {
 	case strings.TrimSpace(name) == "":
-		f.add("name", "cannot be blank")
+		f.add("name", "blank")
 	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		f.add("name", "is invalid")
+		f.add("name", "invalid")
 	case utf8.RuneCountInString(name) > MaxBlobNameLength:
-		f.add("name", fmt.Sprintf("is too long (maximum is %d characters)", MaxBlobNameLength))
+		f.limit("name", "too_long", MaxBlobNameLength)
 	}
 	ct, ok := normalizeContentType(in.ContentType)
 	if !ok {
-		f.add("content_type", "is invalid")
+		f.add("content_type", "invalid")
 	}
 	if err := f.err(op); err != nil {
 		return nil, nil, err
@@ -320,7 +320,7 @@ func (id *Identity) CreateBlob(ctx context.Context, s *Session, in BlobInput) (*
 			return nil, nil, err
 		}
 		if files >= maxFiles {
-			return nil, nil, FieldError(op, ErrInvalidInput, "base", fmt.Sprintf("Too many files (maximum is %d per user)", maxFiles))
+			return nil, nil, &Error{Op: op, Err: ErrInvalidInput, Fields: []FieldError{{Code: "too_many_files", Limit: maxFiles}}}
 		}
 	}
 	now := id.now()
@@ -423,38 +423,38 @@ func (bs *blobService) mac(payload string) []byte {
 // parseGrant verifies tok's MAC and expiry.
 func (bs *blobService) parseGrant(tok string, now time.Time) (*grantClaims, error) {
 	const op = "upload blob"
-	bad := func(msg string) error { return FieldError(op, ErrInvalidGrant, "base", msg) }
+	bad := func(code string) error { return NewError(op, ErrInvalidGrant, "grant", code) }
 	if tok == "" {
-		return nil, bad("Upload grant is missing")
+		return nil, bad("blank")
 	}
 	if len(tok) > 512 {
-		return nil, bad("Upload grant is invalid")
+		return nil, bad("invalid")
 	}
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 || parts[0] != "v1" {
-		return nil, bad("Upload grant is invalid")
+		return nil, bad("invalid")
 	}
 	enc := base64.RawURLEncoding
 	payload, err1 := enc.DecodeString(parts[1])
 	sig, err2 := enc.DecodeString(parts[2])
 	if err1 != nil || err2 != nil || !hmac.Equal(sig, bs.mac(string(payload))) {
-		return nil, bad("Upload grant is invalid")
+		return nil, bad("invalid")
 	}
 	nums := strings.Split(string(payload), ".")
 	if len(nums) != 5 {
-		return nil, bad("Upload grant is invalid")
+		return nil, bad("invalid")
 	}
 	var v [5]int64
 	for i, n := range nums {
 		x, err := strconv.ParseInt(n, 10, 64)
 		if err != nil {
-			return nil, bad("Upload grant is invalid")
+			return nil, bad("invalid")
 		}
 		v[i] = x
 	}
 	c := &grantClaims{appID: v[0], blobID: v[1], userID: v[2], maxSize: v[3], expires: v[4]}
 	if !now.Before(time.Unix(c.expires, 0)) {
-		return nil, bad("Upload grant has expired")
+		return nil, bad("expired")
 	}
 	return c, nil
 }
@@ -479,28 +479,28 @@ func (id *Identity) UploadBlob(ctx context.Context, s *Session, grant string, r 
 		return nil, err
 	}
 	if s != nil && (s.ApplicationID != c.appID || s.UserID != c.userID) {
-		return nil, FieldError(op, ErrInvalidGrant, "base", "Upload grant belongs to another user")
+		return nil, NewError(op, ErrInvalidGrant, "grant", "foreign")
 	}
 	b, err := bs.store.Blob(ctx, c.appID, c.blobID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, FieldError(op, ErrInvalidGrant, "base", "Upload grant is invalid")
+		return nil, NewError(op, ErrInvalidGrant, "grant", "invalid")
 	}
 	if err != nil {
 		return nil, err
 	}
 	if b.UserID != c.userID {
-		return nil, FieldError(op, ErrInvalidGrant, "base", "Upload grant is invalid")
+		return nil, NewError(op, ErrInvalidGrant, "grant", "invalid")
 	}
 	// Spend the grant: only one upload may ever start.
 	b.State, b.UpdatedAt = BlobUploading, now
 	if err := bs.store.UpdateBlobState(ctx, b, BlobCreated); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, FieldError(op, ErrInvalidGrant, "base", "Upload grant has already been used")
+			return nil, NewError(op, ErrInvalidGrant, "grant", "used")
 		}
 		return nil, err
 	}
 	limit := min(c.maxSize, bs.cfg.MaxSize)
-	tooLarge := fmt.Sprintf("is too large (maximum is %d bytes)", limit)
+	tooLarge := FieldError{Field: "file", Code: "too_large", Limit: int(limit)}
 	_, maxBytes, err := id.blobQuota(ctx, b.ApplicationID)
 	if err != nil {
 		return nil, err
@@ -512,17 +512,17 @@ func (id *Identity) UploadBlob(ctx context.Context, s *Session, grant string, r 
 		}
 		if left := maxBytes - used; left < limit {
 			limit = left
-			tooLarge = fmt.Sprintf("does not fit the storage quota (%d of %d bytes left)", max(left, 0), maxBytes)
+			tooLarge = FieldError{Field: "file", Code: "over_quota", Limit: int(max(left, 0))}
 		}
 	}
 	if limit <= 0 {
-		return nil, FieldError(op, ErrTooLarge, "file", tooLarge)
+		return nil, &Error{Op: op, Err: ErrTooLarge, Fields: []FieldError{tooLarge}}
 	}
 	key := blobKey(b)
 	n, err := bs.cfg.Storage.Put(ctx, key, r, limit)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
-			return nil, FieldError(op, ErrTooLarge, "file", tooLarge)
+			return nil, &Error{Op: op, Err: ErrTooLarge, Fields: []FieldError{tooLarge}}
 		}
 		return nil, fmt.Errorf("identity: upload blob %d: %w", b.ID, err)
 	}
@@ -533,7 +533,7 @@ func (id *Identity) UploadBlob(ctx context.Context, s *Session, grant string, r 
 			id.log.Warn("identity: deleting the bytes of a removed blob failed", "blob_id", b.ID, "err", dErr)
 		}
 		if errors.Is(err, ErrNotFound) {
-			return nil, FieldError(op, ErrInvalidGrant, "base", "Upload grant has expired")
+			return nil, NewError(op, ErrInvalidGrant, "grant", "expired")
 		}
 		return nil, err
 	}
@@ -566,7 +566,7 @@ func (id *Identity) CompleteBlob(ctx context.Context, s *Session, blobID, size i
 	if b.UserID != s.UserID || b.State == BlobDeleting {
 		return nil, &Error{Op: op, Err: ErrNotFound}
 	}
-	sizeErr := FieldError(op, ErrInvalidInput, "size", "does not match the size of the uploaded file")
+	sizeErr := NewError(op, ErrInvalidInput, "size", "mismatch")
 	switch b.State {
 	case BlobCompleted:
 		if size != b.Size {
@@ -575,7 +575,7 @@ func (id *Identity) CompleteBlob(ctx context.Context, s *Session, blobID, size i
 		return b, nil
 	case BlobUploaded:
 	default:
-		return nil, FieldError(op, ErrInvalidInput, "base", "The file has not been uploaded")
+		return nil, NewError(op, ErrInvalidInput, "", "not_uploaded")
 	}
 	now := id.now()
 	if size != b.Size {
@@ -621,9 +621,9 @@ func (id *Identity) overQuota(ctx context.Context, b *Blob) (*Error, error) {
 	const op = "complete blob"
 	switch {
 	case maxFiles >= 0 && files > maxFiles:
-		return FieldError(op, ErrInvalidInput, "base", fmt.Sprintf("Too many files (maximum is %d per user)", maxFiles)), nil
+		return &Error{Op: op, Err: ErrInvalidInput, Fields: []FieldError{{Code: "too_many_files", Limit: maxFiles}}}, nil
 	case maxBytes >= 0 && bytes > maxBytes:
-		return FieldError(op, ErrInvalidInput, "base", fmt.Sprintf("The files exceed the storage quota (maximum is %d bytes per user)", maxBytes)), nil
+		return &Error{Op: op, Err: ErrInvalidInput, Fields: []FieldError{{Code: "quota_exceeded", Limit: int(maxBytes)}}}, nil
 	}
 	return nil, nil
 }
@@ -780,7 +780,7 @@ func (id *Identity) checkAvatar(ctx context.Context, op string, appID, userID in
 	if id.blobs == nil || avatar == "" {
 		return nil
 	}
-	bad := FieldError(op, ErrInvalidInput, "avatar", "must be the uid of an uploaded file")
+	bad := NewError(op, ErrInvalidInput, "avatar", "not_a_blob")
 	if !ValidBlobUID(avatar) {
 		return bad
 	}

@@ -121,7 +121,7 @@ func TestBlobQuotaFiles(t *testing.T) {
 		}
 	}
 	_, _, err := createBlob(t, e, alice)
-	wantField(t, "the 101st file", err, identity.ErrInvalidInput, "base")
+	wantField(t, "the 101st file", err, identity.ErrInvalidInput, "")
 	if _, _, err := createBlob(t, e, bob); err != nil {
 		t.Fatalf("another user's file: %v", err)
 	}
@@ -135,7 +135,7 @@ func TestBlobQuotaFiles(t *testing.T) {
 	_, _, err = createBlob(t, e, bob)
 	wantIs(t, "bob's second file", err, nil)
 	_, _, err = createBlob(t, e, bob)
-	wantField(t, "bob's third file", err, identity.ErrInvalidInput, "base")
+	wantField(t, "bob's third file", err, identity.ErrInvalidInput, "")
 
 	setQuota(t, e, identity.BlobQuota{MaxFiles: -1})
 	if _, _, err := createBlob(t, e, alice); err != nil {
@@ -188,7 +188,7 @@ func TestBlobQuotaRecheckedOnComplete(t *testing.T) {
 	// last 10 bytes.
 	setQuota(t, e, identity.BlobQuota{MaxBytes: 10})
 	_, err := e.id.CompleteBlob(ctx, alice, a.ID, 6)
-	wantField(t, "completing over the quota", err, identity.ErrInvalidInput, "base")
+	wantField(t, "completing over the quota", err, identity.ErrInvalidInput, "")
 	_, err = e.id.BlobInfo(ctx, alice, a.ID)
 	wantIs(t, "the discarded upload", err, identity.ErrNotFound)
 	if _, err := e.id.CompleteBlob(ctx, alice, b.ID, 6); err != nil {
@@ -203,7 +203,7 @@ func TestBlobQuotaRecheckedOnComplete(t *testing.T) {
 	d := e.upload(t, alice, []byte("d"), true)
 	setQuota(t, e, identity.BlobQuota{MaxFiles: 2})
 	_, err = e.id.CompleteBlob(ctx, alice, c.ID, 1)
-	wantField(t, "completing over the file limit", err, identity.ErrInvalidInput, "base")
+	wantField(t, "completing over the file limit", err, identity.ErrInvalidInput, "")
 	if _, err := e.id.CompleteBlob(ctx, alice, d.ID, 1); err != nil {
 		t.Fatalf("completing within the file limit: %v", err)
 	}

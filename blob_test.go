@@ -111,7 +111,7 @@ func wantField(t *testing.T, what string, err, sentinel error, field string) {
 	t.Helper()
 	wantIs(t, what, err, sentinel)
 	var e *identity.Error
-	if !errors.As(err, &e) || len(e.Fields[field]) == 0 {
+	if !errors.As(err, &e) || e.Code(field) == "" {
 		t.Fatalf("%s: error %v does not name %q", what, err, field)
 	}
 }
@@ -410,7 +410,7 @@ func TestUploadTooLargeLeavesNothing(t *testing.T) {
 		t.Fatalf("an oversized upload left %v", f)
 	}
 	_, err = e.id.CompleteBlob(ctx, alice, b.ID, 1025)
-	wantField(t, "CompleteBlob of a failed upload", err, identity.ErrInvalidInput, "base")
+	wantField(t, "CompleteBlob of a failed upload", err, identity.ErrInvalidInput, "")
 	_, err = e.id.UploadBlob(ctx, nil, g.Token, bytes.NewReader(make([]byte, 10)))
 	wantIs(t, "retry with the spent grant", err, identity.ErrInvalidGrant)
 
@@ -439,7 +439,7 @@ func TestCompleteBlobSize(t *testing.T) {
 
 	b, g, _ := e.id.CreateBlob(ctx, alice, identity.BlobInput{Name: "a"})
 	_, err := e.id.CompleteBlob(ctx, alice, b.ID, 0)
-	wantField(t, "CompleteBlob before the upload", err, identity.ErrInvalidInput, "base")
+	wantField(t, "CompleteBlob before the upload", err, identity.ErrInvalidInput, "")
 	_, err = e.id.UploadBlob(ctx, nil, g.Token, strings.NewReader("12345"))
 	wantIs(t, "UploadBlob", err, nil)
 	_, err = e.id.CompleteBlob(ctx, bob, b.ID, 5)

@@ -151,7 +151,7 @@ func TestHideContactInfoClosesTheOracle(t *testing.T) {
 				switch {
 				case want == "" && err != nil:
 					t.Errorf("hide=%v %s: %v", hide, c.name, err)
-				case want != "" && (!errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || len(ie.Fields[want]) == 0):
+				case want != "" && (!errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || ie.Code(want) == ""):
 					t.Errorf("hide=%v %s: err = %v, want a field error on %q", hide, c.name, err, want)
 				}
 			}

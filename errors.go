@@ -2,7 +2,7 @@ package identity
 
 import (
 	"errors"
-	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -68,17 +68,35 @@ type sentinelChild struct {
 func (e *sentinelChild) Error() string { return e.msg }
 func (e *sentinelChild) Unwrap() error { return e.parent }
 
-// Error carries an operation, field-level detail and the sentinel it wraps, in the manner of
-// fs.PathError. Fields maps a field name ("login", "password", or "base" for messages about
-// the request as a whole) to human-readable messages in the ConnectyCube style
-// ("has already been taken", "is too short (minimum is 8 characters)"). The key "" holds
-// messages about the request as a whole that ConnectyCube sends as a flat list
-// ({"errors":["..."]}), for example "Bad Authentication data. Invalid input parameters
-// provided: ..."; "base" messages are sent as {"errors":{"base":["..."]}}.
+// Error carries an operation, the problems found with the input, and the sentinel it wraps,
+// in the manner of fs.PathError. Compare its kind with errors.Is on the sentinel; read Fields
+// to tell a user what to fix.
 type Error struct {
 	Op     string
-	Fields map[string][]string
 	Err    error
+	Fields []FieldError
+}
+
+// FieldError is one problem with one input: Field names the input ("login", "password",
+// "user_tags"; "" for the input as a whole) and Code says what is wrong, for the caller to
+// put in its own words (the ConnectyCube adapter renders ConnectyCube's messages from them).
+// Limit is the bound broken by too_short, too_long, too_many and out_of_range, in the field's
+// unit (characters; bytes for custom_data; tags for tag_list; values or filters for
+// searches), and 0 otherwise.
+//
+// Codes of this module: blank (missing or empty), invalid (malformed), taken (another user
+// has it), too_short, too_long, too_many, out_of_range, negative, reserved (a login kept for
+// the system), incorrect (a wrong current password), not_allowed (cannot be set for this
+// account), managed (the identity provider owns this field), used (a spent nonce), expired,
+// unsupported (an unknown provider), disabled (the feature is off for this application; Field
+// names it), and, for searches, unknown_field, unknown_operator, operator_not_allowed,
+// hidden (by the application's contact-info setting), value_count, wrong_type. Whole-input
+// codes (Field ""): login_or_email_required, sign_up_disabled, too_many_filters,
+// search_unsupported. Providers add their own codes; their packages list them.
+type FieldError struct {
+	Field string
+	Code  string
+	Limit int
 }
 
 func (e *Error) Error() string {
@@ -93,23 +111,20 @@ func (e *Error) Error() string {
 		b.WriteString(e.Op)
 		b.WriteString(")")
 	}
-	if len(e.Fields) > 0 {
-		keys := make([]string, 0, len(e.Fields))
-		for k := range e.Fields {
-			keys = append(keys, k)
+	for i, f := range e.Fields {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
 		}
-		sort.Strings(keys)
-		for i, k := range keys {
-			if i == 0 {
-				b.WriteString(": ")
-			} else {
-				b.WriteString("; ")
-			}
-			if k != "" {
-				b.WriteString(k)
-				b.WriteString(" ")
-			}
-			b.WriteString(strings.Join(e.Fields[k], ", "))
+		if f.Field != "" {
+			b.WriteString(f.Field)
+			b.WriteString(" ")
+		}
+		b.WriteString(f.Code)
+		if f.Limit != 0 {
+			b.WriteString(" ")
+			b.WriteString(strconv.Itoa(f.Limit))
 		}
 	}
 	return b.String()
@@ -117,15 +132,31 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// FieldError returns an *Error wrapping sentinel with one message for one field.
-func FieldError(op string, sentinel error, field, msg string) *Error {
-	return &Error{Op: op, Err: sentinel, Fields: map[string][]string{field: {msg}}}
+// Code returns the code of the first problem e names for field ("" for the input as a
+// whole), or "" when e names none.
+func (e *Error) Code(field string) string {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return f.Code
+		}
+	}
+	return ""
 }
 
-// fieldErrors collects validation messages; err returns nil when none were added.
-type fieldErrors map[string][]string
+// NewError returns an *Error of op wrapping sentinel with one problem: code for field.
+func NewError(op string, sentinel error, field, code string) *Error {
+	return &Error{Op: op, Err: sentinel, Fields: []FieldError{{Field: field, Code: code}}}
+}
 
-func (f fieldErrors) add(field, msg string) { f[field] = append(f[field], msg) }
+// fieldErrors collects validation problems; err returns nil when none were added.
+type fieldErrors []FieldError
+
+func (f *fieldErrors) add(field, code string) { *f = append(*f, FieldError{Field: field, Code: code}) }
+
+// limit adds a problem with the bound it broke.
+func (f *fieldErrors) limit(field, code string, n int) {
+	*f = append(*f, FieldError{Field: field, Code: code, Limit: n})
+}
 
 func (f fieldErrors) err(op string) error {
 	if len(f) == 0 {

@@ -94,7 +94,7 @@ func checkSettings(op string, s AppSettings) error {
 	switch s.LocalSignUp {
 	case LocalSignUpDefault, LocalSignUpAllow, LocalSignUpDeny:
 	default:
-		return FieldError(op, ErrInvalidInput, "local_sign_up", "is invalid")
+		return NewError(op, ErrInvalidInput, "local_sign_up", "invalid")
 	}
 	return checkResetEmail(op, s.ResetEmail)
 }

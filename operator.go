@@ -134,9 +134,9 @@ const MaxApplicationNameLength = 200
 func checkAppName(op, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	f := fieldErrors{}
-	checkText(f, "name", name, MaxApplicationNameLength)
+	checkText(&f, "name", name, MaxApplicationNameLength)
 	if name == "" {
-		f.add("name", "cannot be blank")
+		f.add("name", "blank")
 	}
 	return name, f.err(op)
 }

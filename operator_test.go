@@ -215,7 +215,7 @@ func TestOperatorUpdateUser(t *testing.T) {
 			wantIs(t, tt.name, err, tt.want)
 			var ie *identity.Error
 			for _, f := range tt.fields {
-				if !errors.As(err, &ie) || len(ie.Fields[f]) == 0 {
+				if !errors.As(err, &ie) || ie.Code(f) == "" {
 					t.Fatalf("%s: %v does not name %q", tt.name, err, f)
 				}
 			}

@@ -52,7 +52,7 @@ func (c *Credentials) checkRouting(app *Application) error {
 		return nil
 	}
 	if c.Provider == "password" || c.Login != "" || c.Email != "" || c.Password != "" {
-		return FieldError("authenticate", ErrUnknownProvider, "provider", "is not supported")
+		return NewError("authenticate", ErrUnknownProvider, "provider", "unsupported")
 	}
 	return nil
 }

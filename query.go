@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"fmt"
 	"unicode/utf8"
 
 	"github.com/identitykit/identity/query"
@@ -40,29 +39,29 @@ func (q *UserQuery) Check() error {
 	for _, fl := range q.Filters {
 		kind := fl.Field.Kind()
 		if kind == query.KindUnknown {
-			f.add(string(fl.Field), "is not a searchable field")
+			f.add(string(fl.Field), "unknown_field")
 			continue
 		}
 		switch fl.Op {
 		case query.Gt, query.Gte, query.Lt, query.Lte, query.Between:
 			if kind == query.KindTags {
-				f.add(string(fl.Field), "can be used only with eq, ne, in")
+				f.add(string(fl.Field), "operator_not_allowed")
 			}
 		case query.Eq, query.Ne, query.In, query.Nin:
 		case query.StartWith:
 			if kind != query.KindString {
-				f.add(string(fl.Field), "cannot be used with start_with")
+				f.add(string(fl.Field), "operator_not_allowed")
 			}
 		default:
-			f.add(string(fl.Field), fmt.Sprintf("has an unknown operator %q", fl.Op))
+			f.add(string(fl.Field), "unknown_operator")
 		}
 	}
 	if q.SortField != "" {
 		if k := q.SortField.Kind(); k == query.KindUnknown || k == query.KindTags {
-			f.add("sort", fmt.Sprintf("cannot sort by %q", q.SortField))
+			f.add("sort", "unknown_field")
 		}
 	}
-	q.checkValues(f)
+	q.checkValues(&f)
 	if err := f.err("search users"); err != nil {
 		return err
 	}
@@ -73,9 +72,9 @@ func (q *UserQuery) Check() error {
 }
 
 // checkValues checks value counts and kinds, limit and offset.
-func (q *UserQuery) checkValues(f fieldErrors) {
+func (q *UserQuery) checkValues(f *fieldErrors) {
 	if len(q.Filters) > query.MaxFilters {
-		f.add("base", fmt.Sprintf("too many filters (maximum is %d)", query.MaxFilters))
+		f.limit("", "too_many_filters", query.MaxFilters)
 	}
 	for _, fl := range q.Filters {
 		kind := fl.Field.Kind()
@@ -87,36 +86,36 @@ func (q *UserQuery) checkValues(f fieldErrors) {
 		switch fl.Op {
 		case query.In, query.Nin:
 			if n == 0 {
-				f.add(name, "needs at least one value")
+				f.add(name, "value_count")
 			} else if n > query.MaxValues {
-				f.add(name, fmt.Sprintf("has too many values (maximum is %d)", query.MaxValues))
+				f.limit(name, "too_many", query.MaxValues)
 			}
 		case query.Between:
 			if n != 2 {
-				f.add(name, "between needs two values")
+				f.add(name, "value_count")
 			}
 		default:
 			if n != 1 {
-				f.add(name, "needs exactly one value")
+				f.add(name, "value_count")
 			}
 		}
 		for _, v := range fl.Values {
 			if !kind.Accepts(v) {
-				f.add(name, "has a value of the wrong type")
+				f.add(name, "wrong_type")
 				break
 			}
 		}
 		if fl.Op == query.StartWith && n == 1 {
 			if s, ok := fl.Values[0].(string); ok && utf8.RuneCountInString(s) < query.MinStartWith {
-				f.add(name, fmt.Sprintf("start_with needs at least %d characters", query.MinStartWith))
+				f.limit(name, "too_short", query.MinStartWith)
 			}
 		}
 	}
 	if q.Limit < 0 || q.Limit > query.MaxLimit {
-		f.add("limit", fmt.Sprintf("must be between 1 and %d", query.MaxLimit))
+		f.limit("limit", "out_of_range", query.MaxLimit)
 	}
 	if q.Offset < 0 {
-		f.add("offset", "must be greater than or equal to 0")
+		f.add("offset", "negative")
 	}
 }
 
@@ -201,7 +200,7 @@ func (id *Identity) search(ctx context.Context, s *Session, q *UserQuery, list b
 func (id *Identity) searchApp(ctx context.Context, appID int64, q *UserQuery) (*UserPage, error) {
 	searcher, ok := id.store.(UserSearcher)
 	if !ok {
-		return nil, FieldError("search users", ErrDisabled, "base", "searching users is not supported by this server's store")
+		return nil, NewError("search users", ErrDisabled, "", "search_unsupported")
 	}
 	users, total, err := searcher.SearchUsers(ctx, appID, q)
 	if err != nil {
@@ -226,11 +225,11 @@ func checkHiddenContact(q *UserQuery) error {
 		switch fl.Op {
 		case query.Eq, query.In, query.Ne, query.Nin:
 		default:
-			f.add(string(fl.Field), "is hidden by the application settings and can be used only with eq, in, ne, nin")
+			f.add(string(fl.Field), "hidden")
 		}
 	}
 	if hiddenField(q.SortField) {
-		f.add("sort", fmt.Sprintf("cannot sort by %q: it is hidden by the application settings", q.SortField))
+		f.add("sort", "hidden")
 	}
 	return f.err("search users")
 }

@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestUserQueryCheck(t *testing.T) {
 	tests := []struct {
 		name      string
 		q         identity.UserQuery
-		wantField string // "" = valid
+		want      string // "field code", the field "" for the query as a whole; "" = valid
 		wantLimit int
 	}{
 		{"no filter lists every user", identity.UserQuery{}, "", query.MaxLimit},
@@ -29,29 +30,29 @@ func TestUserQueryCheck(t *testing.T) {
 			flt("id", "between", int64(1), int64(9)), flt("website", "ne", "x"), flt("login", "start_with", "abcd"),
 			flt("user_tags", "nin", "a", "b"), flt("created_at", "gte", date), flt("timezone", "lt", int64(60)),
 		}, SortField: "created_at", SortDesc: true}, "", query.MaxLimit},
-		{"unknown field", identity.UserQuery{Filters: []query.Filter{flt("password", "eq", "x")}}, "password", 0},
-		{"custom_data not searchable", identity.UserQuery{Filters: []query.Filter{flt("custom_data", "eq", "x")}}, "custom_data", 0},
-		{"unknown operator", identity.UserQuery{Filters: []query.Filter{flt("id", "like", int64(1))}}, "id", 0},
-		{"tags gt", identity.UserQuery{Filters: []query.Filter{flt("user_tags", "gt", "a")}}, "user_tags", 0},
-		{"start_with on id", identity.UserQuery{Filters: []query.Filter{flt("id", "start_with", int64(1234))}}, "id", 0},
-		{"start_with 3 chars", identity.UserQuery{Filters: []query.Filter{flt("login", "start_with", "vip")}}, "login", 0},
-		{"between one value", identity.UserQuery{Filters: []query.Filter{flt("id", "between", int64(1))}}, "id", 0},
-		{"wrong value type", identity.UserQuery{Filters: []query.Filter{flt("id", "eq", "abc")}}, "id", 0},
-		{"empty in", identity.UserQuery{Filters: []query.Filter{flt("id", "in")}}, "id", 0},
-		{"huge in", identity.UserQuery{Filters: []query.Filter{{Field: "id", Op: "in", Values: make([]any, 101)}}}, "id", 0},
-		{"too many filters", identity.UserQuery{Filters: make([]query.Filter, 21)}, "base", 0},
-		{"limit 101", identity.UserQuery{Limit: 101}, "limit", 0},
-		{"negative offset", identity.UserQuery{Offset: -1}, "offset", 0},
-		{"sort by tags", identity.UserQuery{SortField: "user_tags"}, "sort", 0},
-		{"overlong value", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", strings.Repeat("a", 256))}}, "login", 0},
-		{"NUL in a value", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", "a\x00b")}}, "login", 0},
-		{"invalid UTF-8", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", "a\xffb")}}, "login", 0},
+		{"unknown field", identity.UserQuery{Filters: []query.Filter{flt("password", "eq", "x")}}, "password unknown_field", 0},
+		{"custom_data not searchable", identity.UserQuery{Filters: []query.Filter{flt("custom_data", "eq", "x")}}, "custom_data unknown_field", 0},
+		{"unknown operator", identity.UserQuery{Filters: []query.Filter{flt("id", "like", int64(1))}}, "id unknown_operator", 0},
+		{"tags gt", identity.UserQuery{Filters: []query.Filter{flt("user_tags", "gt", "a")}}, "user_tags operator_not_allowed", 0},
+		{"start_with on id", identity.UserQuery{Filters: []query.Filter{flt("id", "start_with", int64(1234))}}, "id operator_not_allowed", 0},
+		{"start_with 3 chars", identity.UserQuery{Filters: []query.Filter{flt("login", "start_with", "vip")}}, "login too_short", 0},
+		{"between one value", identity.UserQuery{Filters: []query.Filter{flt("id", "between", int64(1))}}, "id value_count", 0},
+		{"wrong value type", identity.UserQuery{Filters: []query.Filter{flt("id", "eq", "abc")}}, "id wrong_type", 0},
+		{"empty in", identity.UserQuery{Filters: []query.Filter{flt("id", "in")}}, "id value_count", 0},
+		{"huge in", identity.UserQuery{Filters: []query.Filter{{Field: "id", Op: "in", Values: make([]any, 101)}}}, "id too_many", 0},
+		{"too many filters", identity.UserQuery{Filters: slices.Repeat([]query.Filter{flt("id", "eq", int64(1))}, 21)}, " too_many_filters", 0},
+		{"limit 101", identity.UserQuery{Limit: 101}, "limit out_of_range", 0},
+		{"negative offset", identity.UserQuery{Offset: -1}, "offset negative", 0},
+		{"sort by tags", identity.UserQuery{SortField: "user_tags"}, "sort unknown_field", 0},
+		{"overlong value", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", strings.Repeat("a", 256))}}, "login wrong_type", 0},
+		{"NUL in a value", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", "a\x00b")}}, "login wrong_type", 0},
+		{"invalid UTF-8", identity.UserQuery{Filters: []query.Filter{flt("login", "eq", "a\xffb")}}, "login wrong_type", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := tt.q
 			err := q.Check()
-			if tt.wantField == "" {
+			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("Check: %v", err)
 				}
@@ -60,9 +61,10 @@ func TestUserQueryCheck(t *testing.T) {
 				}
 				return
 			}
+			field, code, _ := strings.Cut(tt.want, " ")
 			var e *identity.Error
-			if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Fields[tt.wantField] == nil {
-				t.Fatalf("err = %v, want ErrInvalidInput with a message on %q", err, tt.wantField)
+			if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Code(field) != code {
+				t.Fatalf("err = %v, want ErrInvalidInput with %s on %q", err, code, field)
 			}
 		})
 	}

@@ -239,7 +239,7 @@ func checkResetEmail(op string, t EmailTemplate) error {
 		return nil
 	}
 	if _, err := t.withDefaults(EmailTemplate{Subject: defaultResetSubject, Text: defaultResetText, HTML: defaultResetHTML}).parse(); err != nil {
-		return FieldError(op, ErrInvalidInput, "reset_email", "is invalid: "+err.Error())
+		return NewError(op, ErrInvalidInput, "reset_email", "invalid")
 	}
 	return nil
 }
@@ -419,14 +419,14 @@ func (id *Identity) RequestPasswordReset(ctx context.Context, appID int64, email
 	const op = "request password reset"
 	r := id.reset
 	if r.queue == nil {
-		return FieldError(op, ErrDisabled, "base", "password reset by email is not configured")
+		return NewError(op, ErrDisabled, "", "reset_off")
 	}
 	e := NormalizeEmail(email)
 	switch {
 	case e == "":
-		return FieldError(op, ErrInvalidInput, "email", "cannot be blank")
+		return NewError(op, ErrInvalidInput, "email", "blank")
 	case len(e) > MaxEmailLength || !validEmail(e):
-		return FieldError(op, ErrInvalidInput, "email", "is invalid")
+		return NewError(op, ErrInvalidInput, "email", "invalid")
 	}
 	if appID <= 0 {
 		return ErrApplicationNotFound
@@ -552,7 +552,7 @@ func validResetToken(token string) bool {
 func (id *Identity) liveResetToken(ctx context.Context, token string) (*ResetToken, *Application, *User, error) {
 	tokens := id.reset.tokens
 	if tokens == nil {
-		return nil, nil, nil, FieldError("reset password", ErrDisabled, "base", "password reset is not supported by the store")
+		return nil, nil, nil, NewError("reset password", ErrDisabled, "", "reset_unsupported")
 	}
 	if !validResetToken(token) {
 		return nil, nil, nil, ErrInvalidResetToken
@@ -609,7 +609,7 @@ func (id *Identity) ResetPassword(ctx context.Context, token, newPassword string
 		return err
 	}
 	f := fieldErrors{}
-	app.Settings.PasswordPolicy.check(f, "password", newPassword)
+	app.Settings.PasswordPolicy.check(&f, "password", newPassword)
 	if err := f.err(op); err != nil {
 		return err
 	}

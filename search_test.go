@@ -114,7 +114,7 @@ func TestSearchUsersErrors(t *testing.T) {
 	}
 	_, err = e.id.SearchUsers(ctx, as, valid)
 	var ie *identity.Error
-	if !errors.Is(err, identity.ErrDisabled) || !errors.As(err, &ie) || len(ie.Fields["base"]) == 0 {
+	if !errors.Is(err, identity.ErrDisabled) || !errors.As(err, &ie) || ie.Code("") != "search_unsupported" {
 		t.Errorf("store without search: %v", err)
 	}
 }

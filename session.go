@@ -92,7 +92,7 @@ func (id *Identity) CreateSession(ctx context.Context, req SessionRequest) (*Ses
 	}
 	now := id.now()
 	if len(req.Nonce) > 64 || !utf8.ValidString(req.Nonce) || strings.ContainsRune(req.Nonce, 0) {
-		return nil, FieldError("create session", ErrInvalidInput, "nonce", "is invalid")
+		return nil, NewError("create session", ErrInvalidInput, "nonce", "invalid")
 	}
 	if req.Signed != nil || app.Settings.RequireSignature {
 		if err := id.checkSignature(ctx, app, &req, now); err != nil {
@@ -163,23 +163,23 @@ func (id *Identity) checkSignature(ctx context.Context, app *Application, req *S
 	const op = "verify signature"
 	if req.Signed == nil {
 		// The application requires signed requests (AppSettings.RequireSignature).
-		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
+		return NewError(op, ErrInvalidSignature, "signature", "invalid")
 	}
 	if req.Timestamp == 0 {
-		return FieldError(op, ErrInvalidSignature, "timestamp", "cannot be blank")
+		return NewError(op, ErrInvalidSignature, "timestamp", "blank")
 	}
 	ts := time.Unix(req.Timestamp, 0)
 	if d := now.Sub(ts); d > id.cfg.SignatureWindow || -d > id.cfg.SignatureWindow {
-		return FieldError(op, ErrInvalidSignature, "timestamp", "is invalid")
+		return NewError(op, ErrInvalidSignature, "timestamp", "invalid")
 	}
 	if !req.Signed(app.AuthSecret) {
-		return FieldError(op, ErrInvalidSignature, "base", "Unexpected signature")
+		return NewError(op, ErrInvalidSignature, "signature", "invalid")
 	}
 	// A nonce must stay recorded for as long as its timestamp is acceptable.
 	exp := ts.Add(id.cfg.SignatureWindow).Add(time.Minute)
 	if err := id.store.UseNonce(ctx, app.ID, req.Timestamp, req.Nonce, exp); err != nil {
 		if errors.Is(err, ErrInvalidSignature) {
-			return FieldError(op, ErrInvalidSignature, "nonce", "has already been used")
+			return NewError(op, ErrInvalidSignature, "nonce", "used")
 		}
 		return err
 	}
@@ -438,7 +438,7 @@ func (id *Identity) authenticate(ctx context.Context, app *Application, creds *C
 	name := creds.providerName(app)
 	p := id.providers[name]
 	if p == nil {
-		return nil, FieldError("authenticate", ErrUnknownProvider, "provider", "is not supported")
+		return nil, NewError("authenticate", ErrUnknownProvider, "provider", "unsupported")
 	}
 	for attempt := 0; ; attempt++ {
 		req := &AuthRequest{Application: app, Credentials: *creds, Users: appUsers{id.store, app.ID}, Now: id.now()}

@@ -72,8 +72,8 @@ func TestRequireSignature(t *testing.T) {
 	for i, req := range unsigned {
 		_, err := e.id.CreateSession(ctx, req)
 		var fe *identity.Error
-		if !errors.Is(err, identity.ErrInvalidSignature) || !errors.As(err, &fe) || fe.Fields["base"][0] != "Unexpected signature" {
-			t.Fatalf("unsigned request %d: err = %v, want ErrInvalidSignature with base \"Unexpected signature\"", i, err)
+		if !errors.Is(err, identity.ErrInvalidSignature) || !errors.As(err, &fe) || fe.Code("signature") != "invalid" {
+			t.Fatalf("unsigned request %d: err = %v, want ErrInvalidSignature naming the signature", i, err)
 		}
 	}
 	if _, err := e.store.UserByLogin(ctx, e.app.ID, "newcomer"); !errors.Is(err, identity.ErrUserNotFound) {

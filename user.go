@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -110,18 +109,18 @@ func (p PasswordPolicy) withDefaults() PasswordPolicy {
 	return p
 }
 
-func (p PasswordPolicy) check(f fieldErrors, field, pw string) {
+func (p PasswordPolicy) check(f *fieldErrors, field, pw string) {
 	p = p.withDefaults()
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case pw == "":
-		f.add(field, "cannot be blank")
+		f.add(field, "blank")
 	case !utf8.ValidString(pw):
-		f.add(field, "is invalid")
+		f.add(field, "invalid")
 	case n < p.MinLength:
-		f.add(field, fmt.Sprintf("is too short (minimum is %d characters)", p.MinLength))
+		f.limit(field, "too_short", p.MinLength)
 	case n > p.MaxLength:
-		f.add(field, fmt.Sprintf("is too long (maximum is %d characters)", p.MaxLength))
+		f.limit(field, "too_long", p.MaxLength)
 	}
 }
 
@@ -140,17 +139,13 @@ func NormalizeEmail(s string) string {
 	return strings.TrimSpace(norm.NFKC.String(strings.ToLower(s)))
 }
 
-func checkText(f fieldErrors, field, v string, max int) {
-	if !utf8.ValidString(v) {
-		f.add(field, "is invalid")
-		return
-	}
-	if strings.ContainsRune(v, 0) {
-		f.add(field, "is invalid")
+func checkText(f *fieldErrors, field, v string, max int) {
+	if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		f.add(field, "invalid")
 		return
 	}
 	if utf8.RuneCountInString(v) > max {
-		f.add(field, fmt.Sprintf("is too long (maximum is %d characters)", max))
+		f.limit(field, "too_long", max)
 	}
 }
 
@@ -166,17 +161,17 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		n := utf8.RuneCountInString(l)
 		switch {
 		case !utf8.ValidString(l):
-			f.add("login", "is invalid")
+			f.add("login", "invalid")
 		case n > MaxLoginLength: // before the character rules, which cost more per character
-			f.add("login", fmt.Sprintf("is too long (maximum is %d characters)", MaxLoginLength))
+			f.limit("login", "too_long", MaxLoginLength)
 		case !validIdentifier(l, wholeLogin):
-			f.add("login", "is invalid")
+			f.add("login", "invalid")
 		case l == "" && !signup:
-			f.add("login", "cannot be blank")
+			f.add("login", "blank")
 		case l != "" && n < MinLoginLength:
-			f.add("login", fmt.Sprintf("is too short (minimum is %d characters)", MinLoginLength))
+			f.limit("login", "too_short", MinLoginLength)
 		case strings.HasPrefix(NormalizeLogin(l), "guest_login_") && !u.IsGuest:
-			f.add("login", "is reserved")
+			f.add("login", "reserved")
 		}
 		u.Login = l
 	}
@@ -184,34 +179,34 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		e := NormalizeEmail(*in.Email)
 		if e != "" {
 			if len(e) > MaxEmailLength {
-				f.add("email", fmt.Sprintf("is too long (maximum is %d characters)", MaxEmailLength))
+				f.limit("email", "too_long", MaxEmailLength)
 			} else if !validEmail(e) || !validIdentifier(e, emailParts) {
-				f.add("email", "is invalid")
+				f.add("email", "invalid")
 			}
 		}
 		u.Email = e
 	}
 	if signup && u.Login == "" && u.Email == "" {
-		f.add("base", "login or email is required")
+		f.add("", "login_or_email_required")
 	}
 	if !signup && in.Login == nil && in.Email != nil && u.Email == "" && u.Login == "" {
-		f.add("email", "cannot be blank")
+		f.add("email", "blank")
 	}
 	if signup {
 		if in.Password == nil {
-			f.add("password", "cannot be blank")
+			f.add("password", "blank")
 		} else {
-			policy.check(f, "password", *in.Password)
+			policy.check(&f, "password", *in.Password)
 		}
 	} else if in.Password != nil {
-		policy.check(f, "password", *in.Password)
+		policy.check(&f, "password", *in.Password)
 	}
 	str := func(dst *string, p *string, field string, max int) {
 		if p == nil {
 			return
 		}
 		v := strings.TrimSpace(*p)
-		checkText(f, field, v, max)
+		checkText(&f, field, v, max)
 		*dst = v
 	}
 	str(&u.FullName, in.FullName, "full_name", MaxFullNameLength)
@@ -222,7 +217,7 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 	str(&u.Avatar, in.Avatar, "avatar", MaxAvatarLength)
 	if in.Website != nil {
 		w := strings.TrimSpace(*in.Website)
-		checkText(f, "website", w, MaxWebsiteLength)
+		checkText(&f, "website", w, MaxWebsiteLength)
 		// ConnectyCube returns "http://pavalli.com.au" for the input "pavalli.com.au".
 		if w != "" && !strings.Contains(w, "://") {
 			w = "http://" + w
@@ -232,37 +227,37 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 	if in.CustomData != nil {
 		v := *in.CustomData
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			f.add("custom_data", "is invalid")
+			f.add("custom_data", "invalid")
 		} else if len(v) > MaxCustomDataBytes {
-			f.add("custom_data", fmt.Sprintf("is too long (maximum is %d bytes)", MaxCustomDataBytes))
+			f.limit("custom_data", "too_long", MaxCustomDataBytes)
 		}
 		u.CustomData = v
 	}
 	if in.ExternalUserID != nil {
 		if *in.ExternalUserID < 0 {
-			f.add("external_user_id", "must be greater than or equal to 0")
+			f.add("external_user_id", "negative")
 		}
 		u.ExternalUserID = *in.ExternalUserID
 	}
 	if in.BlobID != nil {
 		if *in.BlobID < 0 {
-			f.add("blob_id", "must be greater than or equal to 0")
+			f.add("blob_id", "negative")
 		}
 		u.BlobID = *in.BlobID
 	}
 	if in.Timezone != nil {
 		tz := *in.Timezone
 		if tz < MinTimezone || tz > MaxTimezone {
-			f.add("timezone", "is out of range")
+			f.add("timezone", "out_of_range")
 		}
 		u.Timezone = &tz
 	}
 	if in.Tags != nil {
 		tags, ok := normalizeTags(*in.Tags)
 		if !ok {
-			f.add("tag_list", "is invalid")
+			f.add("tag_list", "invalid")
 		} else if len(tags) > MaxTags {
-			f.add("tag_list", fmt.Sprintf("is too long (maximum is %d tags)", MaxTags))
+			f.limit("tag_list", "too_long", MaxTags)
 		}
 		u.Tags = tags
 	}
@@ -349,19 +344,24 @@ func (id *Identity) allConflicts(ctx context.Context, u *User, err error) error 
 	if !errors.As(err, &e) || !errors.Is(err, ErrUserExists) {
 		return err
 	}
-	fields := map[string][]string{}
-	for k, v := range e.Fields {
-		fields[k] = v
+	fields := append(fieldErrors(nil), e.Fields...)
+	named := func(field string) bool {
+		for _, f := range fields {
+			if f.Field == field {
+				return true
+			}
+		}
+		return false
 	}
 	taken := func(other *User, lookupErr error) bool { return lookupErr == nil && other.ID != u.ID }
-	if _, ok := fields["login"]; !ok && u.Login != "" {
+	if !named("login") && u.Login != "" {
 		if taken(id.store.UserByLogin(ctx, u.ApplicationID, u.Login)) {
-			fields["login"] = []string{"has already been taken"}
+			fields.add("login", "taken")
 		}
 	}
-	if _, ok := fields["email"]; !ok && u.Email != "" {
+	if !named("email") && u.Email != "" {
 		if taken(id.store.UserByEmail(ctx, u.ApplicationID, u.Email)) {
-			fields["email"] = []string{"has already been taken"}
+			fields.add("email", "taken")
 		}
 	}
 	return &Error{Op: e.Op, Fields: fields, Err: e.Err}
@@ -510,7 +510,7 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 func (id *Identity) checkSessionUpdate(ctx context.Context, app *Application, cur, u *User, in *UserInput, emailChanged bool) error {
 	if in.Password != nil && cur.PasswordHash == "" && !cur.IsGuest {
 		// users of external providers have no password to check against
-		return FieldError("update user", ErrInvalidInput, "password", "cannot be set for this account")
+		return NewError("update user", ErrInvalidInput, "password", "not_allowed")
 	}
 	// A password change, and an email change when the application asks for it, must prove
 	// the current password (guests and passwordless accounts have none).
@@ -527,10 +527,10 @@ func (id *Identity) checkSessionUpdate(ctx context.Context, app *Application, cu
 		// renamed to the login or email of a future user of that provider would take it.
 		f := fieldErrors{}
 		if NormalizeLogin(u.Login) != NormalizeLogin(cur.Login) {
-			f.add("login", "cannot be changed: the identity provider manages it")
+			f.add("login", "managed")
 		}
 		if u.Email != cur.Email {
-			f.add("email", "cannot be changed: the identity provider manages it")
+			f.add("email", "managed")
 		}
 		if len(f) > 0 {
 			return &Error{Op: "update user", Err: ErrDisabled, Fields: f}
@@ -548,21 +548,21 @@ func becomesRegular(cur, u *User, in *UserInput) bool {
 
 // errLocalSignUp is the refusal of a local account where AppSettings.LocalSignUp denies it.
 func errLocalSignUp(op string) error {
-	return FieldError(op, ErrDisabled, "base", "Sign up is disabled for this application")
+	return NewError(op, ErrDisabled, "", "sign_up_disabled")
 }
 
 // checkOldPassword verifies old against u's password: an *Error wrapping ErrInvalidInput
 // naming "old_password" when it is blank, ErrWrongPassword when it is wrong.
 func (id *Identity) checkOldPassword(ctx context.Context, u *User, old *string) error {
 	if old == nil || *old == "" {
-		return FieldError("update user", ErrInvalidInput, "old_password", "cannot be blank")
+		return NewError("update user", ErrInvalidInput, "old_password", "blank")
 	}
 	ok, _, err := id.hasher.Verify(ctx, *old, u.PasswordHash)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return FieldError("update user", ErrWrongPassword, "old_password", "is incorrect")
+		return NewError("update user", ErrWrongPassword, "old_password", "incorrect")
 	}
 	return nil
 }

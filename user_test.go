@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,8 +18,10 @@ func fieldOf(err error) string {
 		return ""
 	}
 	var keys []string
-	for k := range e.Fields {
-		keys = append(keys, k)
+	for _, f := range e.Fields {
+		if !slices.Contains(keys, f.Field) {
+			keys = append(keys, f.Field)
+		}
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ",")
@@ -41,7 +44,7 @@ func TestSignUpValidation(t *testing.T) {
 			FullName: ptr("Marvin Simon"), Phone: ptr("47802323143"), Website: ptr("https://dozensofdreams.com"),
 			Tags: &[]string{"iphone", "apple"}, CustomData: ptr(`{"middle_name":"Bartoleo"}`)}, nil, ""},
 		{"email only", identity.UserInput{Email: ptr("only@example.com"), Password: ptr("password1")}, nil, ""},
-		{"no login or email", identity.UserInput{Password: ptr("password1")}, identity.ErrInvalidInput, "base"},
+		{"no login or email", identity.UserInput{Password: ptr("password1")}, identity.ErrInvalidInput, ""},
 		{"no password", identity.UserInput{Login: ptr("nopass")}, identity.ErrInvalidInput, "password"},
 		{"short password", identity.UserInput{Login: ptr("shortpw"), Password: ptr("1234567")}, identity.ErrInvalidInput, "password"},
 		{"long password", identity.UserInput{Login: ptr("longpw"), Password: ptr(strings.Repeat("p", 129))}, identity.ErrInvalidInput, "password"},

@@ -253,11 +253,11 @@ func (h *handler) completeBlob(ctx context.Context, c *call) error {
 	}
 	v, ok := p["size"]
 	if !ok {
-		return identity.FieldError("complete blob", identity.ErrInvalidInput, "size", "cannot be blank")
+		return wireFieldError("complete blob", identity.ErrInvalidInput, "size", "cannot be blank")
 	}
 	size, ok := asInt64(v)
 	if !ok || size < 0 {
-		return identity.FieldError("complete blob", identity.ErrInvalidInput, "size", "is invalid")
+		return wireFieldError("complete blob", identity.ErrInvalidInput, "size", "is invalid")
 	}
 	if _, err := h.id.CompleteBlob(ctx, c.s, id, size); err != nil {
 		return err
@@ -306,7 +306,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 	const op = "upload blob"
 	ctx := r.Context()
 	if !h.id.BlobsEnabled() {
-		return identity.FieldError(op, identity.ErrDisabled, "", "File storage is not configured on this server")
+		return wireFieldError(op, identity.ErrDisabled, "", "File storage is not configured on this server")
 	}
 	var s *identity.Session
 	if tok := requestToken(r); tok != "" {
@@ -317,7 +317,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 		setExpiration(w, s)
 	}
 	limit := h.id.MaxBlobSize() + uploadFormOverhead
-	tooLarge := identity.FieldError(op, identity.ErrTooLarge, "file",
+	tooLarge := wireFieldError(op, identity.ErrTooLarge, "file",
 		"is too large (maximum is "+strconv.FormatInt(h.id.MaxBlobSize(), 10)+" bytes)")
 	if r.ContentLength > limit {
 		return tooLarge
@@ -345,7 +345,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 		// Raw: the bytes are stored as sent, never transfer-decoded.
 		part, err := mr.NextRawPart()
 		if err == io.EOF {
-			return identity.FieldError(op, identity.ErrInvalidInput, "file", "cannot be blank")
+			return wireFieldError(op, identity.ErrInvalidInput, "file", "cannot be blank")
 		}
 		if err != nil {
 			return readErr(err)

@@ -66,7 +66,7 @@ func TestBlobQuotaOverHTTP(t *testing.T) {
 	wantError(t, "POST /blobs over MaxFiles", e.do("POST", "/blobs.json", `{"blob":{"name":"c.png"}}`, "CB-Token: "+tok),
 		http.StatusUnprocessableEntity, `{"errors":{"base":["Too many files (maximum is 2 per user)"]}}`)
 	wantError(t, "upload over MaxBytes", e.upload(u, png[:1001], "CB-Token: "+tok),
-		http.StatusRequestEntityTooLarge, `{"errors":{"file":["does not fit the storage quota (1000 of 3000 bytes left)"]}}`)
+		http.StatusRequestEntityTooLarge, `{"errors":{"file":["does not fit the storage quota (1000 bytes left)"]}}`)
 }
 
 // POST /blobs has a volume per client address (ratelimit.Config.Blob): 60 at once by

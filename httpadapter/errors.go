@@ -143,17 +143,17 @@ type (
 	keyedErrors map[string][]string
 )
 
-// fieldsBody renders an *identity.Error's Fields: messages under the key "" (and, with
-// flatBase, a lone "base") in the flat shape, others keyed by field. Messages under "" mixed
-// with field messages go under "base".
+// fieldsBody renders the field messages of err (see messages): messages under the key ""
+// (and, with flatBase, a lone "base") in the flat shape, others keyed by field. Messages
+// under "" mixed with field messages go under "base".
 func fieldsBody(err error, rule *errorRule) any {
-	var ie *identity.Error
-	if !errors.As(err, &ie) || len(ie.Fields) == 0 {
+	fields, ok := messages(err)
+	if !ok {
 		return flatErrors{rule.msg}
 	}
-	flat := append([]string(nil), ie.Fields[""]...)
+	flat := append([]string(nil), fields[""]...)
 	keyed := keyedErrors{}
-	for k, msgs := range ie.Fields {
+	for k, msgs := range fields {
 		if k != "" && len(msgs) > 0 {
 			keyed[k] = msgs
 		}

@@ -184,7 +184,7 @@ func (h *handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, ok := p["password_confirmation"]; (ok || wantsHTML(r)) && pw != confirm {
 		if !wantsHTML(r) {
-			writeError(w, r, h.log, identity.FieldError("reset password", identity.ErrInvalidInput, "password_confirmation", "doesn't match password"))
+			writeError(w, r, h.log, wireFieldError("reset password", identity.ErrInvalidInput, "password_confirmation", "doesn't match password"))
 			return
 		}
 		h.renderReset(w, r, http.StatusUnprocessableEntity, "password_reset_form",
@@ -222,7 +222,7 @@ func formData(app *identity.Application, u *identity.User, token string, errs []
 func (h *handler) resetFailure(w http.ResponseWriter, r *http.Request, err error, form *resetPageData) {
 	if !wantsHTML(r) {
 		if errors.Is(err, identity.ErrInvalidResetToken) {
-			err = identity.FieldError("reset password", identity.ErrInvalidInput, "token", "is invalid or has expired")
+			err = wireFieldError("reset password", identity.ErrInvalidInput, "token", "is invalid or has expired")
 		}
 		writeError(w, r, h.log, err)
 		return
@@ -233,8 +233,10 @@ func (h *handler) resetFailure(w http.ResponseWriter, r *http.Request, err error
 		h.renderReset(w, r, http.StatusGone, "password_reset_invalid", &resetPageData{Title: "Link expired", AppName: form.AppName})
 	case errors.Is(err, identity.ErrInvalidInput) && errors.As(err, &ie) && form.Token != "":
 		var msgs []string
-		for _, m := range ie.Fields["password"] {
-			msgs = append(msgs, "The password "+m+".")
+		for _, f := range ie.Fields {
+			if f.Field == "password" {
+				msgs = append(msgs, "The password "+codeText(f)+".")
+			}
 		}
 		if len(msgs) == 0 {
 			msgs = []string{"The password is invalid."}

@@ -18,7 +18,7 @@ func (f fieldErrs) err(op string) error {
 	if len(f) == 0 {
 		return nil
 	}
-	return &identity.Error{Op: op, Err: identity.ErrInvalidInput, Fields: f}
+	return &wireError{op: op, err: identity.ErrInvalidInput, fields: f}
 }
 
 // str reads the scalar at key of obj as a string (absent: ""). A non-scalar is a field error.

@@ -63,7 +63,7 @@ func (p *recordingProvider) Authenticate(_ context.Context, req *identity.AuthRe
 	p.mu.Unlock()
 	sub := req.Credentials.Params["access_token"] + req.Credentials.Params["token"]
 	if sub == "" {
-		return nil, identity.FieldError("fake", identity.ErrInvalidInput, "", "Bad Authentication data. Invalid input parameters provided")
+		return nil, identity.NewError("fake", identity.ErrInvalidInput, "keys[token]", "missing")
 	}
 	return &identity.Claims{Subject: sub}, nil
 }
@@ -350,7 +350,7 @@ func TestProviderCredentials(t *testing.T) {
 	// The seed snippet's flat keys at the top level of createSession() reach the server as a
 	// bare provider (the SDK drops them); the provider's own error comes back flat.
 	wantStatus(t, e.do("POST", "/session.json", e.sessionBody(`,"provider":"firebase_phone"`)), 422,
-		`{"errors":["Bad Authentication data. Invalid input parameters provided"]}`)
+		`{"errors":["Bad Authentication data. Invalid input parameters provided: no 'keys[token]' parameter provided"]}`)
 
 	// POST /login: the same forms at the top level.
 	tok := e.appSession()

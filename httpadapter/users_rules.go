@@ -1,7 +1,6 @@
 package httpadapter
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -147,17 +146,18 @@ func checkV1(q *identity.UserQuery) error {
 // withCoreChecks adds the messages of identity's own checks of q to f, without repeating a
 // message the V2 rules gave already, and returns f's error.
 func withCoreChecks(f fieldErrs, q *identity.UserQuery, op string) error {
-	var ie *identity.Error
-	if err := q.Check(); errors.As(err, &ie) {
-		for field, msgs := range ie.Fields {
+	if err := q.Check(); err != nil {
+		core, ok := messages(err)
+		if !ok {
+			return err
+		}
+		for field, msgs := range core {
 			for _, m := range msgs {
 				if !slices.Contains(f[field], m) {
 					f.add(field, m)
 				}
 			}
 		}
-	} else if err != nil {
-		return err
 	}
 	return f.err(op)
 }
@@ -165,16 +165,16 @@ func withCoreChecks(f fieldErrs, q *identity.UserQuery, op string) error {
 // renameSortField returns err with its "sort" messages under "order", the name of V1's sort
 // parameter; other errors are returned as they are.
 func renameSortField(err error) error {
-	var ie *identity.Error
-	if !errors.As(err, &ie) || ie.Fields["sort"] == nil {
+	msgs, ok := messages(err)
+	if !ok || msgs["sort"] == nil {
 		return err
 	}
-	fields := make(map[string][]string, len(ie.Fields))
-	for k, v := range ie.Fields {
+	fields := make(fieldErrs, len(msgs))
+	for k, v := range msgs {
 		if k == "sort" {
 			k = "order"
 		}
 		fields[k] = append(fields[k], v...)
 	}
-	return &identity.Error{Op: ie.Op, Err: ie.Err, Fields: fields}
+	return fields.err("search users")
 }

@@ -73,8 +73,7 @@ func TestCheckV2Rules(t *testing.T) {
 			if !errors.Is(err, identity.ErrInvalidInput) {
 				t.Fatalf("err = %v, want ErrInvalidInput", err)
 			}
-			var e *identity.Error
-			if !errors.As(err, &e) || e.Fields[tt.wantField] == nil {
+			if msgs, _ := messages(err); msgs[tt.wantField] == nil {
 				t.Fatalf("err = %v, want a message on %q", err, tt.wantField)
 			}
 		})

@@ -662,8 +662,7 @@ const (
 // searchErr gives identity.ErrDisabled the ConnectyCube message, naming the application
 // setting that refused the request; other errors pass through.
 func (h *handler) searchErr(ctx context.Context, c *call, err error) error {
-	var ie *identity.Error
-	if !errors.Is(err, identity.ErrDisabled) || c.s == nil || (errors.As(err, &ie) && len(ie.Fields) > 0) {
+	if _, detailed := messages(err); !errors.Is(err, identity.ErrDisabled) || c.s == nil || detailed {
 		return err
 	}
 	setting := "disable_user_list"
@@ -671,5 +670,5 @@ func (h *handler) searchErr(ctx context.Context, c *call, err error) error {
 		setting = "disable_users_v1"
 	}
 	msg := fmt.Sprintf("%sthe settings of application %d (%s)", msgUsersForbidden, c.s.ApplicationID, setting)
-	return &identity.Error{Op: "search users", Err: identity.ErrDisabled, Fields: map[string][]string{"base": {msg}}}
+	return wireFieldError("search users", identity.ErrDisabled, "base", msg)
 }

@@ -120,14 +120,14 @@ func parseQuery(q string) (params, error) {
 func checkParsed(t *testing.T, in string, q identity.UserQuery, err error, v2 bool) {
 	t.Helper()
 	if err != nil {
-		var ie *identity.Error
-		if !errors.As(err, &ie) || !errors.Is(err, identity.ErrInvalidInput) || len(ie.Fields) == 0 {
+		msgs, ok := messages(err)
+		if !ok || !errors.Is(err, identity.ErrInvalidInput) {
 			t.Fatalf("%q: error %v is not a field error", in, err)
 		}
 		if status, _, _ := renderError(err); status != http.StatusUnprocessableEntity {
 			t.Fatalf("%q: error rendered as %d", in, status)
 		}
-		for k := range ie.Fields {
+		for k := range msgs {
 			if len(k) > 80 {
 				t.Fatalf("%q: overlong error key %q", in, k)
 			}

@@ -83,7 +83,7 @@ func (m *MagicLink) sign(encodedPayload string) []byte {
 func (m *MagicLink) Authenticate(ctx context.Context, req *identity.AuthRequest) (*identity.Claims, error) {
 	token := req.Credentials.Params["token"]
 	if token == "" {
-		return nil, identity.FieldError("magic link", identity.ErrInvalidInput, "keys[token]", "cannot be blank")
+		return nil, identity.NewError("magic link", identity.ErrInvalidInput, "keys[token]", "blank")
 	}
 	appID, email, nonce, exp, ok := m.verify(token)
 	if !ok || appID != req.Application.ID || !req.Now.Before(exp) {

@@ -2,7 +2,6 @@ package remoteid
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -18,8 +17,9 @@ var ProfileFields = map[string]bool{
 }
 
 // MapProfile renders the field templates over doc (see ProfileFields). Errors are
-// *identity.Error values of op wrapping sentinel; what names the mapping in their messages.
-func MapProfile(templates map[string]Template, doc any, op, what string, sentinel error) (identity.UserInput, error) {
+// *identity.Error values of op wrapping sentinel, naming the field whose template failed
+// with the code "bad_mapping".
+func MapProfile(templates map[string]Template, doc any, op string, sentinel error) (identity.UserInput, error) {
 	var in identity.UserInput
 	fields := make([]string, 0, len(templates))
 	for f := range templates {
@@ -27,7 +27,7 @@ func MapProfile(templates map[string]Template, doc any, op, what string, sentine
 	}
 	sort.Strings(fields)
 	mappingError := func(field string, err error) error {
-		return identity.FieldError(op, sentinel, "base", fmt.Sprintf("%s %s %v", what, field, err))
+		return identity.NewError(op, sentinel, field, "bad_mapping")
 	}
 	for _, f := range fields {
 		v, ok, err := templates[f].Render(doc)

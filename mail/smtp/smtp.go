@@ -209,7 +209,7 @@ func (m *Mailer) Send(ctx context.Context, msg identity.Message) error {
 // returns the recipient.
 func checkMessage(msg identity.Message) (*mail.Address, error) {
 	bad := func(field, why string) error {
-		return identity.FieldError("send mail", identity.ErrInvalidInput, field, why)
+		return identity.NewError("send mail", identity.ErrInvalidInput, field, "invalid")
 	}
 	if strings.ContainsAny(msg.To, "\r\n\x00") {
 		return nil, bad("to", "must not contain line breaks")

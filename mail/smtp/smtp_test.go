@@ -171,7 +171,7 @@ func TestSendRejectsHeaderInjection(t *testing.T) {
 	for _, tc := range tests {
 		err := m.Send(t.Context(), tc.msg)
 		var e *identity.Error
-		if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Fields[tc.field] == nil {
+		if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Code(tc.field) == "" {
 			t.Fatalf("%s: %v, want ErrInvalidInput naming %q", tc.name, err, tc.field)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -333,7 +332,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		return nil, fmt.Errorf("cidp: application %d: %w", app.ID, err)
 	}
 	if !ok {
-		return nil, identity.FieldError(op, identity.ErrDisabled, "base", "Custom Identity Provider is not enabled for this application")
+		return nil, identity.NewError(op, identity.ErrDisabled, "cidp", "disabled")
 	}
 	cc, err := ac.compile()
 	if err != nil {
@@ -346,11 +345,11 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	}
 	vars := map[string]string{"login": token, "token": token, "password": creds.Password, "email": creds.Email}
 	if token == "" && creds.Email == "" {
-		return nil, identity.FieldError(op, identity.ErrInvalidInput, "login", "cannot be blank")
+		return nil, identity.NewError(op, identity.ErrInvalidInput, "login", "blank")
 	}
 	for _, k := range []string{"login", "password", "email"} {
 		if len(vars[k]) > MaxTokenBytes {
-			return nil, identity.FieldError(op, identity.ErrInvalidInput, k, fmt.Sprintf("is too long (maximum is %d characters)", MaxTokenBytes))
+			return nil, &identity.Error{Op: op, Err: identity.ErrInvalidInput, Fields: []identity.FieldError{{Field: k, Code: "too_long", Limit: MaxTokenBytes}}}
 		}
 	}
 	sec := newSecrets(append(cc.configValues(vars), token, creds.Password)...)
@@ -445,7 +444,7 @@ func (p *Provider) buildRequest(cc *compiledConfig, vars map[string]string) (*ht
 			if field == "token" {
 				field = "login"
 			}
-			return nil, identity.FieldError(op, identity.ErrInvalidInput, field, "is invalid")
+			return nil, identity.NewError(op, identity.ErrInvalidInput, field, "invalid")
 		}
 		if strings.EqualFold(h.name, "Host") {
 			hreq.Host = v
@@ -538,8 +537,7 @@ const maxLoggedBody = 4 << 10
 // remoteRefusal is ConnectyCube's error for a non-2xx answer of the identity service,
 // without the answer's body (see call).
 func remoteRefusal(status int) error {
-	msg := "Bad Authentication data. Unauthorized on remote side. Status: " + strconv.Itoa(status) + "."
-	return &identity.Error{Op: op, Err: identity.ErrRejectedByProvider, Fields: map[string][]string{"": {msg}}}
+	return &identity.Error{Op: op, Err: identity.ErrRejectedByProvider, Fields: []identity.FieldError{{Code: "remote_refused", Limit: status}}}
 }
 
 // safeURL renders u without query, fragment or user info.
@@ -617,7 +615,7 @@ func (s secrets) redactCut(text string, cut bool) string {
 
 // mapClaims applies the response mapping to the answer.
 func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
-	uidErr := identity.FieldError(op, identity.ErrRejectedByProvider, "base", "Custom Identity Provider uid is required")
+	uidErr := identity.NewError(op, identity.ErrRejectedByProvider, "uid", "blank")
 	v, ok, err := cc.uid.Render(doc)
 	if err != nil || !ok {
 		return nil, uidErr
@@ -631,10 +629,9 @@ func mapClaims(cc *compiledConfig, doc any) (*identity.Claims, error) {
 		return nil, uidErr
 	}
 	if len(uid) > identity.MaxExternalIDLength || !utf8.ValidString(uid) {
-		return nil, identity.FieldError(op, identity.ErrRejectedByProvider, "base",
-			fmt.Sprintf("Custom Identity Provider uid is too long (maximum is %d characters)", identity.MaxExternalIDLength))
+		return nil, &identity.Error{Op: op, Err: identity.ErrRejectedByProvider, Fields: []identity.FieldError{{Field: "uid", Code: "too_long", Limit: identity.MaxExternalIDLength}}}
 	}
-	in, err := remoteid.MapProfile(cc.fields, doc, op, "Custom Identity Provider response param", identity.ErrRejectedByProvider)
+	in, err := remoteid.MapProfile(cc.fields, doc, op, identity.ErrRejectedByProvider)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -280,7 +279,7 @@ func TestAuthenticateRequestEncodings(t *testing.T) {
 }
 
 // errorFields returns the Fields of the *identity.Error in err, or nil.
-func errorFields(err error) map[string][]string {
+func errorFields(err error) []identity.FieldError {
 	var e *identity.Error
 	if errors.As(err, &e) {
 		return e.Fields
@@ -302,75 +301,75 @@ func TestAuthenticateErrors(t *testing.T) {
 		cfg        Config
 		response   map[string]string
 		wantErr    error
-		wantFields map[string][]string
+		wantFields []identity.FieldError
 		wantMsg    string // a substring of the error message
 	}{
 		{
 			name:       "401 with body: the status only",
 			handler:    jsonAnswer(401, `{"error":"User token is invalid"}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 401."}},
+			wantFields: []identity.FieldError{{Code: "remote_refused", Limit: 401}},
 		},
 		{
 			name:       "404 with empty body",
 			handler:    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) },
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 404."}},
+			wantFields: []identity.FieldError{{Code: "remote_refused", Limit: 404}},
 		},
 		{
 			name:       "500 is a refusal too",
 			handler:    jsonAnswer(500, "  \n"),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 500."}},
+			wantFields: []identity.FieldError{{Code: "remote_refused", Limit: 500}},
 		},
 		{
 			name:       "body echoing the token: not sent, redacted in the log",
 			handler:    jsonAnswer(403, `{"error":"token `+secretToken+` revoked","q":"`+url.QueryEscape(secretToken)+`"}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 403."}},
+			wantFields: []identity.FieldError{{Code: "remote_refused", Limit: 403}},
 		},
 		{
 			name:       "long refusal body is not sent",
 			handler:    jsonAnswer(401, strings.Repeat("é", 1000)),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: 401."}},
+			wantFields: []identity.FieldError{{Code: "remote_refused", Limit: 401}},
 		},
 		{
 			name:       "missing uid",
 			handler:    jsonAnswer(200, `{"user":{"login":"simon"}}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
+			wantFields: []identity.FieldError{{Field: "uid", Code: "blank"}},
 		},
 		{
 			name:       "null uid",
 			handler:    jsonAnswer(200, `{"user":{"id":null}}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
+			wantFields: []identity.FieldError{{Field: "uid", Code: "blank"}},
 		},
 		{
 			name:       "object uid",
 			handler:    jsonAnswer(200, `{"user":{"id":{"v":1}}}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
+			wantFields: []identity.FieldError{{Field: "uid", Code: "blank"}},
 		},
 		{
 			name:       "blank uid",
 			handler:    jsonAnswer(200, `{"user":{"id":"  "}}`),
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
+			wantFields: []identity.FieldError{{Field: "uid", Code: "blank"}},
 		},
 		{
 			name:       "empty 2xx body has no uid",
 			handler:    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) },
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"base": {"Custom Identity Provider uid is required"}},
+			wantFields: []identity.FieldError{{Field: "uid", Code: "blank"}},
 		},
 		{
 			name:       "object where a string is mapped",
 			handler:    jsonAnswer(200, `{"user":{"id":1,"login":{"a":1}}}`),
 			response:   map[string]string{"uid": "#{user.id}", "login": "#{user.login}"},
 			wantErr:    identity.ErrRejectedByProvider,
-			wantFields: map[string][]string{"base": {"Custom Identity Provider response param login is not a string or a number"}},
+			wantFields: []identity.FieldError{{Field: "login", Code: "bad_mapping"}},
 		},
 		{
 			name:    "malformed JSON",
@@ -448,7 +447,7 @@ func TestAuthenticateErrors(t *testing.T) {
 				t.Fatalf("err = %v (claims %+v), want %v", err, c, tt.wantErr)
 			}
 			if tt.wantFields != nil && !reflect.DeepEqual(errorFields(err), tt.wantFields) {
-				t.Errorf("fields:\n got %q\nwant %q", errorFields(err), tt.wantFields)
+				t.Errorf("fields:\n got %v\nwant %v", errorFields(err), tt.wantFields)
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("error %q does not say %q", err, tt.wantMsg)
@@ -486,11 +485,10 @@ func TestAuthenticateRedirects(t *testing.T) {
 		path       string
 		wantErr    error
 		wantSub    string
-		wantFields map[string][]string
+		wantFields []identity.FieldError
 	}{
 		{path: "/old", wantSub: "moved-tok"},
-		{path: "/away", wantErr: identity.ErrRejectedByProvider, wantFields: map[string][]string{"": {
-			"Bad Authentication data. Unauthorized on remote side. Status: 307."}}},
+		{path: "/away", wantErr: identity.ErrRejectedByProvider, wantFields: []identity.FieldError{{Code: "remote_refused", Limit: 307}}},
 		{path: "/loop", wantErr: identity.ErrRejectedByProvider},
 	}
 	for _, tt := range tests {
@@ -505,7 +503,7 @@ func TestAuthenticateRedirects(t *testing.T) {
 				t.Fatalf("Authenticate = %+v, %v; want subject %q, err %v", c, err, tt.wantSub, tt.wantErr)
 			}
 			if tt.wantFields != nil && !reflect.DeepEqual(errorFields(err), tt.wantFields) {
-				t.Errorf("fields %q, want %q", errorFields(err), tt.wantFields)
+				t.Errorf("fields %v, want %v", errorFields(err), tt.wantFields)
 			}
 		})
 	}
@@ -577,8 +575,9 @@ func TestAuthenticateRejectsBadInput(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
-			if fields := errorFields(err); fields[tt.wantField] == nil {
-				t.Errorf("fields %q do not name %q", fields, tt.wantField)
+			if e := (*identity.Error)(nil); !errors.As(err, &e) || e.Code(tt.wantField) == "" {
+				fields := errorFields(err)
+				t.Errorf("fields %v do not name %q", fields, tt.wantField)
 			}
 			if strings.Contains(err.Error(), secretToken) {
 				t.Errorf("error contains the token: %v", err)
@@ -769,9 +768,9 @@ func TestRefusalBodyStaysOutOfTheError(t *testing.T) {
 		if !errors.Is(err, identity.ErrRejectedByProvider) {
 			t.Fatalf("status %d: err = %v, want ErrRejectedByProvider", status, err)
 		}
-		want := map[string][]string{"": {"Bad Authentication data. Unauthorized on remote side. Status: " + strconv.Itoa(status) + "."}}
+		want := []identity.FieldError{{Code: "remote_refused", Limit: status}}
 		if got := errorFields(err); !reflect.DeepEqual(got, want) {
-			t.Errorf("status %d: fields %q, want %q", status, got, want)
+			t.Errorf("status %d: fields %v, want %v", status, got, want)
 		}
 		if strings.Contains(err.Error(), marker) {
 			t.Errorf("status %d: the error carries the body: %v", status, err)

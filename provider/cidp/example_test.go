@@ -72,10 +72,10 @@ func ExampleProvider_Enable() {
 		Credentials: &identity.Credentials{Login: "stolen-token"}})
 	var e *identity.Error
 	if errors.As(err, &e) {
-		fmt.Println(errors.Is(err, identity.ErrRejectedByProvider), e.Fields[""])
+		fmt.Println(errors.Is(err, identity.ErrRejectedByProvider), e.Fields)
 	}
 	// Output:
 	// simon371 Simon true
 	// simon371 <nil>
-	// true [Bad Authentication data. Unauthorized on remote side. Status: 401.]
+	// true [{ remote_refused 401}]
 }

@@ -273,26 +273,19 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	return c, nil
 }
 
-// checkParams returns ConnectyCube's 422 error naming the missing parameters.
+// checkParams returns an error naming each missing request parameter with the code "missing".
 func (p *Provider) checkParams(projectID, token string) error {
-	var missing []string
+	var missing []identity.FieldError
 	if token == "" {
-		missing = append(missing, "'"+p.name+"[access_token]'")
+		missing = append(missing, identity.FieldError{Field: p.name + "[access_token]", Code: "missing"})
 	}
 	if projectID == "" {
-		missing = append(missing, "'"+p.name+"[project_id]'")
+		missing = append(missing, identity.FieldError{Field: p.name + "[project_id]", Code: "missing"})
 	}
-	var what string
-	switch len(missing) {
-	case 0:
+	if len(missing) == 0 {
 		return nil
-	case 1:
-		what = missing[0] + " parameter"
-	default:
-		what = strings.Join(missing, " and ") + " parameters"
 	}
-	msg := "Bad Authentication data. Invalid input parameters provided: no " + what + " provided"
-	return &identity.Error{Op: "authenticate", Err: identity.ErrInvalidInput, Fields: map[string][]string{"": {msg}}}
+	return &identity.Error{Op: "authenticate", Err: identity.ErrInvalidInput, Fields: missing}
 }
 
 // reject logs why a token was refused and returns the error clients see.

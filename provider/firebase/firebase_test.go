@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,27 +216,40 @@ func TestMissingParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := testApp(t, false)
-	const prefix = "Bad Authentication data. Invalid input parameters provided: no "
+	const (
+		phoneToken, phoneProject = "firebase_phone[access_token]", "firebase_phone[project_id]"
+		emailToken, emailProject = "firebase_email[access_token]", "firebase_email[project_id]"
+	)
 	tests := []struct {
 		provider, project, token string
-		want                     string
+		want                     []string
 	}{
-		{PhoneProvider, "", "", prefix + "'firebase_phone[access_token]' and 'firebase_phone[project_id]' parameters provided"},
-		{PhoneProvider, "proj-a", "", prefix + "'firebase_phone[access_token]' parameter provided"},
-		{PhoneProvider, "", "tok", prefix + "'firebase_phone[project_id]' parameter provided"},
-		{PhoneProvider, "  ", " \t", prefix + "'firebase_phone[access_token]' and 'firebase_phone[project_id]' parameters provided"},
-		{EmailProvider, "", "", prefix + "'firebase_email[access_token]' and 'firebase_email[project_id]' parameters provided"},
-		{EmailProvider, "", "tok", prefix + "'firebase_email[project_id]' parameter provided"},
+		{PhoneProvider, "", "", []string{phoneToken, phoneProject}},
+		{PhoneProvider, "proj-a", "", []string{phoneToken}},
+		{PhoneProvider, "", "tok", []string{phoneProject}},
+		{PhoneProvider, "  ", " \t", []string{phoneToken, phoneProject}},
+		{EmailProvider, "", "", []string{emailToken, emailProject}},
+		{EmailProvider, "", "tok", []string{emailProject}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
+		t.Run(strings.Join(tt.want, "+"), func(t *testing.T) {
 			_, err := authenticate(context.Background(), phone, email, app, tt.provider, tt.project, tt.token)
 			if !errors.Is(err, identity.ErrInvalidInput) {
 				t.Fatalf("err = %v, want ErrInvalidInput", err)
 			}
 			var e *identity.Error
-			if !errors.As(err, &e) || len(e.Fields) != 1 || len(e.Fields[""]) != 1 || e.Fields[""][0] != tt.want {
-				t.Fatalf("err = %#v, want Fields {\"\": [%q]}", err, tt.want)
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %#v, want an *identity.Error", err)
+			}
+			var got []string
+			for _, f := range e.Fields {
+				if f.Code != "missing" {
+					t.Fatalf("field %q code %q, want missing", f.Field, f.Code)
+				}
+				got = append(got, f.Field)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("missing %q, want %q", got, tt.want)
 			}
 		})
 	}

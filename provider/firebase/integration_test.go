@@ -233,10 +233,10 @@ func TestIntegrationConcurrentFirstSignIn(t *testing.T) {
 func assertTaken(t *testing.T, err error, field string) {
 	t.Helper()
 	var e *identity.Error
-	if !errors.Is(err, identity.ErrUserExists) || !errors.As(err, &e) || len(e.Fields[field]) == 0 {
+	if !errors.Is(err, identity.ErrUserExists) || !errors.As(err, &e) || e.Code(field) == "" {
 		t.Fatalf("err = %v, want ErrUserExists naming %q", err, field)
 	}
-	if e.Fields[field][0] != "has already been taken" {
-		t.Errorf("message = %q, want %q", e.Fields[field][0], "has already been taken")
+	if e.Code(field) != "taken" {
+		t.Errorf("code = %q, want taken", e.Code(field))
 	}
 }

@@ -464,7 +464,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	app := req.Application
 	raw := bytes.TrimSpace(app.Settings.Providers[p.name])
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, identity.FieldError("oidc", identity.ErrDisabled, "base", "OIDC login is not enabled for this application")
+		return nil, identity.NewError("oidc", identity.ErrDisabled, "oidc", "disabled")
 	}
 	src, err := p.source(app, string(raw))
 	if err != nil {
@@ -476,7 +476,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		token, field = strings.TrimSpace(req.Credentials.Params["token"]), "token"
 	}
 	if token == "" {
-		return nil, identity.FieldError("oidc", identity.ErrInvalidInput, field, "cannot be blank")
+		return nil, identity.NewError("oidc", identity.ErrInvalidInput, field, "blank")
 	}
 	if len(token) > MaxTokenBytes {
 		return nil, p.reject(ctx, app, errTokenMalformed)
@@ -550,7 +550,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	if err := dec.Decode(&doc); err != nil {
 		return nil, p.reject(ctx, app, errTokenMalformed)
 	}
-	in, err := remoteid.MapProfile(cc.fields, doc, "oidc", "ID token claim for", identity.ErrInvalidCredentials)
+	in, err := remoteid.MapProfile(cc.fields, doc, "oidc", identity.ErrInvalidCredentials)
 	if err != nil {
 		return nil, err
 	}
@@ -601,11 +601,11 @@ func jwtHeader(token string) (alg, kid, typ string, ok bool) {
 // reject logs why a token was refused and returns the error the client sees.
 func (p *Provider) reject(ctx context.Context, app *identity.Application, reason error) error {
 	p.log.DebugContext(ctx, "oidc: OIDC token refused", "provider", p.name, "app_id", app.ID, "reason", reason.Error())
-	msg := "Bad Authentication data. ID token is invalid"
+	code := "invalid"
 	if reason == errTokenExpired {
-		msg = "Bad Authentication data. ID token has expired"
+		code = "expired"
 	}
-	return &identity.Error{Op: "authenticate", Err: &rejectError{reason: reason}, Fields: map[string][]string{"": {msg}}}
+	return &identity.Error{Op: "authenticate", Err: &rejectError{reason: reason}, Fields: []identity.FieldError{{Field: "id_token", Code: code}}}
 }
 
 // rejectError wraps ErrInvalidCredentials and the reason (reachable with errors.Is).

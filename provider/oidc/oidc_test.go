@@ -170,7 +170,7 @@ func TestOIDCDiscovery(t *testing.T) {
 		token      string
 		wantErr    error
 		wantReason error
-		wantFields map[string][]string
+		wantFields []identity.FieldError
 		want       *identity.Claims
 	}{
 		{
@@ -192,7 +192,7 @@ func TestOIDCDiscovery(t *testing.T) {
 			token:      sign(func(c map[string]any) { c["aud"] = "client-z" }),
 			wantErr:    identity.ErrInvalidCredentials,
 			wantReason: errTokenAudience,
-			wantFields: map[string][]string{"": {"Bad Authentication data. ID token is invalid"}},
+			wantFields: []identity.FieldError{{Field: "id_token", Code: "invalid"}},
 		},
 		{
 			name:       "wrong issuer",
@@ -205,7 +205,7 @@ func TestOIDCDiscovery(t *testing.T) {
 			token:      sign(func(c map[string]any) { c["exp"] = testNow.Add(-time.Second).Unix() }),
 			wantErr:    identity.ErrInvalidCredentials,
 			wantReason: errTokenExpired,
-			wantFields: map[string][]string{"": {"Bad Authentication data. ID token has expired"}},
+			wantFields: []identity.FieldError{{Field: "id_token", Code: "expired"}},
 		},
 		{
 			name:       "not yet valid",
@@ -284,7 +284,7 @@ func TestOIDCDiscovery(t *testing.T) {
 				t.Errorf("err = %v, want reason %v", err, tt.wantReason)
 			}
 			if tt.wantFields != nil && !reflect.DeepEqual(errorFields(err), tt.wantFields) {
-				t.Errorf("fields %q, want %q", errorFields(err), tt.wantFields)
+				t.Errorf("fields %v, want %v", errorFields(err), tt.wantFields)
 			}
 			if tt.want != nil && !reflect.DeepEqual(c, tt.want) {
 				t.Errorf("claims:\n got %+v\nwant %+v", c, tt.want)
@@ -521,7 +521,7 @@ func TestOIDCTokenParam(t *testing.T) {
 		t.Errorf("claims %+v", c)
 	}
 	req.Credentials.Params = nil
-	if _, err := p.Authenticate(context.Background(), req); !errors.Is(err, identity.ErrInvalidInput) || errorFields(err)["token"] == nil {
+	if _, err := p.Authenticate(context.Background(), req); !errors.Is(err, identity.ErrInvalidInput) || !namesField(err, "token") {
 		t.Errorf("blank token: err = %v, want ErrInvalidInput naming token", err)
 	}
 }
@@ -643,8 +643,14 @@ func appWith(t *testing.T, name string, cfg any) *identity.Application {
 
 func ptr[T any](v T) *T { return &v }
 
+// namesField reports whether err is an *identity.Error naming field.
+func namesField(err error, field string) bool {
+	var e *identity.Error
+	return errors.As(err, &e) && e.Code(field) != ""
+}
+
 // errorFields returns the Fields of the *identity.Error in err, or nil.
-func errorFields(err error) map[string][]string {
+func errorFields(err error) []identity.FieldError {
 	var e *identity.Error
 	if errors.As(err, &e) {
 		return e.Fields

@@ -190,10 +190,10 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	login := strings.TrimSpace(c.Login)
 	email := identity.NormalizeEmail(c.Email)
 	if login == "" && email == "" {
-		return nil, identity.FieldError("login", identity.ErrInvalidInput, "base", "login or email is required")
+		return nil, identity.NewError("login", identity.ErrInvalidInput, "", "login_or_email_required")
 	}
 	if c.Password == "" {
-		return nil, identity.FieldError("login", identity.ErrInvalidInput, "password", "cannot be blank")
+		return nil, identity.NewError("login", identity.ErrInvalidInput, "password", "blank")
 	}
 	max := policy.MaxLength
 	if max <= 0 {

@@ -22,7 +22,7 @@ func (s *Store) CreateApplication(ctx context.Context, app *identity.Application
 	row.ID = 0
 	if err := s.db.WithContext(ctx).Table(s.t.apps).Create(row).Error; err != nil {
 		if idx, ok := s.uniqueIndex(err); ok && idx == idxAppAuthKey {
-			return identity.FieldError(op, identity.ErrInvalidInput, "auth_key", "has already been taken")
+			return identity.NewError(op, identity.ErrInvalidInput, "auth_key", "taken")
 		}
 		return s.fail(op, err)
 	}
@@ -33,7 +33,7 @@ func (s *Store) CreateApplication(ctx context.Context, app *identity.Application
 // applicationRowFor checks app for op (create or update) and returns its row.
 func applicationRowFor(op string, app *identity.Application) (*applicationRow, error) {
 	if app == nil {
-		return nil, identity.FieldError(op, identity.ErrInvalidInput, "base", "application is required")
+		return nil, identity.NewError(op, identity.ErrInvalidInput, "application", "blank")
 	}
 	if err := checkApplication(op, app); err != nil {
 		return nil, err
@@ -121,13 +121,13 @@ func (s *Store) SetApplicationKeys(ctx context.Context, id int64, authKey, authS
 		return err
 	}
 	if authKey == "" {
-		return identity.FieldError(op, identity.ErrInvalidInput, "auth_key", "cannot be blank")
+		return identity.NewError(op, identity.ErrInvalidInput, "auth_key", "blank")
 	}
 	res := s.db.WithContext(ctx).Exec("UPDATE "+s.t.apps+" SET auth_key = ?, auth_secret = ?, updated_at = ? WHERE id = ?",
 		authKey, authSecret, dbTime(at), id)
 	if res.Error != nil {
 		if idx, ok := s.uniqueIndex(res.Error); ok && idx == idxAppAuthKey {
-			return identity.FieldError(op, identity.ErrInvalidInput, "auth_key", "has already been taken")
+			return identity.NewError(op, identity.ErrInvalidInput, "auth_key", "taken")
 		}
 		return s.fail(op, res.Error)
 	}

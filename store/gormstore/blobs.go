@@ -91,11 +91,11 @@ func (r *blobRow) blob() *identity.Blob {
 func (s *Store) CreateBlob(ctx context.Context, b *identity.Blob) error {
 	const op = "create blob"
 	if b == nil || b.UID == "" {
-		return identity.FieldError(op, identity.ErrInvalidInput, "uid", "cannot be blank")
+		return identity.NewError(op, identity.ErrInvalidInput, "uid", "blank")
 	}
 	for _, f := range []struct{ name, v string }{{"uid", b.UID}, {"name", b.Name}, {"content_type", b.ContentType}} {
 		if !validText(f.v) {
-			return identity.FieldError(op, identity.ErrInvalidInput, f.name, "is invalid")
+			return identity.NewError(op, identity.ErrInvalidInput, f.name, "invalid")
 		}
 	}
 	row := toBlobRow(b)
@@ -103,7 +103,7 @@ func (s *Store) CreateBlob(ctx context.Context, b *identity.Blob) error {
 	if err := s.db.WithContext(ctx).Table(s.blobs()).Create(row).Error; err != nil {
 		// uid is the table's only unique index besides the primary key.
 		if _, ok := s.uniqueIndex(err); ok {
-			return identity.FieldError(op, identity.ErrInvalidInput, "uid", "has already been taken")
+			return identity.NewError(op, identity.ErrInvalidInput, "uid", "taken")
 		}
 		return s.fail(op, err)
 	}

@@ -85,10 +85,10 @@ func (s *Store) userErr(op string, err error) error {
 	}
 	if idx, ok := s.uniqueIndex(err); ok {
 		if field, ok := userIndexFields[idx]; ok {
-			return identity.FieldError(op, identity.ErrUserExists, field, "has already been taken")
+			return identity.NewError(op, identity.ErrUserExists, field, "taken")
 		}
 		if idx == idxAccountSubject {
-			return identity.FieldError(op, identity.ErrUserExists, "base", "external account has already been taken")
+			return identity.NewError(op, identity.ErrUserExists, "external_account", "taken")
 		}
 	}
 	return s.fail(op, err)

@@ -387,7 +387,7 @@ func TestUnstorableTextNamesField(t *testing.T) {
 				tc.set(u)
 				err := st.CreateUser(ctx, u, nil)
 				var e *identity.Error
-				if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Fields[tc.field] == nil {
+				if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &e) || e.Code(tc.field) == "" {
 					t.Fatalf("CreateUser with bad %s: %v", tc.field, err)
 				}
 				ok := &identity.User{ApplicationID: app.ID, UID: "ok-" + tc.field}

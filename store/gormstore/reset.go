@@ -61,13 +61,13 @@ const resetColumns = "id, application_id, user_id, email, token_hash, created_at
 func (s *Store) PutResetToken(ctx context.Context, t *identity.ResetToken) error {
 	const op = "put reset token"
 	if t == nil || len(t.TokenHash) == 0 {
-		return identity.FieldError(op, identity.ErrInvalidInput, "token", "cannot be blank")
+		return identity.NewError(op, identity.ErrInvalidInput, "token", "blank")
 	}
 	if t.UserID == 0 {
-		return identity.FieldError(op, identity.ErrInvalidInput, "user_id", "cannot be blank")
+		return identity.NewError(op, identity.ErrInvalidInput, "user_id", "blank")
 	}
 	if !validText(t.Email) {
-		return identity.FieldError(op, identity.ErrInvalidInput, "email", "is invalid")
+		return identity.NewError(op, identity.ErrInvalidInput, "email", "invalid")
 	}
 	var id int64
 	err := s.db.WithContext(ctx).Raw("INSERT INTO "+s.t.resetTokens()+
@@ -78,7 +78,7 @@ func (s *Store) PutResetToken(ctx context.Context, t *identity.ResetToken) error
 		t.ApplicationID, t.UserID, t.Email, t.TokenHash, dbTime(t.CreatedAt), dbTime(t.ExpiresAt)).Scan(&id).Error
 	if err != nil {
 		if _, ok := s.uniqueIndex(err); ok {
-			return identity.FieldError(op, identity.ErrInvalidInput, "token", "has already been taken")
+			return identity.NewError(op, identity.ErrInvalidInput, "token", "taken")
 		}
 		return s.fail(op, err)
 	}

@@ -196,14 +196,14 @@ func (b *searchSQL) cmpCol(col string) string {
 func (s *Store) SearchUsers(ctx context.Context, appID int64, q *identity.UserQuery) ([]*identity.User, int64, error) {
 	const op = "search users"
 	if q == nil {
-		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "base", "query is required")
+		return nil, 0, identity.NewError(op, identity.ErrInvalidInput, "query", "blank")
 	}
 	limit := q.Limit
 	if limit <= 0 || limit > query.MaxLimit {
-		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "limit", fmt.Sprintf("must be between 1 and %d", query.MaxLimit))
+		return nil, 0, &identity.Error{Op: op, Err: identity.ErrInvalidInput, Fields: []identity.FieldError{{Field: "limit", Code: "out_of_range", Limit: query.MaxLimit}}}
 	}
 	if q.Offset < 0 {
-		return nil, 0, identity.FieldError(op, identity.ErrInvalidInput, "offset", "must be greater than or equal to 0")
+		return nil, 0, identity.NewError(op, identity.ErrInvalidInput, "offset", "negative")
 	}
 	c, err := s.compileSearch(appID, q)
 	if err != nil {
@@ -287,7 +287,7 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 		// the other matches. (SQLite keeps CROSS JOIN's order; PostgreSQL plans it as a join.)
 		key, err := strValues(q.Filters[driver].Values, strings.ToLower)
 		if err != nil {
-			return nil, identity.FieldError(op, identity.ErrInvalidInput, string(query.Tags), err.Error())
+			return nil, identity.NewError(op, identity.ErrInvalidInput, string(query.Tags), "invalid")
 		}
 		from = s.t.userTags + " t CROSS JOIN " + s.t.users + " u"
 		b.cond("t.application_id = ? AND t.tag_key = ? AND u.id = t.user_id", appID, key[0])
@@ -321,12 +321,12 @@ func (s *Store) compileSearch(appID int64, q *identity.UserQuery) (*compiledSear
 			continue
 		}
 		if err := b.filter(appID, f); err != nil {
-			return nil, identity.FieldError(op, identity.ErrInvalidInput, string(f.Field), err.Error())
+			return nil, identity.NewError(op, identity.ErrInvalidInput, string(f.Field), "invalid")
 		}
 	}
 	order, err := b.orderBy(q.SortField, q.SortDesc)
 	if err != nil {
-		return nil, identity.FieldError(op, identity.ErrInvalidInput, "sort", err.Error())
+		return nil, identity.NewError(op, identity.ErrInvalidInput, "sort", "invalid")
 	}
 	innerOrder := order
 	if driver >= 0 && strings.HasPrefix(order, "u.id ") {

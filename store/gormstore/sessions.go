@@ -19,16 +19,16 @@ var guestBatch = 500
 func (s *Store) CreateSession(ctx context.Context, sess *identity.Session) error {
 	const op = "create session"
 	if sess == nil || len(sess.TokenHash) == 0 {
-		return identity.FieldError(op, identity.ErrInvalidInput, "token", "cannot be blank")
+		return identity.NewError(op, identity.ErrInvalidInput, "token", "blank")
 	}
 	if !validText(sess.Nonce) {
-		return identity.FieldError(op, identity.ErrInvalidInput, "nonce", "is invalid")
+		return identity.NewError(op, identity.ErrInvalidInput, "nonce", "invalid")
 	}
 	row := toSessionRow(sess)
 	row.ID = 0
 	if err := s.db.WithContext(ctx).Table(s.t.sessions).Create(row).Error; err != nil {
 		if idx, ok := s.uniqueIndex(err); ok && idx == idxSessionToken {
-			return identity.FieldError(op, identity.ErrInvalidInput, "token", "has already been taken")
+			return identity.NewError(op, identity.ErrInvalidInput, "token", "taken")
 		}
 		return s.fail(op, err)
 	}
@@ -141,7 +141,7 @@ func (s *Store) UserSessions(ctx context.Context, userID int64) ([]*identity.Ses
 func (s *Store) UseNonce(ctx context.Context, appID, timestamp int64, nonce string, expiresAt time.Time) error {
 	const op = "use nonce"
 	if !validText(nonce) {
-		return identity.FieldError(op, identity.ErrInvalidSignature, "nonce", "is invalid")
+		return identity.NewError(op, identity.ErrInvalidSignature, "nonce", "invalid")
 	}
 	row := nonceRow{ApplicationID: appID, Timestamp: timestamp, Nonce: nonce, ExpiresAt: dbTime(expiresAt)}
 	res := s.db.WithContext(ctx).Table(s.t.nonces).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -149,7 +149,7 @@ func (s *Store) UseNonce(ctx context.Context, appID, timestamp int64, nonce stri
 		return s.fail(op, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return identity.FieldError(op, identity.ErrInvalidSignature, "nonce", "has already been used")
+		return identity.NewError(op, identity.ErrInvalidSignature, "nonce", "used")
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func TestMigrateReportsDuplicates(t *testing.T) {
 			}
 			err := ws.CreateUser(ctx, &identity.User{ApplicationID: app.ID, UID: "dup-ext", ExternalUserID: 675373912}, nil)
 			var e *identity.Error
-			if !errors.Is(err, identity.ErrUserExists) || !errors.As(err, &e) || e.Fields["external_user_id"] == nil {
+			if !errors.Is(err, identity.ErrUserExists) || !errors.As(err, &e) || e.Code("external_user_id") == "" {
 				t.Fatalf("CreateUser with a taken external_user_id after the fix: %v", err)
 			}
 		})

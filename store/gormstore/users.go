@@ -14,7 +14,7 @@ import (
 // userRowFor checks u for op (create or update) and returns its row.
 func userRowFor(op string, u *identity.User) (*userRow, error) {
 	if u == nil {
-		return nil, identity.FieldError(op, identity.ErrInvalidInput, "base", "user is required")
+		return nil, identity.NewError(op, identity.ErrInvalidInput, "user", "blank")
 	}
 	if err := checkUser(op, u); err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func (s *Store) CreateUser(ctx context.Context, u *identity.User, acct *identity
 	var acctRow *externalAccountRow
 	if acct != nil {
 		if acct.ApplicationID != 0 && acct.ApplicationID != u.ApplicationID {
-			return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account belongs to another application")
+			return identity.NewError(op, identity.ErrInvalidInput, "external_account", "invalid")
 		}
 		if err := checkAccount(op, acct); err != nil {
 			return err

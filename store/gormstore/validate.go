@@ -25,12 +25,12 @@ func checkUser(op string, u *identity.User) error {
 	}
 	for _, f := range fields {
 		if !validText(f.v) {
-			return identity.FieldError(op, identity.ErrInvalidInput, f.name, "is invalid")
+			return identity.NewError(op, identity.ErrInvalidInput, f.name, "invalid")
 		}
 	}
 	for _, t := range u.Tags {
 		if !validText(t) {
-			return identity.FieldError(op, identity.ErrInvalidInput, "tag_list", "is invalid")
+			return identity.NewError(op, identity.ErrInvalidInput, "tag_list", "invalid")
 		}
 	}
 	return nil
@@ -39,7 +39,7 @@ func checkUser(op string, u *identity.User) error {
 func checkApplication(op string, a *identity.Application) error {
 	for _, f := range []struct{ name, v string }{{"name", a.Name}, {"auth_key", a.AuthKey}, {"auth_secret", a.AuthSecret}} {
 		if !validText(f.v) {
-			return identity.FieldError(op, identity.ErrInvalidInput, f.name, "is invalid")
+			return identity.NewError(op, identity.ErrInvalidInput, f.name, "invalid")
 		}
 	}
 	return nil
@@ -48,7 +48,7 @@ func checkApplication(op string, a *identity.Application) error {
 // checkAccount validates the external account of CreateUser or LinkExternalAccount.
 func checkAccount(op string, acct *identity.ExternalAccount) error {
 	if acct.Provider == "" || acct.Subject == "" || !validText(acct.Provider) || !validText(acct.Subject) {
-		return identity.FieldError(op, identity.ErrInvalidInput, "base", "external account needs a provider and a subject")
+		return identity.NewError(op, identity.ErrInvalidInput, "external_account", "blank")
 	}
 	return nil
 }

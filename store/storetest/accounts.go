@@ -28,7 +28,7 @@ func testLinkExternalAccount(t *testing.T, s identity.Store) {
 	if got.ID != u.ID || got.Login != "local" {
 		t.Fatalf("linked account finds user %d %q, want %d local", got.ID, got.Login, u.ID)
 	}
-	wantField(t, "linking a taken account", link(app.ID, v.ID, "uid-1"), identity.ErrUserExists, "base", "")
+	wantField(t, "linking a taken account", link(app.ID, v.ID, "uid-1"), identity.ErrUserExists, "external_account", "taken")
 	wantErr(t, "linking a missing user", link(app.ID, v.ID+1000, "uid-2"), identity.ErrUserNotFound)
 	wantErr(t, "linking a user of another application", link(other.ID, u.ID, "uid-3"), identity.ErrUserNotFound)
 	for _, subject := range []string{"uid-2", "uid-3"} {

@@ -50,7 +50,7 @@ func testConfusableLoginTaken(t *testing.T, s identity.Store) {
 	newUser(t, s, app.ID, "scope", "")
 	for _, login := range []string{scopeCyrillic, scopeFullwidth, "SCOPE"} {
 		err := s.CreateUser(ctx, mkUser(app.ID, login, ""), nil)
-		wantField(t, fmt.Sprintf("CreateUser(%+q)", login), err, identity.ErrUserExists, "login", "has already been taken")
+		wantField(t, fmt.Sprintf("CreateUser(%+q)", login), err, identity.ErrUserExists, "login", "taken")
 	}
 	u := newUser(t, s, app.ID, "free", "")
 	upd := *u

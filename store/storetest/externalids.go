@@ -48,7 +48,7 @@ func testDuplicateExternalIDs(t *testing.T, s identity.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.CreateUser(t.Context(), withIDs(app.ID, tc.ext, tc.fb, tc.tw), nil)
-			wantField(t, "CreateUser", err, identity.ErrUserExists, tc.field, "has already been taken")
+			wantField(t, "CreateUser", err, identity.ErrUserExists, tc.field, "taken")
 		})
 	}
 	got, err := s.UserByExternalUserID(t.Context(), app.ID, 675373912)
@@ -115,7 +115,7 @@ func updateTaken(t *testing.T, s identity.Store, upd *identity.User, field strin
 		wantErr(t, "UpdateUser", err, nil)
 		return nil
 	}
-	wantField(t, "UpdateUser", err, identity.ErrUserExists, field, "has already been taken")
+	wantField(t, "UpdateUser", err, identity.ErrUserExists, field, "taken")
 	got, err := s.User(t.Context(), upd.ApplicationID, upd.ID)
 	wantErr(t, "User", err, nil)
 	return got

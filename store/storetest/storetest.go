@@ -198,21 +198,24 @@ func wantErr(t *testing.T, what string, err, want error) {
 	}
 }
 
-// wantField fails t unless err is an *identity.Error wrapping sentinel whose Fields has field.
-func wantField(t *testing.T, what string, err, sentinel error, field, msg string) {
+// wantField fails t unless err is an *identity.Error wrapping sentinel whose Fields name
+// field, with code when code is not "".
+func wantField(t *testing.T, what string, err, sentinel error, field, code string) {
 	t.Helper()
 	wantErr(t, what, err, sentinel)
 	var e *identity.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("%s: error %v is not an *identity.Error", what, err)
 	}
-	msgs, ok := e.Fields[field]
-	if !ok || len(msgs) == 0 {
-		t.Fatalf("%s: error %v does not name field %q (fields %v)", what, err, field, e.Fields)
+	for _, f := range e.Fields {
+		if f.Field == field {
+			if code != "" && f.Code != code {
+				t.Fatalf("%s: field %q code %q, want %q", what, field, f.Code, code)
+			}
+			return
+		}
 	}
-	if msg != "" && msgs[0] != msg {
-		t.Fatalf("%s: field %q message %q, want %q", what, field, msgs[0], msg)
-	}
+	t.Fatalf("%s: error %v does not name field %q (fields %v)", what, err, field, e.Fields)
 }
 
 // normUser makes a user comparable with reflect.DeepEqual.
@@ -529,7 +532,7 @@ func testDuplicateUser(t *testing.T, s identity.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := mkUser(app.ID, tc.login, tc.email)
 			err := s.CreateUser(t.Context(), u, nil)
-			wantField(t, "CreateUser", err, identity.ErrUserExists, tc.field, "has already been taken")
+			wantField(t, "CreateUser", err, identity.ErrUserExists, tc.field, "taken")
 			if tc.login != "" {
 				if got, err := s.UserByLogin(t.Context(), app.ID, tc.login); err == nil && got.Login != "Taken" {
 					t.Fatalf("rejected user was stored: %s", dump(got))
@@ -645,7 +648,7 @@ func testDuplicateExternalAccount(t *testing.T, s identity.Store) {
 	wantErr(t, "CreateUser", s.CreateUser(ctx, u, &identity.ExternalAccount{ApplicationID: app.ID, Provider: "cidp", Subject: "42", CreatedAt: t0}), nil)
 	dup := mkUser(app.ID, "dupacct", "")
 	err := s.CreateUser(ctx, dup, &identity.ExternalAccount{ApplicationID: app.ID, Provider: "cidp", Subject: "42", CreatedAt: t0})
-	wantField(t, "CreateUser with a taken account", err, identity.ErrUserExists, "base", "")
+	wantField(t, "CreateUser with a taken account", err, identity.ErrUserExists, "external_account", "taken")
 	_, err = s.UserByLogin(ctx, app.ID, "dupacct")
 	wantErr(t, "UserByLogin of the rejected user", err, identity.ErrUserNotFound)
 	got, err := s.UserByExternalAccount(ctx, app.ID, "cidp", "42")
@@ -662,7 +665,7 @@ func testConflictWritesNothing(t *testing.T, s identity.Store) {
 	u := mkUser(app.ID, "OWNER", "")
 	u.Tags = []string{"x"}
 	err := s.CreateUser(ctx, u, &identity.ExternalAccount{ApplicationID: app.ID, Provider: "cidp", Subject: "new", CreatedAt: t0})
-	wantField(t, "CreateUser", err, identity.ErrUserExists, "login", "has already been taken")
+	wantField(t, "CreateUser", err, identity.ErrUserExists, "login", "taken")
 	_, err = s.UserByExternalAccount(ctx, app.ID, "cidp", "new")
 	wantErr(t, "UserByExternalAccount after a failed CreateUser", err, identity.ErrUserNotFound)
 	// The account is still free.
@@ -1293,7 +1296,7 @@ func testConcurrentAccount(t *testing.T, s identity.Store) {
 		u := mkUser(app.ID, "", "")
 		return s.CreateUser(t.Context(), u, &identity.ExternalAccount{ApplicationID: app.ID, Provider: "firebase_phone", Subject: "same", CreatedAt: t0})
 	})
-	oneWinner(t, errs, identity.ErrUserExists, "base")
+	oneWinner(t, errs, identity.ErrUserExists, "external_account")
 }
 
 func testConcurrentNonce(t *testing.T, s identity.Store) {
