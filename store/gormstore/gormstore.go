@@ -27,7 +27,6 @@
 package gormstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -145,49 +144,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Migrate creates the store's tables, columns and indexes that are missing. It is idempotent
-// and never drops data. It recomputes the login and email keys of users written under an
-// older normalization (see identity.NormalizeLogin; a key that now equals another user's is
-// left as it was and reported). The unique indexes on login_skeleton (confusable logins),
-// external_user_id, facebook_id and twitter_id (added after the first release) are created
-// only when no two users of an application share a value: otherwise Migrate logs a warning naming the application, the field and the user
-// ids, skips that index and succeeds; a later Migrate creates it once the duplicates are
-// resolved. It runs in one transaction that holds the database's write lock
-// (SQLite) or an advisory lock named after the table prefix (PostgreSQL), so several
-// processes may call it at start-up at the same time.
-func (s *Store) Migrate(ctx context.Context) error {
-	models := s.models()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey(s.t.prefix)).Error; err != nil {
-				return err
-			}
-		}
-		for _, m := range models {
-			if err := tx.Table(m.table).AutoMigrate(m.model); err != nil {
-				return fmt.Errorf("%s: %w", m.table, err)
-			}
-		}
-		for _, ddl := range append(s.indexDDL(), s.searchIndexDDL()...) {
-			if err := tx.Exec(ddl).Error; err != nil {
-				return err
-			}
-		}
-		return s.migrateGuarded(ctx, tx)
-	})
-	if err != nil {
-		return s.fail("migrate", err)
-	}
-	return nil
-}
-
 // tableModel is a table Migrate creates and the row type that defines its columns.
 type tableModel struct {
 	table string
 	model any
 }
 
-// models lists the tables Migrate creates, in creation order; Ready checks the same list.
+// models lists the tables migration 1 creates, in creation order; Ready checks the same list.
 func (s *Store) models() []tableModel {
 	return []tableModel{
 		{s.t.apps, &applicationRow{}},
@@ -201,8 +164,9 @@ func (s *Store) models() []tableModel {
 	}
 }
 
-// migrateLockKey derives the PostgreSQL advisory lock key of Migrate from the table prefix
-// (FNV-1a, 64 bits).
+// migrateLockKey derives the PostgreSQL advisory lock key of migrations from the table prefix
+// (FNV-1a, 64 bits). Releases before versioned migrations took the same key as a transaction
+// lock, so that they and this one never migrate one database at the same time.
 func migrateLockKey(prefix string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("gormstore migrate " + prefix))
