@@ -104,6 +104,13 @@ func (s *Store) migrateGuardedIndex(ctx context.Context, m *migrator, g guardedI
 	if err != nil {
 		return err
 	}
+	if state == indexInvalid {
+		// Left by an interrupted concurrent build: it serves no query and may still enforce
+		// uniqueness on writes.
+		if err := m.dropIndex(name); err != nil {
+			return err
+		}
+	}
 	if state != indexValid {
 		dups, err := g.duplicates(m.db, s)
 		if err != nil {
