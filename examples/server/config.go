@@ -30,12 +30,9 @@ type config struct {
 	JanitorInterval time.Duration
 	ShutdownTimeout time.Duration
 	ShowSecret      bool
-	// NoMigrate: do not apply schema migrations at start; refuse to start while one is
-	// pending ("server migrate up" applies them).
-	NoMigrate bool
-	AccessLog bool
-	LogLevel  slog.Level
-	LogFormat string
+	AccessLog       bool
+	LogLevel        slog.Level
+	LogFormat       string
 	// Rate limiting (ratelimit.go).
 	RateLimit        bool
 	RedisURL         string
@@ -55,6 +52,10 @@ type config struct {
 	PprofAddr string
 	// Password reset mail: SMTP or the development mode (mail.go).
 	Mail mailFlags
+
+	// NoMigrate: do not apply schema migrations at start; refuse to start while one is
+	// pending ("server migrate up" applies them; migrate.go).
+	NoMigrate bool
 
 	// Access to users and sessions: application settings applied like DenyAutoCreate.
 	DisableUserList  bool
