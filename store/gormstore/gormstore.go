@@ -20,6 +20,38 @@
 //
 // Times are stored in UTC with microsecond precision.
 //
+// # Schema migrations
+//
+// The schema is built by numbered, forward-only migrations, recorded in
+// <prefix>schema_migrations (number, name, time applied). Migrate (or MigrateUp, which also
+// returns what it applied) applies the pending ones; MigrationStatus lists every migration
+// as applied or pending and changes nothing; Ready reports not ready while one is pending.
+// Migration 1 is the whole schema of the releases before versioned migrations.
+//
+// Applications usually call Migrate at every start: several instances may do so at once (on
+// PostgreSQL a session advisory lock named after the table prefix lets one run and the others
+// then find nothing to do; on SQLite the run is one transaction holding the write lock). To
+// migrate as a separate deployment step instead, run MigrateUp from a tool (the example
+// server has "server migrate status|up") and start the instances without calling Migrate,
+// checking MigrationStatus or Ready.
+//
+// On PostgreSQL, indexes added to tables that already exist are built with CREATE INDEX
+// CONCURRENTLY outside any transaction, so that the tables stay readable and writable while
+// they build; an index left INVALID by an interrupted build is dropped and built again on the
+// next run. A migration is recorded only once all its steps succeeded, and every step is
+// safe to run again, so a run that fails part-way is completed by the next one.
+//
+// A database created by a release before versioned migrations (the tables present, no
+// version table) is adopted on the first run: migration 1 runs over the existing tables,
+// adding only the columns and indexes they lack, without changing or losing a row, and is
+// recorded as applied.
+//
+// Every run also re-keys users written under an older login normalization and creates the
+// unique indexes on confusable logins, external_user_id, facebook_id and twitter_id that
+// existing duplicates held back, once the data allows (see MigrateUp): this step is not
+// numbered, because it may wait for an operator to resolve duplicates, and costs a few index
+// lookups once done.
+//
 // The SQLite driver (mattn/go-sqlite3) is C code and needs cgo. In a build without cgo
 // (CGO_ENABLED=0) the package links no SQLite code and needs no C compiler: OpenPostgres works
 // as usual, while OpenSQLite and OpenMemory keep their signatures and return an error saying
