@@ -84,8 +84,9 @@ type Config struct {
 	// Logger receives every SQL statement at slog.LevelDebug (without its parameter values,
 	// which may be secrets) and statements slower than 200 ms at slog.LevelWarn. Default: for
 	// the Open functions, nothing is logged; for New, the *gorm.DB's own logger is kept.
-	// Migrate's warnings (users sharing a value that a new unique index forbids) go to
-	// Logger, or to slog.Default() when it is nil.
+	// Migrate's warnings (users sharing a value that a new unique index forbids) and its
+	// notices (adopting a database of a release before versioned migrations, rebuilding an
+	// invalid index) go to Logger, or to slog.Default() when it is nil.
 	Logger *slog.Logger
 }
 
