@@ -53,6 +53,10 @@ type config struct {
 	// Password reset mail: SMTP or the development mode (mail.go).
 	Mail mailFlags
 
+	// NoMigrate: do not apply schema migrations at start; refuse to start while one is
+	// pending ("server migrate up" applies them; migrate.go).
+	NoMigrate bool
+
 	// Access to users and sessions: application settings applied like DenyAutoCreate.
 	DisableUserList  bool
 	DisableUsersV1   bool
@@ -153,6 +157,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	duration(&c.JanitorInterval, "janitor-interval", "IDENTITY_JANITOR_INTERVAL", 10*time.Minute, "how often expired sessions, guests and nonces are deleted")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long shutdown waits for requests in flight")
+	boolean(&c.NoMigrate, "no-migrate", "IDENTITY_NO_MIGRATE", false,
+		"do not apply pending schema migrations at start, refuse to start while one is pending instead (apply them with \"server migrate up\")")
 	boolean(&c.ShowSecret, "show-secret", "IDENTITY_SHOW_SECRET", false, "print the application's auth secret at every start, not only when it is created")
 	boolean(&c.AccessLog, "access-log", "IDENTITY_ACCESS_LOG", true, "log every request (method, path, status, duration)")
 	str(&level, "log-level", "IDENTITY_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -187,7 +193,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.PprofAddr, "pprof-addr", "IDENTITY_PPROF_ADDR", "", "serve net/http/pprof profiles at http://<addr>/debug/pprof/ (loopback addresses only; default off)")
 
 	fs.Usage = func() {
-		fmt.Fprintf(usage, "Usage: server [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
+		fmt.Fprintf(usage, "Usage: server [flags]\n       server migrate status|up [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API, applying pending schema\nmigrations first (unless -no-migrate). \"server migrate -help\" lists and applies them alone.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -4,13 +4,20 @@
 //	go run ./examples/server
 //
 // It listens on :8080 with SQLite in ./identity.db and uploaded files (avatars) in ./blobs,
-// creates the tables, and on first start creates an application whose id, auth key and auth
-// secret it prints; later starts reuse the
-// first application of the database (and print its id and auth key). Every setting is a flag
+// applies the pending schema migrations (creating the tables on first start), and on first
+// start creates an application whose id, auth key and auth secret it prints; later starts
+// reuse the first application of the database (and print its id and auth key). Every setting is a flag
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
 // for the list. GET /healthz answers 200 while the process runs; GET /readyz answers 200
 // while the database answers and is migrated, else 503. SIGINT or SIGTERM shuts it down
 // gracefully.
+//
+// Schema migrations can also be listed and applied on their own, before starting (or
+// upgrading) instances that run with -no-migrate, which refuse to start while one is
+// pending:
+//
+//	server migrate status [-db ...] [-table-prefix ...] [-json]
+//	server migrate up [-db ...] [-table-prefix ...]
 package main
 
 import (
@@ -39,20 +46,25 @@ import (
 )
 
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		code := runMigrate(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	defer stop()
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+		os.Exit(exitOK)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
-		os.Exit(2)
+		os.Exit(exitUsage)
 	}
 	log := newLogger(cfg, os.Stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := run(ctx, cfg, log, os.Stdout, nil); err != nil {
 		log.Error("server: stopped with an error", "err", err)
-		os.Exit(1)
+		os.Exit(exitError)
 	}
 }
 
@@ -77,8 +89,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("server: creating tables: %w", err)
+	if err := prepareSchema(ctx, cfg, st, log); err != nil {
+		return err
 	}
 	pw, err := password.New(password.Config{})
 	if err != nil {

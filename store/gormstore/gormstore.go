@@ -20,6 +20,38 @@
 //
 // Times are stored in UTC with microsecond precision.
 //
+// # Schema migrations
+//
+// The schema is built by numbered, forward-only migrations, recorded in
+// <prefix>schema_migrations (number, name, time applied). Migrate (or MigrateUp, which also
+// returns what it applied) applies the pending ones; MigrationStatus lists every migration
+// as applied or pending and changes nothing; Ready reports not ready while one is pending.
+// Migration 1 is the whole schema of the releases before versioned migrations.
+//
+// Applications usually call Migrate at every start: several instances may do so at once (on
+// PostgreSQL a session advisory lock named after the table prefix lets one run and the others
+// then find nothing to do; on SQLite the run is one transaction holding the write lock). To
+// migrate as a separate deployment step instead, run MigrateUp from a tool (the example
+// server has "server migrate status|up") and start the instances without calling Migrate,
+// checking MigrationStatus or Ready.
+//
+// On PostgreSQL, indexes added to tables that already exist are built with CREATE INDEX
+// CONCURRENTLY outside any transaction, so that the tables stay readable and writable while
+// they build; an index left INVALID by an interrupted build is dropped and built again on the
+// next run. A migration is recorded only once all its steps succeeded, and every step is
+// safe to run again, so a run that fails part-way is completed by the next one.
+//
+// A database created by a release before versioned migrations (the tables present, no
+// version table) is adopted on the first run: migration 1 runs over the existing tables,
+// adding only the columns and indexes they lack, without changing or losing a row, and is
+// recorded as applied.
+//
+// Every run also re-keys users written under an older login normalization and creates the
+// unique indexes on confusable logins, external_user_id, facebook_id and twitter_id that
+// existing duplicates held back, once the data allows (see MigrateUp): this step is not
+// numbered, because it may wait for an operator to resolve duplicates, and costs a few index
+// lookups once done.
+//
 // The SQLite driver (mattn/go-sqlite3) is C code and needs cgo. In a build without cgo
 // (CGO_ENABLED=0) the package links no SQLite code and needs no C compiler: OpenPostgres works
 // as usual, while OpenSQLite and OpenMemory keep their signatures and return an error saying
@@ -27,7 +59,6 @@
 package gormstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -53,8 +84,9 @@ type Config struct {
 	// Logger receives every SQL statement at slog.LevelDebug (without its parameter values,
 	// which may be secrets) and statements slower than 200 ms at slog.LevelWarn. Default: for
 	// the Open functions, nothing is logged; for New, the *gorm.DB's own logger is kept.
-	// Migrate's warnings (users sharing a value that a new unique index forbids) go to
-	// Logger, or to slog.Default() when it is nil.
+	// Migrate's warnings (users sharing a value that a new unique index forbids) and its
+	// notices (adopting a database of a release before versioned migrations, rebuilding an
+	// invalid index) go to Logger, or to slog.Default() when it is nil.
 	Logger *slog.Logger
 }
 
@@ -145,49 +177,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Migrate creates the store's tables, columns and indexes that are missing. It is idempotent
-// and never drops data. It recomputes the login and email keys of users written under an
-// older normalization (see identity.NormalizeLogin; a key that now equals another user's is
-// left as it was and reported). The unique indexes on login_skeleton (confusable logins),
-// external_user_id, facebook_id and twitter_id (added after the first release) are created
-// only when no two users of an application share a value: otherwise Migrate logs a warning naming the application, the field and the user
-// ids, skips that index and succeeds; a later Migrate creates it once the duplicates are
-// resolved. It runs in one transaction that holds the database's write lock
-// (SQLite) or an advisory lock named after the table prefix (PostgreSQL), so several
-// processes may call it at start-up at the same time.
-func (s *Store) Migrate(ctx context.Context) error {
-	models := s.models()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey(s.t.prefix)).Error; err != nil {
-				return err
-			}
-		}
-		for _, m := range models {
-			if err := tx.Table(m.table).AutoMigrate(m.model); err != nil {
-				return fmt.Errorf("%s: %w", m.table, err)
-			}
-		}
-		for _, ddl := range append(s.indexDDL(), s.searchIndexDDL()...) {
-			if err := tx.Exec(ddl).Error; err != nil {
-				return err
-			}
-		}
-		return s.migrateGuarded(ctx, tx)
-	})
-	if err != nil {
-		return s.fail("migrate", err)
-	}
-	return nil
-}
-
 // tableModel is a table Migrate creates and the row type that defines its columns.
 type tableModel struct {
 	table string
 	model any
 }
 
-// models lists the tables Migrate creates, in creation order; Ready checks the same list.
+// models lists the tables migration 1 creates, in creation order; Ready checks the same list.
 func (s *Store) models() []tableModel {
 	return []tableModel{
 		{s.t.apps, &applicationRow{}},
@@ -201,8 +197,9 @@ func (s *Store) models() []tableModel {
 	}
 }
 
-// migrateLockKey derives the PostgreSQL advisory lock key of Migrate from the table prefix
-// (FNV-1a, 64 bits).
+// migrateLockKey derives the PostgreSQL advisory lock key of migrations from the table prefix
+// (FNV-1a, 64 bits). Releases before versioned migrations took the same key as a transaction
+// lock, so that they and this one never migrate one database at the same time.
 func migrateLockKey(prefix string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("gormstore migrate " + prefix))

@@ -86,13 +86,22 @@ func openPostgresEmpty(t testing.TB) *Store {
 		db.SetMaxOpenConns(20)
 	}
 	t.Cleanup(func() {
-		err := st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces, st.blobs(), st.t.resetTokens())
-		if err != nil {
+		if err := dropTables(st); err != nil {
 			t.Errorf("dropping test tables: %v", err)
 		}
 		st.Close()
 	})
 	return st
+}
+
+// dropTables drops every table of st's prefix that Migrate creates, the version table
+// included.
+func dropTables(st *Store) error {
+	names := []any{st.t.versions()}
+	for _, m := range st.models() {
+		names = append(names, m.table)
+	}
+	return st.db.Migrator().DropTable(names...)
 }
 
 func TestConformance(t *testing.T) {
@@ -434,8 +443,7 @@ func TestConcurrentMigrate(t *testing.T) {
 			}
 			defer func() {
 				if o.name == "postgres" {
-					st := stores[0]
-					st.db.Migrator().DropTable(st.t.apps, st.t.users, st.t.userTags, st.t.accounts, st.t.sessions, st.t.nonces, st.blobs(), st.t.resetTokens())
+					dropTables(stores[0])
 				}
 				for _, st := range stores {
 					st.Close()

@@ -7,8 +7,8 @@ import (
 	"github.com/identitykit/identity"
 )
 
-// TestMigrateAddsBlocked: a users table from before users could be blocked gets the column,
-// and its users are not blocked.
+// TestMigrateAddsBlocked: a users table from before users could be blocked (a release before
+// versioned migrations too) gets the column, and its users are not blocked.
 func TestMigrateAddsBlocked(t *testing.T) {
 	for _, o := range openers(t) {
 		t.Run(o.name, func(t *testing.T) {
@@ -22,8 +22,10 @@ func TestMigrateAddsBlocked(t *testing.T) {
 			if err := st.CreateUser(ctx, u, nil); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.DB().Exec("ALTER TABLE " + st.t.users + " DROP COLUMN blocked").Error; err != nil {
-				t.Fatal(err)
+			for _, ddl := range []string{"ALTER TABLE " + st.t.users + " DROP COLUMN blocked", "DROP TABLE " + st.t.versions()} {
+				if err := st.DB().Exec(ddl).Error; err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := st.Migrate(ctx); err != nil {
 				t.Fatalf("Migrate: %v", err)

@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,11 +15,12 @@ import (
 
 // Ready implements identity.ReadinessChecker. It pings the database within ctx's deadline,
 // then checks in one statement that every table and column Migrate creates exists (a
-// statement that names them and reads no row). It returns nil when both succeed, else an
-// error wrapping identity.ErrUnavailable: for an unreachable or closed database, the
-// driver's error (PostgreSQL's names the server, user and database, never the password);
-// for a schema that Migrate has not brought up to date, the first table or column missing.
-// Indexes are not checked. Ready changes nothing and is safe for concurrent use.
+// statement that names them and reads no row) and reads the latest migration applied. It
+// returns nil when all succeed and no migration is pending, else an error wrapping
+// identity.ErrUnavailable: for an unreachable or closed database, the driver's error
+// (PostgreSQL's names the server, user and database, never the password); for a schema that
+// Migrate has not brought up to date, the first table or column missing, or the migrations
+// pending. Indexes are not checked. Ready changes nothing and is safe for concurrent use.
 func (s *Store) Ready(ctx context.Context) error {
 	sqlDB, err := s.db.DB()
 	if err != nil {
@@ -31,8 +33,16 @@ func (s *Store) Ready(ctx context.Context) error {
 	if err != nil {
 		return notReady("reading the schema", err)
 	}
-	err = s.db.WithContext(ctx).Exec(probe.all).Error
+	var versions []sql.NullInt64 // one: MAX(version), NULL when none is applied
+	err = s.db.WithContext(ctx).Raw(probe.all).Scan(&versions).Error
 	if err == nil {
+		var version int64
+		if len(versions) > 0 {
+			version = versions[0].Int64
+		}
+		if latest := LatestSchemaVersion(); version < int64(latest) {
+			return notReady(fmt.Sprintf("schema at version %d, migrations up to %d pending (run Migrate)", version, latest), nil)
+		}
 		return nil
 	}
 	if unavailable(err) {
@@ -55,6 +65,12 @@ func (s *Store) Ready(ctx context.Context) error {
 			}
 		}
 	}
+	if err := s.db.WithContext(ctx).Exec("SELECT version FROM " + s.t.versions() + " WHERE 1 = 0").Error; err != nil {
+		if unavailable(err) {
+			return notReady("database unavailable", err)
+		}
+		return notReady("table "+s.t.versions()+" is missing: migrations pending (run Migrate)", nil)
+	}
 	return notReady("checking the schema", err)
 }
 
@@ -71,8 +87,9 @@ func notReady(what string, err error) error {
 	}
 }
 
-// readyProbe is the SQL of Ready's schema check: all names every table Migrate creates with
-// every column (quoted) of it, one SELECT per table joined by UNION ALL, each reading no row.
+// readyProbe is the SQL of Ready's schema check: all reads the latest version of the version
+// table, then names every table Migrate creates with every column (quoted) of it, one SELECT
+// per table joined by UNION ALL, each reading no row; so its only row is the version.
 type readyProbe struct {
 	all    string
 	tables []probeTable
@@ -87,7 +104,7 @@ type probeTable struct {
 func (s *Store) schemaProbe() (*readyProbe, error) {
 	s.probeOnce.Do(func() {
 		p := &readyProbe{}
-		var selects []string
+		selects := []string{"SELECT MAX(version) FROM " + s.t.versions()}
 		for _, m := range s.models() {
 			sch, err := schema.Parse(m.model, &sync.Map{}, s.db.NamingStrategy)
 			if err != nil {

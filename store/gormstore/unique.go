@@ -85,36 +85,48 @@ func (g guardedIndex) duplicates(tx *gorm.DB, s *Store) ([]duplicate, error) {
 
 // migrateGuarded recomputes the keys of rows written under an older normalization, then
 // creates the guarded unique indexes that are missing and that the data allows, and reports
-// the others.
-func (s *Store) migrateGuarded(ctx context.Context, tx *gorm.DB) error {
-	if err := s.rekeyUsers(ctx, tx); err != nil {
+// the others. MigrateUp runs it after the numbered migrations, every time.
+func (s *Store) migrateGuarded(ctx context.Context, m *migrator) error {
+	if err := m.tx(func(tx *gorm.DB) error { return s.rekeyUsers(ctx, tx) }); err != nil {
 		return fmt.Errorf("rekey users: %w", err)
 	}
 	for _, g := range s.guardedIndexes() {
-		if err := s.migrateGuardedIndex(ctx, tx, g); err != nil {
+		if err := s.migrateGuardedIndex(ctx, m, g); err != nil {
 			return fmt.Errorf("index %s: %w", g.name, err)
 		}
 	}
 	return nil
 }
 
-func (s *Store) migrateGuardedIndex(ctx context.Context, tx *gorm.DB, g guardedIndex) error {
-	if !tx.Migrator().HasIndex(s.t.users, s.t.prefix+g.name) {
-		dups, err := g.duplicates(tx, s)
+func (s *Store) migrateGuardedIndex(ctx context.Context, m *migrator, g guardedIndex) error {
+	name := s.t.prefix + g.name
+	state, err := m.indexState(name)
+	if err != nil {
+		return err
+	}
+	if state == indexInvalid {
+		// Left by an interrupted concurrent build: it serves no query and may still enforce
+		// uniqueness on writes.
+		if err := m.dropIndex(name); err != nil {
+			return err
+		}
+	}
+	if state != indexValid {
+		dups, err := g.duplicates(m.db, s)
 		if err != nil {
 			return err
 		}
 		created := false
 		if len(dups) == 0 {
-			// A user written since the check (PostgreSQL writers do not wait for Migrate's
-			// lock) can still break the index: undo just this statement then.
-			unique, err := s.tryUnique(tx, g.ddl(s))
+			// A user written since the check (writers do not wait for the migration's lock
+			// on PostgreSQL) can still break the index: the index is then not created.
+			broke, err := s.tryUniqueIndex(ctx, m, g.ddl(s))
 			if err != nil {
 				return err
 			}
-			if unique {
+			if broke {
 				s.log.WarnContext(ctx, "gormstore: migrate: users share a value that must be unique; unique index not created, run Migrate again",
-					slog.String("field", g.field), slog.String("index", s.t.prefix+g.name))
+					slog.String("field", g.field), slog.String("index", name))
 			} else {
 				created = true
 			}
@@ -122,19 +134,34 @@ func (s *Store) migrateGuardedIndex(ctx context.Context, tx *gorm.DB, g guardedI
 		for _, d := range dups {
 			s.log.WarnContext(ctx, "gormstore: migrate: users share a value that must be unique; unique index not created until they no longer do",
 				slog.Int64("application_id", d.appID), slog.String("field", g.field),
-				slog.Any("user_ids", d.userIDs), slog.String("index", s.t.prefix+g.name))
+				slog.Any("user_ids", d.userIDs), slog.String("index", name))
 		}
 		if !created {
 			if g.fallback != "" {
-				return tx.Exec("CREATE INDEX IF NOT EXISTS " + s.t.prefix + g.fallback + " ON " + s.t.users + " (application_id, " + g.key + ")").Error
+				return m.index(ctx, "CREATE INDEX IF NOT EXISTS "+s.t.prefix+g.fallback+" ON "+s.t.users+" (application_id, "+g.key+")")
 			}
 			return nil
 		}
 	}
 	if g.fallback != "" {
-		return tx.Exec("DROP INDEX IF EXISTS " + s.t.prefix + g.fallback).Error
+		return m.dropIndex(s.t.prefix + g.fallback)
 	}
 	return nil
+}
+
+// tryUniqueIndex creates the unique index of ddl and reports whether existing rows broke it,
+// in which case no index is left behind. On SQLite the statement runs in a savepoint of the
+// run's transaction; on PostgreSQL it is built concurrently (m.index), and the invalid index
+// a failed build leaves (which would still enforce uniqueness on writes) is dropped.
+func (s *Store) tryUniqueIndex(ctx context.Context, m *migrator, ddl string) (broke bool, err error) {
+	if !m.pg {
+		return s.tryUnique(m.db, ddl)
+	}
+	err = m.index(ctx, ddl)
+	if _, unique := s.uniqueIndex(err); err != nil && unique {
+		return true, m.dropIndex(indexName(ddl))
+	}
+	return false, err
 }
 
 // tryUnique runs stmt in a savepoint of tx and reports whether it broke a unique index, in

@@ -114,15 +114,18 @@ func TestMigrateReportsDuplicates(t *testing.T) {
 	}
 }
 
-// migrateQuietly runs Migrate and fails t if it warns.
+// migrateQuietly runs Migrate and fails t if it warns about anything but a slow statement.
 func migrateQuietly(t *testing.T, ws *Store, log *testutil.LogBuffer) {
 	t.Helper()
 	before := log.Len()
 	if err := ws.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate after the fix: %v", err)
 	}
-	if more := log.String()[before:]; more != "" {
-		t.Errorf("Migrate after the fix warned:\n%s", more)
+	for _, line := range strings.Split(log.String()[before:], "\n") {
+		// A slow statement (a concurrent index build on PostgreSQL) is not what this is about.
+		if line != "" && !strings.Contains(line, `msg="gormstore: query"`) {
+			t.Errorf("Migrate after the fix warned:\n%s", line)
+		}
 	}
 }
 

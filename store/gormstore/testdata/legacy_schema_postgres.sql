@@ -1,0 +1,45 @@
+-- The schema Migrate created before versioned migrations (version 1 without its version
+-- table), as the statements it ran on an empty database, for the adoption tests.
+-- {{prefix}} stands for the table prefix. Frozen: do not regenerate.
+CREATE TABLE "{{prefix}}applications" ("id" bigserial,"name" text NOT NULL,"auth_key" text NOT NULL,"auth_secret" text NOT NULL,"settings" text NOT NULL,"created_at" timestamptz NOT NULL,"updated_at" timestamptz NOT NULL,PRIMARY KEY ("id"));
+CREATE TABLE "{{prefix}}users" ("id" bigserial,"application_id" bigint NOT NULL,"uid" text,"login" text,"login_key" text,"login_skeleton" text,"email" text,"email_key" text,"full_name" text NOT NULL,"phone" text NOT NULL,"website" text NOT NULL,"external_id" text NOT NULL,"external_user_id" bigint,"facebook_id" text NOT NULL,"twitter_id" text NOT NULL,"custom_data" text NOT NULL,"avatar" text NOT NULL,"blob_id" bigint NOT NULL,"timezone" bigint,"tags" text NOT NULL,"is_guest" boolean NOT NULL,"blocked" boolean NOT NULL DEFAULT false,"password_hash" text NOT NULL,"guest_expires_at" timestamptz,"created_at" timestamptz NOT NULL,"updated_at" timestamptz NOT NULL,"last_request_at" timestamptz,"key_version" bigint NOT NULL DEFAULT 0,PRIMARY KEY ("id"));
+CREATE TABLE "{{prefix}}user_tags" ("user_id" bigint,"tag_key" text,"application_id" bigint NOT NULL,"tag" text NOT NULL,PRIMARY KEY ("user_id","tag_key"));
+CREATE TABLE "{{prefix}}external_accounts" ("id" bigserial,"application_id" bigint NOT NULL,"user_id" bigint NOT NULL,"provider" text NOT NULL,"subject" text NOT NULL,"created_at" timestamptz NOT NULL,PRIMARY KEY ("id"));
+CREATE TABLE "{{prefix}}sessions" ("id" bigserial,"application_id" bigint NOT NULL,"user_id" bigint NOT NULL,"token_hash" bytea NOT NULL,"nonce" text NOT NULL,"ts" bigint NOT NULL,"created_at" timestamptz NOT NULL,"updated_at" timestamptz NOT NULL,"last_active_at" timestamptz NOT NULL,"idle_nanos" bigint NOT NULL,"absolute_expires_at" timestamptz,"expires_at" timestamptz NOT NULL,PRIMARY KEY ("id"));
+CREATE TABLE "{{prefix}}nonces" ("application_id" bigint,"ts" bigint,"nonce" text,"expires_at" timestamptz NOT NULL,PRIMARY KEY ("application_id","ts","nonce"));
+CREATE TABLE "{{prefix}}reset_tokens" ("id" bigserial,"application_id" bigint NOT NULL,"user_id" bigint NOT NULL,"email" text NOT NULL,"token_hash" bytea NOT NULL,"created_at" timestamptz NOT NULL,"expires_at" timestamptz NOT NULL,PRIMARY KEY ("id"));
+CREATE TABLE "{{prefix}}blobs" ("id" bigserial,"application_id" bigint NOT NULL,"user_id" bigint NOT NULL,"uid" text NOT NULL,"name" text NOT NULL,"content_type" text NOT NULL,"size" bigint NOT NULL,"public" boolean NOT NULL,"state" bigint NOT NULL,"created_at" timestamptz NOT NULL,"updated_at" timestamptz NOT NULL,"completed_at" timestamptz,PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}applications_auth_key ON {{prefix}}applications (auth_key);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_uid ON {{prefix}}users (uid);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_login_key ON {{prefix}}users (application_id, login_key);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_email_key ON {{prefix}}users (application_id, email_key);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_key_version ON {{prefix}}users (id) WHERE key_version < 1;
+CREATE INDEX IF NOT EXISTS {{prefix}}users_guest_expires_at ON {{prefix}}users (guest_expires_at) WHERE guest_expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS {{prefix}}user_tags_search ON {{prefix}}user_tags (application_id, tag_key, user_id);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}external_accounts_subject ON {{prefix}}external_accounts (application_id, provider, subject);
+CREATE INDEX IF NOT EXISTS {{prefix}}external_accounts_user_id ON {{prefix}}external_accounts (user_id);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}sessions_token_hash ON {{prefix}}sessions (token_hash);
+CREATE INDEX IF NOT EXISTS {{prefix}}sessions_user_id ON {{prefix}}sessions (user_id, created_at);
+CREATE INDEX IF NOT EXISTS {{prefix}}sessions_expires_at ON {{prefix}}sessions (expires_at);
+CREATE INDEX IF NOT EXISTS {{prefix}}nonces_expires_at ON {{prefix}}nonces (expires_at);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}reset_tokens_token_hash ON {{prefix}}reset_tokens (token_hash);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}reset_tokens_user_id ON {{prefix}}reset_tokens (user_id);
+CREATE INDEX IF NOT EXISTS {{prefix}}reset_tokens_expires_at ON {{prefix}}reset_tokens (expires_at);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}blobs_uid ON {{prefix}}blobs (uid);
+CREATE INDEX IF NOT EXISTS {{prefix}}blobs_state_created_at ON {{prefix}}blobs (state, created_at);
+CREATE INDEX IF NOT EXISTS {{prefix}}blobs_user_id_state ON {{prefix}}blobs (user_id, state);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_id ON {{prefix}}users (application_id, id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_full_name ON {{prefix}}users (application_id, lower(full_name COLLATE "C"), id) INCLUDE (full_name);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_phone ON {{prefix}}users (application_id, lower(phone COLLATE "C"), id) INCLUDE (phone);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_external_id ON {{prefix}}users (application_id, lower(external_id COLLATE "C"), id) INCLUDE (external_id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_facebook_id ON {{prefix}}users (application_id, lower(facebook_id COLLATE "C"), id) INCLUDE (facebook_id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_twitter_id ON {{prefix}}users (application_id, lower(twitter_id COLLATE "C"), id) INCLUDE (twitter_id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_created_at ON {{prefix}}users (application_id, created_at, id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_updated_at ON {{prefix}}users (application_id, updated_at, id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_last_request_at ON {{prefix}}users (application_id, last_request_at NULLS FIRST, id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_login_key_c ON {{prefix}}users (application_id, login_key COLLATE "C" NULLS FIRST, id);
+CREATE INDEX IF NOT EXISTS {{prefix}}users_search_email_key_c ON {{prefix}}users (application_id, email_key COLLATE "C" NULLS FIRST, id);
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_login_skeleton ON {{prefix}}users (application_id, login_skeleton) WHERE login_skeleton IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_external_user_id_key ON {{prefix}}users (application_id, external_user_id) WHERE external_user_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_facebook_id_key ON {{prefix}}users (application_id, lower(facebook_id COLLATE "C")) WHERE facebook_id <> '';
+CREATE UNIQUE INDEX IF NOT EXISTS {{prefix}}users_twitter_id_key ON {{prefix}}users (application_id, lower(twitter_id COLLATE "C")) WHERE twitter_id <> '';
