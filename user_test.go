@@ -3,26 +3,15 @@ package identity_test
 import (
 	"context"
 	"errors"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 )
 
-func fieldOf(err error) string {
-	var e *identity.Error
-	if !errors.As(err, &e) {
-		return ""
-	}
-	var keys []string
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ",")
-}
+func fieldOf(err error) string { return testenv.Fields(err) }
 
 func TestSignUpValidation(t *testing.T) {
 	e := newEnv(t, identity.AppSettings{})

@@ -5,6 +5,9 @@
 package testenv
 
 import (
+	"errors"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/identitykit/identity"
@@ -45,4 +48,19 @@ func Identity(t testing.TB, st identity.Store) *identity.Identity {
 		t.Fatalf("testenv: identity: %v", err)
 	}
 	return id
+}
+
+// Fields returns the fields an *identity.Error in err's chain names, sorted and
+// comma-separated ("login,password"); "" when err carries none.
+func Fields(err error) string {
+	var e *identity.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
 }
