@@ -10,19 +10,12 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 // identityGoroutines returns the stacks of the goroutines running code of package identity.
 func identityGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "identitykit/identity.(*") && !strings.Contains(g, "identity_test.") {
-			out = append(out, g)
-		}
-	}
-	return out
+	return testutil.Goroutines("identitykit/identity.(*", "identity_test.")
 }
 
 // settledIdentityGoroutines is identityGoroutines once the goroutines that are finishing

@@ -218,3 +218,58 @@ func TestNewConfig(t *testing.T) {
 		}
 	}
 }
+
+// PasswordPolicy.Check applies the policy (defaults filled) and names "password" with the
+// same messages as a sign-up.
+func TestPasswordPolicyCheck(t *testing.T) {
+	for _, tc := range []struct {
+		policy identity.PasswordPolicy
+		pw     string
+		want   string // the message, "" for none
+	}{
+		{identity.PasswordPolicy{}, "12345678", ""},
+		{identity.PasswordPolicy{}, "1234567", "is too short (minimum is 8 characters)"},
+		{identity.PasswordPolicy{}, strings.Repeat("x", 129), "is too long (maximum is 128 characters)"},
+		{identity.PasswordPolicy{}, "", "cannot be blank"},
+		{identity.PasswordPolicy{}, "bad\xffutf8-long-enough", "is invalid"},
+		{identity.PasswordPolicy{MinLength: 12, MaxLength: 12}, "twelve-chars", ""},
+		{identity.PasswordPolicy{MinLength: 12}, "eleven-char", "is too short (minimum is 12 characters)"},
+		{identity.PasswordPolicy{MaxLength: 10}, "ünïcödé-ok", ""}, // characters, not bytes
+	} {
+		err := tc.policy.Check(tc.pw)
+		if tc.want == "" {
+			if err != nil {
+				t.Fatalf("%+v.Check(%q) = %v, want nil", tc.policy, tc.pw, err)
+			}
+			continue
+		}
+		var ie *identity.Error
+		if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || len(ie.Fields) != 1 ||
+			len(ie.Fields["password"]) != 1 || ie.Fields["password"][0] != tc.want {
+			t.Fatalf("%+v.Check(%q) = %v, want ErrInvalidInput naming password %q", tc.policy, tc.pw, err, tc.want)
+		}
+	}
+}
+
+func TestValidEmail(t *testing.T) {
+	for _, tc := range []struct {
+		email string
+		want  bool
+	}{
+		{"user@example.com", true},
+		{"first.last+tag@mail.example.co.uk", true},
+		{"", false},
+		{"user", false},
+		{"user@localhost", false},
+		{"user@example.com.", false},
+		{"a@b@example.com", false},
+		{"User <user@example.com>", false},
+		{"user@example.com, other@example.com", false},
+		{"line\r\nbreak@example.com", false},
+		{"@example.com", false},
+	} {
+		if got := identity.ValidEmail(tc.email); got != tc.want {
+			t.Fatalf("ValidEmail(%q) = %v, want %v", tc.email, got, tc.want)
+		}
+	}
+}

@@ -490,3 +490,24 @@ func TestResetJSONClients(t *testing.T) {
 		t.Fatalf("login with the password set over JSON: %d", c)
 	}
 }
+
+// TestResetOff: without Config.Reset the request endpoint answers 403 as a service without a
+// Mailer does, and the reset page treats every token as an invalid link (in HTML and JSON).
+func TestResetOff(t *testing.T) {
+	e := &resetEnv{env: newEnv(t)}
+	token := strings.Repeat("0123456789abcdef", 4)
+	wantStatus(t, e.do("POST", "/users/password/reset.json", `{"email":"a@example.com"}`, "CB-Token: "+e.appSession()),
+		403, `{"errors":{"base":["password reset by email is not configured"]}}`)
+	// As with a service without a Mailer, being off comes before the address's form.
+	wantStatus(t, e.do("GET", "/users/password/reset.json?email=nope", "", "CB-Token: "+e.appSession()),
+		403, `{"errors":{"base":["password reset by email is not configured"]}}`)
+	for _, r := range []*resp{e.page("GET", "/password_reset?token="+token, ""), e.submit(token, "newsecurepwd", "newsecurepwd")} {
+		if r.Code != 410 || !strings.Contains(r.Body, "This link no longer works") {
+			t.Fatalf("page without reset: %d\n%s", r.Code, r.Body)
+		}
+		checkPageHeaders(t, r)
+	}
+	invalid := `{"errors":{"token":["is invalid or has expired"]}}`
+	wantStatus(t, e.do("GET", "/password_reset?token="+token, ""), 422, invalid)
+	wantStatus(t, e.do("POST", "/password_reset", `{"token":"`+token+`","password":"newsecurepwd"}`), 422, invalid)
+}
