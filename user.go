@@ -506,7 +506,8 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 		}
 	}
 	if passwordChanged {
-		// A reset link mailed before the change must not undo it.
+		// What packages built on the Identity keep for the old password (a reset link mailed
+		// before the change) must not undo it.
 		if err := id.passwordChangedHooks(ctx, u.ApplicationID, u.ID); err != nil {
 			return nil, err
 		}
