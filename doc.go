@@ -74,8 +74,8 @@
 //
 // A password change needs the current password (UserInput.OldPassword; a wrong one is
 // ErrWrongPassword) and signs the user out everywhere else. An email change needs it too when
-// AppSettings.EmailChangeNeedsPassword is set, and, when a Mailer is configured
-// (Config.Reset.Mailer), the old address is told of the change (without naming the new one).
+// AppSettings.EmailChangeNeedsPassword is set, and, when package passwordreset is set up with
+// a Mailer, the old address is told of the change (without naming the new one).
 //
 // # Sessions
 //
@@ -118,18 +118,11 @@
 //
 // # Password reset
 //
-// With Config.Reset (a Mailer, such as mail/smtp, and the reset page's URL) and a Store that
-// keeps reset tokens (ResetTokenStore; store/gormstore does), RequestPasswordReset mails a
-// link to the user with that address: it only queues the request and returns nil whether or
-// not the address has an account, so callers answer both alike; bounded workers look the user
-// up and send the mail, and per-email and per-client limits drop excess requests silently
-// (in memory, or shared between server instances through Config.Reset.Limiter).
-// The link's token carries 256 bits from crypto/rand; only its SHA-256 is stored; it works
-// once, for Config.Reset.Lifetime (1 h), and a newer request replaces it. ResetPassword
-// enforces the application's password policy, sets the password, and revokes every session
-// of the user and every other reset token. Shutdown stops the mail workers and the janitors
-// of StartJanitor. The HTTP
-// adapter serves the ConnectyCube endpoint and the reset page.
+// Password reset by email is package passwordreset, built on an Identity through its Hooks:
+// the core keeps only the per-application message (AppSettings.ResetEmail, validated when an
+// application is stored) and sets the new password through Operator.UpdateUser.
+// Shutdown stops the janitors of StartJanitor and then runs the Shutdown hooks (the reset
+// service's mail workers).
 //
 // # Logins and emails
 //

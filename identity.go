@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	htmltemplate "html/template"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	texttemplate "text/template"
 	"time"
 )
 
@@ -52,8 +56,9 @@ type AppSettings struct {
 	// Providers holds each provider's per-application configuration, by provider name, in
 	// the JSON form the provider documents.
 	Providers map[string]json.RawMessage `json:"providers,omitempty"`
-	// ResetEmail overrides Config.Reset.Email, field by field, for this application's
-	// password reset mail (see EmailTemplate). Default: none.
+	// ResetEmail overrides the reset service's default message (package passwordreset),
+	// field by field, for this application's password reset mail (see EmailTemplate).
+	// Default: none.
 	ResetEmail EmailTemplate `json:"reset_email,omitzero"`
 	// LocalSignUp says whether SignUp (POST /users), a session's auto sign-up and a guest's
 	// upgrade may create local password accounts (refused, an auto sign-up fails like an
@@ -88,6 +93,59 @@ const (
 	// LocalSignUpDeny refuses local sign-up.
 	LocalSignUpDeny LocalSignUp = "deny"
 )
+
+// EmailTemplate is an application's password reset message (AppSettings.ResetEmail; package
+// passwordreset renders it). Subject and Text are text/template templates, HTML an
+// html/template template; an empty field takes the reset service's default. Each is executed
+// with these fields:
+//
+//	.AppName    the application's name
+//	.Email      the user's email address
+//	.Login      the user's login ("" when none)
+//	.Link       the reset link (absolute URL)
+//	.ValidFor   the link's lifetime in words: "1 hour", "30 minutes"
+//	.ExpiresAt  when the link stops working (time.Time, UTC)
+//
+// The rendered subject is folded onto one line.
+type EmailTemplate struct {
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text,omitempty"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// checkResetEmail validates an application's reset message: every field set parses and
+// executes with sample values of the fields EmailTemplate documents, so that a template
+// naming another field is refused when it is stored rather than when a mail is due.
+func checkResetEmail(op string, t EmailTemplate) error {
+	sample := struct {
+		AppName, Email, Login, Link, ValidFor string
+		ExpiresAt                             time.Time
+	}{"app", "user@example.com", "", "https://example.com/password_reset?token=0", "1 hour", time.Time{}}
+	for _, f := range []struct {
+		name, src string
+		html      bool
+	}{{"subject", t.Subject, false}, {"text", t.Text, false}, {"html", t.HTML, true}} {
+		if strings.TrimSpace(f.src) == "" {
+			continue
+		}
+		var err error
+		if f.html {
+			var tm *htmltemplate.Template
+			if tm, err = htmltemplate.New(f.name).Option("missingkey=error").Parse(f.src); err == nil {
+				err = tm.Execute(io.Discard, sample)
+			}
+		} else {
+			var tm *texttemplate.Template
+			if tm, err = texttemplate.New(f.name).Option("missingkey=error").Parse(f.src); err == nil {
+				err = tm.Execute(io.Discard, sample)
+			}
+		}
+		if err != nil {
+			return NewError(op, ErrInvalidInput, "reset_email", "invalid")
+		}
+	}
+	return nil
+}
 
 // checkSettings validates the settings an application is created or updated with.
 func checkSettings(op string, s AppSettings) error {
@@ -164,8 +222,6 @@ type Config struct {
 	AbsoluteSessionLifetime time.Duration
 	// SignatureWindow is how far a signed request's timestamp may be from now. Default 60 min.
 	SignatureWindow time.Duration
-	// Reset configures password reset by email (see ResetConfig). Default: no reset mail.
-	Reset ResetConfig
 	// Blobs configures file storage for avatars (see BlobConfig). Default: off.
 	Blobs BlobConfig
 }
@@ -180,7 +236,6 @@ type Identity struct {
 	log       *slog.Logger
 	cache     *sessionCache
 	apps      appCache
-	reset     *resetService
 	blobs     *blobService
 	hooks     []Hooks
 
@@ -248,32 +303,12 @@ func New(cfg Config) (*Identity, error) {
 		id.providers[name] = p
 	}
 	var err error
-	if id.reset, err = newResetService(id, cfg.Reset); err != nil {
-		return nil, err
-	}
 	if id.blobs, err = newBlobService(cfg.Blobs, cfg.Store); err != nil {
 		return nil, err
 	}
 	id.AddHooks(Hooks{
 		CheckAvatar: func(ctx context.Context, appID, userID int64, avatar string) error {
 			return id.checkAvatar(ctx, "", appID, userID, avatar)
-		},
-	})
-	id.AddHooks(Hooks{
-		PasswordChanged: func(ctx context.Context, _, userID int64) error {
-			if id.reset == nil || id.reset.tokens == nil {
-				return nil
-			}
-			_, err := id.reset.tokens.DeleteResetTokens(ctx, userID)
-			return err
-		},
-		EmailChanged: id.noticeEmailChange,
-		Sweep:        func(ctx context.Context, _ time.Time) error { return id.deleteExpiredResetTokens(ctx) },
-		Shutdown: func(ctx context.Context) error {
-			if id.reset.queue == nil {
-				return nil
-			}
-			return id.reset.queue.shutdown(ctx)
 		},
 	})
 	return id, nil
@@ -393,10 +428,11 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 }
 
 // DeleteExpired deletes expired sessions, expired guest users (with their sessions),
-// spent nonces, expired password reset tokens, and, with their bytes, blobs never completed
-// within Config.Blobs.PendingLifetime, blobs of deleted users and expired guests, and blobs
-// whose owner no longer exists, as of the Identity's clock. It is safe to call from several
-// processes.
+// spent nonces, and, with their bytes, blobs never completed within
+// Config.Blobs.PendingLifetime, blobs of deleted users and expired guests, and blobs whose
+// owner no longer exists, as of the Identity's clock; the Sweep hooks purge what packages
+// built on the Identity keep (expired password reset tokens). It is safe to call from
+// several processes.
 func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	p, err := id.store.DeleteExpired(ctx, id.now())
 	if err == nil && (p.Sessions > 0 || p.Guests > 0) {
@@ -451,6 +487,19 @@ func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 		cancel()
 		<-done
 	})
+}
+
+// Shutdown stops every goroutine the Identity started, and through the Shutdown hooks those
+// of the packages built on it. The janitors of StartJanitor stop (a running sweep is
+// cancelled and waited for) and no new one starts; then the hooks run (package
+// passwordreset's stops its mail workers: new reset requests get ErrUnavailable, queued mails
+// are still sent until ctx is done, and then the sends in progress are cancelled). It
+// returns ctx.Err() if ctx ended first, else nil (or the first hook's error). It does not
+// close the Store; everything else keeps working. It is safe to call concurrently and more
+// than once; calling it again waits again.
+func (id *Identity) Shutdown(ctx context.Context) error {
+	id.stopJanitors()
+	return id.shutdownHooks(ctx)
 }
 
 // stopJanitors stops every janitor (cancelling a running sweep) and refuses new ones.

@@ -49,12 +49,13 @@ func (o *Operator) SearchUsers(ctx context.Context, appID int64, q UserQuery) (*
 
 // UpdateUser applies in to user userID of application appID, as Identity.UpdateUser does
 // for a user's own profile: the same field validation (errors name the fields), uniqueness
-// (an *Error wrapping ErrUserExists naming every taken field), avatar check, email change
-// notice and update of cached sessions. Unlike a session it needs no OldPassword (which is
+// (an *Error wrapping ErrUserExists naming every taken field), avatar check, EmailChanged
+// hooks and update of cached sessions. Unlike a session it needs no OldPassword (which is
 // ignored), may set a password on any account, and is not bound by AppSettings.LocalSignUp
 // or by a PasswordProvider managing logins and emails. A new Password (checked against the
-// application's PasswordPolicy) revokes every session and password reset token of the user;
-// so does a guest becoming a regular user (given a login or email and a password).
+// application's PasswordPolicy) revokes every session of the user and runs the
+// PasswordChanged hooks (package passwordreset voids the user's reset links); a guest
+// becoming a regular user (given a login or email and a password) revokes the sessions too.
 func (o *Operator) UpdateUser(ctx context.Context, appID, userID int64, in UserInput) (*User, error) {
 	app, err := o.id.application(ctx, appID)
 	if err != nil {

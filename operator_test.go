@@ -25,7 +25,7 @@ func onStores(t *testing.T, f func(t *testing.T, st identity.Store)) {
 func opEnv(t *testing.T, st identity.Store, settings identity.AppSettings, mod ...func(*identity.Config)) (*env, *identity.Operator, *identity.User) {
 	t.Helper()
 	// The raw store, not the env's countingStore: the operator uses the optional store
-	// interfaces (UserSearcher, ResetTokenStore) that the wrapper hides.
+	// interface (UserSearcher) that the wrapper hides.
 	raw := func(c *identity.Config) { c.Store = st }
 	e := newEnvWith(t, st, cheapPasswords(t), settings, append([]func(*identity.Config){raw}, mod...)...)
 	u, err := e.id.SignUp(context.Background(), e.app.ID, identity.UserInput{
@@ -246,25 +246,6 @@ func TestOperatorUpdateUser(t *testing.T) {
 		_, err = e.login("alice", "new-password")
 		wantIs(t, "new password", err, nil)
 	})
-}
-
-// TestOperatorSetPasswordRevokesResetTokens: a reset link mailed before the operator set the
-// password does not undo it.
-func TestOperatorSetPasswordRevokesResetTokens(t *testing.T) {
-	ctx := context.Background()
-	e, op, alice := opEnv(t, openStore(t, false), identity.AppSettings{})
-	tokens := e.store.Store.(identity.ResetTokenStore) // the same store the Identity uses
-	now := e.clock.Now()
-	tok := &identity.ResetToken{ApplicationID: e.app.ID, UserID: alice.ID, Email: alice.Email,
-		TokenHash: identity.HashToken("reset"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := tokens.PutResetToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := op.UpdateUser(ctx, e.app.ID, alice.ID, identity.UserInput{Password: ptr("new-password")}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := tokens.ResetTokenByHash(ctx, identity.HashToken("reset"))
-	wantIs(t, "reset token after the operator set the password", err, identity.ErrNotFound)
 }
 
 // TestOperatorNotBoundBySessionRules: the operator may rename a user while the application

@@ -5,23 +5,17 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil"
 )
 
 // identityGoroutines returns the stacks of the goroutines running code of package identity.
 func identityGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "identitykit/identity.(*") && !strings.Contains(g, "identity_test.") {
-			out = append(out, g)
-		}
-	}
-	return out
+	return testutil.Goroutines("identitykit/identity.(*", "identity_test.")
 }
 
 // settledIdentityGoroutines is identityGoroutines once the goroutines that are finishing
@@ -38,15 +32,16 @@ func settledIdentityGoroutines() []string {
 	return g
 }
 
-// Shutdown stops every goroutine the Identity started: the janitors of StartJanitor and the
-// reset mail workers. When it returns, none is left. It is idempotent and safe to call
-// concurrently, and a janitor started after it does not run.
+// Shutdown stops every goroutine the Identity started (the janitors of StartJanitor) and
+// then runs the Shutdown hooks. When it returns, no janitor is left. It is idempotent and
+// safe to call concurrently, and a janitor started after it does not run.
 func TestShutdownStopsEverything(t *testing.T) {
-	e := newResetEnv(t, identity.AppSettings{})
-	e.signUp(t, "user", "user@example.com", "old-password")
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "user@example.com", ""); err != nil {
-		t.Fatal(err) // starts the mail workers
-	}
+	e := newEnv(t, identity.AppSettings{})
+	var hookRuns atomic.Int64
+	e.id.AddHooks(identity.Hooks{Shutdown: func(context.Context) error {
+		hookRuns.Add(1)
+		return nil
+	}})
 	e.id.StartJanitor(time.Hour)
 	e.id.StartJanitor(time.Hour)
 	if len(identityGoroutines()) == 0 {
@@ -63,6 +58,9 @@ func TestShutdownStopsEverything(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if n := hookRuns.Load(); n != 3 {
+		t.Fatalf("the Shutdown hook ran %d times for 3 Shutdowns, want 3", n)
+	}
 	if g := settledIdentityGoroutines(); len(g) > 0 {
 		t.Fatalf("%d goroutines of the Identity left after Shutdown:\n%s", len(g), strings.Join(g, "\n\n"))
 	}

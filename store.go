@@ -45,7 +45,7 @@ type ApplicationStore interface {
 	SetApplicationKeys(ctx context.Context, id int64, authKey, authSecret string, at time.Time) error
 	// DeleteApplication deletes application id and everything of it in one transaction: its
 	// users (with their tags and external accounts), sessions, nonces and, for a Store that
-	// implements them, password reset tokens; a Store that implements BlobStore sets the
+	// implements passwordreset.TokenStore, password reset tokens; a Store that implements BlobStore sets the
 	// application's blobs to BlobDeleting in that transaction (DeleteExpired removes them).
 	// ErrApplicationNotFound if it does not exist (nothing is changed then).
 	DeleteApplication(ctx context.Context, id int64) error

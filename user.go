@@ -109,6 +109,22 @@ func (p PasswordPolicy) withDefaults() PasswordPolicy {
 	return p
 }
 
+// Limits returns the password lengths p allows, in characters, with the defaults applied.
+func (p PasswordPolicy) Limits() (min, max int) {
+	p = p.withDefaults()
+	return p.MinLength, p.MaxLength
+}
+
+// Check reports whether password meets p (with the defaults applied): nil, or an *Error
+// wrapping ErrInvalidInput naming "password" with the rule it breaks. SignUp and UpdateUser
+// apply the same rules; Check lets a caller refuse a password before it spends something on
+// it (package passwordreset checks it before using up a reset token).
+func (p PasswordPolicy) Check(password string) error {
+	f := fieldErrors{}
+	p.check(&f, "password", password)
+	return f.err("check password")
+}
+
 func (p PasswordPolicy) check(f *fieldErrors, field, pw string) {
 	p = p.withDefaults()
 	n := utf8.RuneCountInString(pw)
@@ -180,7 +196,7 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		if e != "" {
 			if len(e) > MaxEmailLength {
 				f.limit("email", "too_long", MaxEmailLength)
-			} else if !validEmail(e) || !validIdentifier(e, emailParts) {
+			} else if !ValidEmail(e) || !validIdentifier(e, emailParts) {
 				f.add("email", "invalid")
 			}
 		}
@@ -292,7 +308,11 @@ func normalizeTags(in []string) ([]string, bool) {
 	return out, true
 }
 
-func validEmail(e string) bool {
+// ValidEmail reports whether e, in NormalizeEmail form, is one plain address a mail can be
+// sent to ("user@example.com": no display name, no comment, a dot in the domain). A user's
+// email must also be at most MaxEmailLength bytes and pass the character rules SignUp
+// applies; package passwordreset uses ValidEmail alone to refuse a malformed address.
+func ValidEmail(e string) bool {
 	if strings.ContainsAny(e, " \t\r\n<>\"(),;") {
 		return false
 	}
@@ -486,7 +506,8 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 		}
 	}
 	if passwordChanged {
-		// A reset link mailed before the change must not undo it.
+		// What packages built on the Identity keep for the old password (a reset link mailed
+		// before the change) must not undo it.
 		if err := id.passwordChangedHooks(ctx, u.ApplicationID, u.ID); err != nil {
 			return nil, err
 		}

@@ -3,29 +3,15 @@ package identity_test
 import (
 	"context"
 	"errors"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil/testenv"
 )
 
-func fieldOf(err error) string {
-	var e *identity.Error
-	if !errors.As(err, &e) {
-		return ""
-	}
-	var keys []string
-	for _, f := range e.Fields {
-		if !slices.Contains(keys, f.Field) {
-			keys = append(keys, f.Field)
-		}
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ",")
-}
+func fieldOf(err error) string { return testenv.Fields(err) }
 
 func TestSignUpValidation(t *testing.T) {
 	e := newEnv(t, identity.AppSettings{})
@@ -229,6 +215,60 @@ func TestNewConfig(t *testing.T) {
 	for _, tt := range tests {
 		if _, err := identity.New(tt.cfg); err == nil {
 			t.Errorf("%s: New accepted the config", tt.name)
+		}
+	}
+}
+
+// PasswordPolicy.Check applies the policy (defaults filled) and names "password" with the
+// same messages as a sign-up.
+func TestPasswordPolicyCheck(t *testing.T) {
+	for _, tc := range []struct {
+		policy identity.PasswordPolicy
+		pw     string
+		want   identity.FieldError // the problem; zero for none
+	}{
+		{identity.PasswordPolicy{}, "12345678", identity.FieldError{}},
+		{identity.PasswordPolicy{}, "1234567", identity.FieldError{Field: "password", Code: "too_short", Limit: 8}},
+		{identity.PasswordPolicy{}, strings.Repeat("x", 129), identity.FieldError{Field: "password", Code: "too_long", Limit: 128}},
+		{identity.PasswordPolicy{}, "", identity.FieldError{Field: "password", Code: "blank"}},
+		{identity.PasswordPolicy{}, "bad\xffutf8-long-enough", identity.FieldError{Field: "password", Code: "invalid"}},
+		{identity.PasswordPolicy{MinLength: 12, MaxLength: 12}, "twelve-chars", identity.FieldError{}},
+		{identity.PasswordPolicy{MinLength: 12}, "eleven-char", identity.FieldError{Field: "password", Code: "too_short", Limit: 12}},
+		{identity.PasswordPolicy{MaxLength: 10}, "ünïcödé-ok", identity.FieldError{}}, // characters, not bytes
+	} {
+		err := tc.policy.Check(tc.pw)
+		if tc.want == (identity.FieldError{}) {
+			if err != nil {
+				t.Fatalf("%+v.Check(%q) = %v, want nil", tc.policy, tc.pw, err)
+			}
+			continue
+		}
+		var ie *identity.Error
+		if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ie) || len(ie.Fields) != 1 || ie.Fields[0] != tc.want {
+			t.Fatalf("%+v.Check(%q) = %v, want ErrInvalidInput with %+v", tc.policy, tc.pw, err, tc.want)
+		}
+	}
+}
+
+func TestValidEmail(t *testing.T) {
+	for _, tc := range []struct {
+		email string
+		want  bool
+	}{
+		{"user@example.com", true},
+		{"first.last+tag@mail.example.co.uk", true},
+		{"", false},
+		{"user", false},
+		{"user@localhost", false},
+		{"user@example.com.", false},
+		{"a@b@example.com", false},
+		{"User <user@example.com>", false},
+		{"user@example.com, other@example.com", false},
+		{"line\r\nbreak@example.com", false},
+		{"@example.com", false},
+	} {
+		if got := identity.ValidEmail(tc.email); got != tc.want {
+			t.Fatalf("ValidEmail(%q) = %v, want %v", tc.email, got, tc.want)
 		}
 	}
 }

@@ -48,6 +48,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/blobstore"
@@ -257,12 +258,16 @@ func startServer(t *testing.T, su setup) *server {
 		Now:       clock.Now,
 		Logger:    logger,
 		Blobs:     identity.BlobConfig{Storage: blobs},
-		Reset:     reset,
 	})
 	if err != nil {
 		t.Fatalf("e2e: identity.New: %v", err)
 	}
 	t.Cleanup(func() { id.Shutdown(context.Background()) }) // before the store closes
+	reset.Store, reset.Now, reset.Logger = st, clock.Now, logger
+	resetService, err := passwordreset.New(id, reset)
+	if err != nil {
+		t.Fatalf("e2e: passwordreset.New: %v", err)
+	}
 	app, err := id.CreateApplication(ctx, "e2e", identity.AppSettings{})
 	if err != nil {
 		t.Fatalf("e2e: create application: %v", err)
@@ -280,6 +285,7 @@ func startServer(t *testing.T, su setup) *server {
 	api := httpadapter.New(id, httpadapter.Config{
 		AllowedOrigins: []string{s.page.URL},
 		Logger:         logger,
+		Reset:          resetService,
 	})
 	handler := api
 	if su.prefix != "" {

@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/smtptest"
 	"github.com/identitykit/identity/mail/smtp"
+	"github.com/identitykit/identity/passwordreset"
 )
 
 // Password reset mail for tests/password-reset.test.mjs: the API sends it with the real SMTP
@@ -31,7 +31,7 @@ var mailedToken = regexp.MustCompile(`[?&]token=([0-9a-f]{64})`)
 
 // startMail starts the SMTP server and returns it with the identity's reset settings, whose
 // links point at linkURL.
-func startMail(t *testing.T, linkURL string) (*mailbox, identity.ResetConfig) {
+func startMail(t *testing.T, linkURL string) (*mailbox, passwordreset.Config) {
 	t.Helper()
 	mb := &mailbox{}
 	mb.srv = smtptest.Start(t, smtptest.Options{
@@ -56,7 +56,7 @@ func startMail(t *testing.T, linkURL string) (*mailbox, identity.ResetConfig) {
 	if err != nil {
 		t.Fatalf("e2e: smtp mailer: %v", err)
 	}
-	return mb, identity.ResetConfig{
+	return mb, passwordreset.Config{
 		Mailer:  mailer,
 		LinkURL: linkURL,
 		// One worker keeps the requests in order across addresses, so that once a mail has

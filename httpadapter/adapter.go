@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/query"
 	"github.com/identitykit/identity/ratelimit"
 )
@@ -51,6 +52,11 @@ type Config struct {
 	// http.StripPrefix removed; X-Forwarded-Proto and X-Forwarded-Host (their rightmost
 	// entries) replace the scheme and host only when the peer is one of TrustedProxies.
 	PublicURL string
+	// Reset serves password reset by email: GET/POST /users/password/reset asks it for a
+	// link, and the pages at /password_reset (the link's target) check the token and set
+	// the new password with it. Default nil: reset is off; a request is answered 403 and
+	// every link is invalid.
+	Reset *passwordreset.Service
 	// ResetPages replaces the password reset pages (GET and POST /password_reset). It must
 	// define the templates "password_reset_form", "password_reset_done" and
 	// "password_reset_invalid" (New panics otherwise); reset_pages.html, the default, documents

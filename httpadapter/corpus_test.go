@@ -24,6 +24,7 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/ratelimit"
@@ -97,7 +98,7 @@ type corpusMailer struct{ tokens chan string }
 
 var corpusTokenRE = regexp.MustCompile(`token=([0-9a-f]{64})`)
 
-func (m corpusMailer) Send(_ context.Context, msg identity.Message) error {
+func (m corpusMailer) Send(_ context.Context, msg passwordreset.Message) error {
 	if t := corpusTokenRE.FindStringSubmatch(msg.Text); t != nil {
 		select {
 		case m.tokens <- t[1]:
@@ -151,19 +152,24 @@ func runCorpus(t *testing.T, limited bool) {
 		Hasher:    pw,
 		Providers: []identity.Provider{pw, gp},
 		Logger:    logger,
-		Reset: identity.ResetConfig{
-			Mailer:    corpusMailer{tokens: mail},
-			LinkURL:   "http://127.0.0.1/password_reset",
-			PerEmail:  identity.RateLimit{Burst: -1},
-			PerClient: identity.RateLimit{Burst: -1},
-		},
-		Blobs: identity.BlobConfig{Storage: blobs, MaxSize: 64 << 10},
+		Blobs:     identity.BlobConfig{Storage: blobs, MaxSize: 64 << 10},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { id.Shutdown(context.Background()) })
-	cfg := httpadapter.Config{Logger: logger, InsecureNoRateLimit: !limited}
+	reset, err := passwordreset.New(id, passwordreset.Config{
+		Store:     st,
+		Mailer:    corpusMailer{tokens: mail},
+		LinkURL:   "http://127.0.0.1/password_reset",
+		PerEmail:  passwordreset.RateLimit{Burst: -1},
+		PerClient: passwordreset.RateLimit{Burst: -1},
+		Logger:    logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := httpadapter.Config{Logger: logger, InsecureNoRateLimit: !limited, Reset: reset}
 	if limited {
 		many := ratelimit.Rate{Burst: 1 << 20, Interval: time.Millisecond}
 		cfg.RateLimit, err = ratelimit.New(ratelimit.Config{

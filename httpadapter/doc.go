@@ -194,13 +194,14 @@
 // application session is enough; the SDK sends the one it has) or, without one, CB-AuthKey;
 // neither is 401 "Required session does not exist" so that the SDK's sessionExpired hook can
 // create a session and retry. It answers 200 with an empty body whether or not a user has
-// the address, after the same work either way: the request is queued and identity's worker
-// looks the user up and mails the link (see identity.RequestPasswordReset). A blank or
-// malformed address is 422 naming "email"; an identity without a Mailer answers 403. Besides
-// the rate limits above (429 per client address, and per address and email), identity keeps
-// its own per-email and per-client limits, which answer 200 and send nothing.
+// the address, after the same work either way: the request is queued and the reset service's
+// worker looks the user up and mails the link (Config.Reset, a *passwordreset.Service; see
+// its Request). A blank or malformed address is 422 naming "email"; without Config.Reset, or
+// with a service without a Mailer, the answer is 403. Besides the rate limits above (429 per
+// client address, and per address and email), the service keeps its own per-email and
+// per-client limits, which answer 200 and send nothing.
 //
-// The mailed link (identity.ResetConfig.LinkURL) opens GET /password_reset?token=...: a page
+// The mailed link (passwordreset.Config.LinkURL) opens GET /password_reset?token=...: a page
 // with the application's name, the account's email and a form (labelled fields, no
 // JavaScript, no external assets; Config.ResetPages replaces the templates) that posts
 // token, password and password_confirmation back to POST /password_reset. Success shows a

@@ -15,6 +15,7 @@ import (
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/internal/testutil/testenv"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/provider/guest"
 )
 
@@ -40,8 +41,11 @@ type envOpt struct {
 	providers []identity.Provider
 	// appName names the application ("test" when empty).
 	appName string
-	// identity edits the identity's Config before identity.New (blobs, password reset).
+	// identity edits the identity's Config before identity.New (blobs).
 	identity func(*identity.Config)
+	// reset, when set, turns password reset on: passwordreset.New with this Config, the
+	// env's store, clock and logger, given to the adapter as Config.Reset.
+	reset *passwordreset.Config
 	// debugLog logs at Debug level rather than Info.
 	debugLog bool
 }
@@ -100,6 +104,13 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	cfg := o.cfg
 	if cfg.Logger == nil {
 		cfg.Logger = log
+	}
+	if o.reset != nil {
+		rc := *o.reset
+		rc.Store, rc.Now, rc.Logger = st, e.clock.Now, log
+		if cfg.Reset, err = passwordreset.New(e.id, rc); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.h = httpadapter.New(e.id, cfg)
 	return e

@@ -121,7 +121,7 @@ func (h *handler) limited(kind limitKind, fn endpointFunc) endpointFunc {
 
 // clientAddr returns the rate-limit key of r's client address (ratelimit.AddrKey of
 // clientIP): the value to pass where a client must be identified, e.g. as the client of
-// identity.RequestPasswordReset.
+// passwordreset.Service.Request.
 func (h *handler) clientAddr(r *http.Request) string {
 	return ratelimit.AddrKey(h.lim.clientIP(r))
 }

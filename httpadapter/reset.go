@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/ratelimit"
 )
 
@@ -60,7 +61,9 @@ func (h *handler) resetRoutes() {
 // requestPasswordReset is GET or POST /users/password/reset (email in the query or in a JSON
 // or form body). The application is the session's (CB-Token, an application session is
 // enough) or, without a token, the one CB-AuthKey names. It answers 200 with an empty body
-// whether or not a user has the address: the mail is sent by identity's queue.
+// whether or not a user has the address: the mail is sent by the reset service's queue.
+// Without Config.Reset it is 403 {"errors":{"base":["password reset by email is not
+// configured"]}}.
 func (h *handler) requestPasswordReset(ctx context.Context, c *call) error {
 	appID, err := h.callApp(ctx, c)
 	if err != nil {
@@ -75,7 +78,10 @@ func (h *handler) requestPasswordReset(ctx context.Context, c *call) error {
 	if err := f.err("request password reset"); err != nil {
 		return err
 	}
-	if err := h.id.RequestPasswordReset(ctx, appID, email, h.clientAddr(c.r)); err != nil {
+	if h.cfg.Reset == nil {
+		return identity.NewError("request password reset", identity.ErrDisabled, "", "reset_off")
+	}
+	if err := h.cfg.Reset.Request(ctx, appID, email, h.clientAddr(c.r)); err != nil {
 		return err
 	}
 	writeEmpty(c.w)
@@ -134,7 +140,7 @@ func wantsHTML(r *http.Request) bool {
 // saying the link no longer works.
 func (h *handler) resetForm(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	app, u, err := h.id.CheckResetToken(r.Context(), token)
+	app, u, err := h.checkResetToken(r.Context(), token)
 	if err != nil {
 		h.resetFailure(w, r, err, &resetPageData{})
 		return
@@ -177,7 +183,7 @@ func (h *handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return v
 	}
 	token, pw, confirm := field("token"), field("password"), field("password_confirmation")
-	app, u, err := h.id.CheckResetToken(r.Context(), token)
+	app, u, err := h.checkResetToken(r.Context(), token)
 	if err != nil {
 		h.resetFailure(w, r, err, &resetPageData{})
 		return
@@ -191,7 +197,7 @@ func (h *handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			formData(app, u, token, []string{"The two passwords do not match."}))
 		return
 	}
-	if err := h.id.ResetPassword(r.Context(), token, pw); err != nil {
+	if err := h.cfg.Reset.Reset(r.Context(), token, pw); err != nil {
 		h.resetFailure(w, r, err, formData(app, u, token, nil))
 		return
 	}
@@ -200,6 +206,14 @@ func (h *handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.renderReset(w, r, http.StatusOK, "password_reset_done", &resetPageData{Title: "Password changed", AppName: app.Name})
+}
+
+// checkResetToken is Config.Reset's Check; without Config.Reset no token is usable.
+func (h *handler) checkResetToken(ctx context.Context, token string) (*identity.Application, *identity.User, error) {
+	if h.cfg.Reset == nil {
+		return nil, nil, passwordreset.ErrInvalidToken
+	}
+	return h.cfg.Reset.Check(ctx, token)
 }
 
 func formData(app *identity.Application, u *identity.User, token string, errs []string) *resetPageData {
@@ -221,7 +235,7 @@ func formData(app *identity.Application, u *identity.User, token string, errs []
 // is 422 {"errors":{"token":["is invalid or has expired"]}}.
 func (h *handler) resetFailure(w http.ResponseWriter, r *http.Request, err error, form *resetPageData) {
 	if !wantsHTML(r) {
-		if errors.Is(err, identity.ErrInvalidResetToken) {
+		if errors.Is(err, passwordreset.ErrInvalidToken) {
 			err = wireFieldError("reset password", identity.ErrInvalidInput, "token", "is invalid or has expired")
 		}
 		writeError(w, r, h.log, err)
@@ -229,7 +243,7 @@ func (h *handler) resetFailure(w http.ResponseWriter, r *http.Request, err error
 	}
 	var ie *identity.Error
 	switch {
-	case errors.Is(err, identity.ErrInvalidResetToken):
+	case errors.Is(err, passwordreset.ErrInvalidToken):
 		h.renderReset(w, r, http.StatusGone, "password_reset_invalid", &resetPageData{Title: "Link expired", AppName: form.AppName})
 	case errors.Is(err, identity.ErrInvalidInput) && errors.As(err, &ie) && form.Token != "":
 		var msgs []string

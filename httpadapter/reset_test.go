@@ -11,27 +11,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/passwordreset"
 )
 
-// mailbox is an identity.Mailer that keeps what it is given.
+// mailbox is a passwordreset.Mailer that keeps what it is given.
 type mailbox struct {
 	mu   sync.Mutex
-	msgs []identity.Message
+	msgs []passwordreset.Message
 }
 
-func (m *mailbox) Send(_ context.Context, msg identity.Message) error {
+func (m *mailbox) Send(_ context.Context, msg passwordreset.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.msgs = append(m.msgs, msg)
 	return nil
 }
 
-func (m *mailbox) all() []identity.Message {
+func (m *mailbox) all() []passwordreset.Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]identity.Message(nil), m.msgs...)
+	return append([]passwordreset.Message(nil), m.msgs...)
 }
 
 const resetLink = "https://api.example.com/password_reset"
@@ -43,10 +43,10 @@ type resetEnv struct {
 
 // newResetEnv is newEnv with password reset mail configured (cfgMod may change the
 // identity's reset settings, adMod the adapter's config).
-func newResetEnv(t *testing.T, cfgMod func(*identity.ResetConfig), adMod func(*httpadapter.Config)) *resetEnv {
+func newResetEnv(t *testing.T, cfgMod func(*passwordreset.Config), adMod func(*httpadapter.Config)) *resetEnv {
 	t.Helper()
 	mb := &mailbox{}
-	rc := identity.ResetConfig{Mailer: mb, LinkURL: resetLink}
+	rc := passwordreset.Config{Mailer: mb, LinkURL: resetLink}
 	if cfgMod != nil {
 		cfgMod(&rc)
 	}
@@ -58,7 +58,7 @@ func newResetEnv(t *testing.T, cfgMod func(*identity.ResetConfig), adMod func(*h
 		o.appName = "Chat <Beta>"
 		o.debugLog = true
 		o.cfg = cfg
-		o.identity = func(c *identity.Config) { c.Reset = rc }
+		o.reset = &rc
 	})
 	return &resetEnv{env: e, mail: mb}
 }
@@ -73,7 +73,7 @@ func (e *resetEnv) signUp(login, email, pw string) {
 }
 
 // flush sends what is queued and returns every mail sent.
-func (e *resetEnv) flush() []identity.Message {
+func (e *resetEnv) flush() []passwordreset.Message {
 	e.t.Helper()
 	if err := e.id.Shutdown(context.Background()); err != nil {
 		e.t.Fatal(err)
@@ -119,7 +119,7 @@ func (e *resetEnv) submit(token, pw, confirm string) *resp {
 }
 
 func TestResetRequestIndistinguishable(t *testing.T) {
-	e := newResetEnv(t, func(c *identity.ResetConfig) { c.PerEmail = identity.RateLimit{Burst: -1} },
+	e := newResetEnv(t, func(c *passwordreset.Config) { c.PerEmail = passwordreset.RateLimit{Burst: -1} },
 		func(c *httpadapter.Config) { c.InsecureNoRateLimit = true })
 	e.signUp("marvin18", "awesomeman@gmail.com", "supersecurepwd")
 	tok := e.appSession()
@@ -208,7 +208,7 @@ func TestResetRequestErrors(t *testing.T) {
 		}
 	}
 
-	off := newResetEnv(t, func(c *identity.ResetConfig) { *c = identity.ResetConfig{} }, nil)
+	off := newResetEnv(t, func(c *passwordreset.Config) { *c = passwordreset.Config{} }, nil)
 	r := off.do("POST", "/users/password/reset.json", `{"email":"a@example.com"}`, "CB-Token: "+off.appSession())
 	if r.Code != 403 || r.Body != `{"errors":{"base":["password reset by email is not configured"]}}` {
 		t.Fatalf("without a mailer: %d %s", r.Code, r.Body)
@@ -217,7 +217,7 @@ func TestResetRequestErrors(t *testing.T) {
 
 func TestResetRequestLimits(t *testing.T) {
 	t.Run("identity's per-email limit answers 200 and sends nothing", func(t *testing.T) {
-		e := newResetEnv(t, func(c *identity.ResetConfig) { c.PerEmail = identity.RateLimit{Burst: 1, Interval: time.Hour} },
+		e := newResetEnv(t, func(c *passwordreset.Config) { c.PerEmail = passwordreset.RateLimit{Burst: 1, Interval: time.Hour} },
 			func(c *httpadapter.Config) { c.InsecureNoRateLimit = true })
 		e.signUp("limited", "limited@example.com", "limitedpwd")
 		tok := e.appSession()
@@ -489,4 +489,25 @@ func TestResetJSONClients(t *testing.T) {
 	if c := e.login("jsonuser", "jsonuserpwd2"); c != 201 {
 		t.Fatalf("login with the password set over JSON: %d", c)
 	}
+}
+
+// TestResetOff: without Config.Reset the request endpoint answers 403 as a service without a
+// Mailer does, and the reset page treats every token as an invalid link (in HTML and JSON).
+func TestResetOff(t *testing.T) {
+	e := &resetEnv{env: newEnv(t)}
+	token := strings.Repeat("0123456789abcdef", 4)
+	wantStatus(t, e.do("POST", "/users/password/reset.json", `{"email":"a@example.com"}`, "CB-Token: "+e.appSession()),
+		403, `{"errors":{"base":["password reset by email is not configured"]}}`)
+	// As with a service without a Mailer, being off comes before the address's form.
+	wantStatus(t, e.do("GET", "/users/password/reset.json?email=nope", "", "CB-Token: "+e.appSession()),
+		403, `{"errors":{"base":["password reset by email is not configured"]}}`)
+	for _, r := range []*resp{e.page("GET", "/password_reset?token="+token, ""), e.submit(token, "newsecurepwd", "newsecurepwd")} {
+		if r.Code != 410 || !strings.Contains(r.Body, "This link no longer works") {
+			t.Fatalf("page without reset: %d\n%s", r.Code, r.Body)
+		}
+		checkPageHeaders(t, r)
+	}
+	invalid := `{"errors":{"token":["is invalid or has expired"]}}`
+	wantStatus(t, e.do("GET", "/password_reset?token="+token, ""), 422, invalid)
+	wantStatus(t, e.do("POST", "/password_reset", `{"token":"`+token+`","password":"newsecurepwd"}`), 422, invalid)
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/mail/smtp"
+	"github.com/identitykit/identity/passwordreset"
 )
 
 // mailFlags are the password reset mail settings. The SMTP password is read from the
@@ -82,15 +82,15 @@ func (m *mailFlags) check() error {
 	return nil
 }
 
-// resetConfig returns the identity's password reset settings: SMTP when -smtp-host is set,
-// otherwise the development mailer that logs the link.
-func (c *config) resetConfig(log *slog.Logger) (identity.ResetConfig, error) {
+// resetConfig returns the password reset settings (without the store, which run adds): SMTP
+// when -smtp-host is set, otherwise the development mailer that logs the link.
+func (c *config) resetConfig(log *slog.Logger) (passwordreset.Config, error) {
 	m := c.Mail
 	link := m.ResetURL
 	if link == "" {
 		link = c.publicURL() + "/password_reset"
 	}
-	rc := identity.ResetConfig{LinkURL: link, Lifetime: m.ResetLifetime}
+	rc := passwordreset.Config{LinkURL: link, Lifetime: m.ResetLifetime, Logger: log}
 	if m.Host == "" {
 		log.Warn("server: DEVELOPMENT MODE: no SMTP server is configured (-smtp-host); password reset links are written to this log instead of being mailed")
 		rc.Mailer = devMailer{log: log}
@@ -112,7 +112,7 @@ func (c *config) resetConfig(log *slog.Logger) (identity.ResetConfig, error) {
 	return rc, nil
 }
 
-// devMailer is the development-mode identity.Mailer: it sends nothing and logs the message's
+// devMailer is the development-mode passwordreset.Mailer: it sends nothing and logs the message's
 // link (the first URL of its text) at warning level, clearly marked, so that reset works on a
 // developer's machine without a mail server. Never use it in production: the log then holds
 // working reset links.
@@ -122,7 +122,7 @@ type devMailer struct {
 
 var firstURL = regexp.MustCompile(`https?://\S+`)
 
-func (d devMailer) Send(ctx context.Context, m identity.Message) error {
+func (d devMailer) Send(ctx context.Context, m passwordreset.Message) error {
 	link := firstURL.FindString(m.Text)
 	if link == "" {
 		link = strings.TrimSpace(m.Text)

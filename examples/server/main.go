@@ -39,6 +39,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/health"
 	"github.com/identitykit/identity/httpadapter"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/ratelimit"
@@ -116,7 +117,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	defer closeLimits()
 	if sharedLimiter != nil {
 		// The password reset limits per address and per client are shared through Redis too.
-		reset.Limiter = ratelimit.ForIdentity(sharedLimiter)
+		reset.Limiter = ratelimit.ForReset(sharedLimiter)
 	}
 	gp, err := guest.New(guest.Config{})
 	if err != nil {
@@ -128,8 +129,12 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		Providers: append([]identity.Provider{pw, gp}, external...),
 		Logger:    log,
 		Blobs:     blobs,
-		Reset:     reset,
 	})
+	if err != nil {
+		return err
+	}
+	reset.Store = st
+	resetService, err := passwordreset.New(id, reset)
 	if err != nil {
 		return err
 	}
@@ -151,6 +156,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		TrustedProxies:      cfg.TrustedProxies,
 		ClientAddrHeader:    cfg.ClientAddrHeader,
 		PublicURL:           cfg.PublicURL,
+		Reset:               resetService,
 	})
 	var h http.Handler = api
 	if cfg.AccessLog {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -109,3 +110,28 @@ func TestKeyServer(t *testing.T) {
 		t.Fatalf("Fetches() = %d, want 3", n)
 	}
 }
+
+func TestGoroutines(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		parkForGoroutinesTest(stop)
+	}()
+	// The goroutine may not have reached the function yet: poll with a deadline.
+	var g []string
+	for deadline := time.Now().Add(5 * time.Second); len(g) == 0 && time.Now().Before(deadline); g = Goroutines("testutil.parkForGoroutinesTest", "no such function") {
+		runtime.Gosched()
+	}
+	if len(g) != 1 {
+		t.Fatalf("found %d goroutines in parkForGoroutinesTest, want 1", len(g))
+	}
+	// Its stack names the test that started it ("created by ...TestGoroutines").
+	if g := Goroutines("testutil.parkForGoroutinesTest", "testutil.TestGoroutines"); len(g) != 0 {
+		t.Fatalf("the excepted goroutine was listed:\n%s", g[0])
+	}
+	close(stop)
+	<-done
+}
+
+func parkForGoroutinesTest(stop chan struct{}) { <-stop }

@@ -1,4 +1,4 @@
-// Package smtp is an identity.Mailer that delivers mail through an SMTP submission server:
+// Package smtp is a passwordreset.Mailer that delivers mail through an SMTP submission server:
 // implicit TLS (SMTPS, port 465) or STARTTLS (port 587), optional authentication (PLAIN or
 // LOGIN, only ever over TLS), and a timeout on every delivery.
 //
@@ -9,7 +9,7 @@
 //		Password: os.Getenv("SMTP_PASSWORD"),
 //		From:     "Chat <no-reply@example.com>",
 //	})
-//	id, err := identity.New(identity.Config{..., Reset: identity.ResetConfig{Mailer: m, LinkURL: ...}})
+//	reset, err := passwordreset.New(id, passwordreset.Config{..., Mailer: m, LinkURL: ...})
 //
 // Messages are MIME: multipart/alternative with a text/plain and a text/html part (text/plain
 // alone when the message has no HTML), UTF-8, quoted-printable, with Date, Message-ID and
@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 )
 
 // TLSMode says how the connection to the server is protected.
@@ -114,7 +115,7 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Mailer sends identity messages over SMTP. It opens one connection per message and is safe
+// Mailer sends password reset mail (passwordreset.Message) over SMTP. It opens one connection per message and is safe
 // for concurrent use.
 type Mailer struct {
 	cfg  Config
@@ -124,7 +125,7 @@ type Mailer struct {
 	now  func() time.Time
 }
 
-var _ identity.Mailer = (*Mailer)(nil)
+var _ passwordreset.Mailer = (*Mailer)(nil)
 
 // New checks cfg and returns a Mailer. It does not connect.
 func New(cfg Config) (*Mailer, error) {
@@ -191,7 +192,7 @@ func New(cfg Config) (*Mailer, error) {
 // the recipient or subject), and one wrapping identity.ErrUnavailable when the server could
 // not be reached, timed out, or answered with a temporary (4xx) failure. The password and
 // the message are never part of an error.
-func (m *Mailer) Send(ctx context.Context, msg identity.Message) error {
+func (m *Mailer) Send(ctx context.Context, msg passwordreset.Message) error {
 	to, err := checkMessage(msg)
 	if err != nil {
 		return err
@@ -207,7 +208,7 @@ func (m *Mailer) Send(ctx context.Context, msg identity.Message) error {
 
 // checkMessage refuses what would let message content rewrite headers or the envelope, and
 // returns the recipient.
-func checkMessage(msg identity.Message) (*mail.Address, error) {
+func checkMessage(msg passwordreset.Message) (*mail.Address, error) {
 	bad := func(field, why string) error {
 		return identity.NewError("send mail", identity.ErrInvalidInput, field, "invalid")
 	}
@@ -228,7 +229,7 @@ func checkMessage(msg identity.Message) (*mail.Address, error) {
 }
 
 // build returns the message in wire form (CRLF line ends).
-func (m *Mailer) build(msg identity.Message, to *mail.Address) ([]byte, error) {
+func (m *Mailer) build(msg passwordreset.Message, to *mail.Address) ([]byte, error) {
 	var b bytes.Buffer
 	hdr := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	hdr("From", m.from.String())

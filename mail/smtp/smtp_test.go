@@ -15,6 +15,7 @@ import (
 	"github.com/identitykit/identity/internal/smtptest"
 	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/mail/smtp"
+	"github.com/identitykit/identity/passwordreset"
 )
 
 const (
@@ -43,7 +44,7 @@ func mailerFor(t *testing.T, srv *smtptest.Server, mode smtp.TLSMode, mod ...fun
 
 func withAuth(c *smtp.Config) { c.Username, c.Password = user, pass }
 
-var msg = identity.Message{
+var msg = passwordreset.Message{
 	To:      "marvin@example.com",
 	Subject: "Chat: password reset",
 	Text:    "Open https://id.example.com/password_reset?token=" + strings.Repeat("ab", 32) + "\n.dot line stays\n",
@@ -96,7 +97,7 @@ func TestSend(t *testing.T) {
 }
 
 // checkMIME checks the headers and both parts of a received message against want.
-func checkMIME(t *testing.T, g smtptest.Message, want identity.Message) {
+func checkMIME(t *testing.T, g smtptest.Message, want passwordreset.Message) {
 	t.Helper()
 	h := g.Header
 	if h.Get("From") != `"Chat" <no-reply@example.com>` || h.Get("To") != "<"+want.To+">" {
@@ -141,7 +142,7 @@ func TestSendTextOnlyAndUTF8(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.StartTLS})
 	m := mailerFor(t, srv, smtp.StartTLS)
 	long := strings.Repeat("Пароль для «Чата» — ", 8)
-	want := identity.Message{To: "joerg@example.com", Subject: long + "сброс", Text: "Grüße,\nein Link: https://x.example/r?token=abc\n"}
+	want := passwordreset.Message{To: "joerg@example.com", Subject: long + "сброс", Text: "Grüße,\nein Link: https://x.example/r?token=abc\n"}
 	if err := m.Send(t.Context(), want); err != nil {
 		t.Fatal(err)
 	}
@@ -157,16 +158,16 @@ func TestSendRejectsHeaderInjection(t *testing.T) {
 	m := mailerFor(t, srv, smtp.StartTLS)
 	tests := []struct {
 		name  string
-		msg   identity.Message
+		msg   passwordreset.Message
 		field string
 	}{
-		{"CRLF in subject", identity.Message{To: "a@example.com", Subject: "Hi\r\nBcc: victim@example.com", Text: "x"}, "subject"},
-		{"LF in subject", identity.Message{To: "a@example.com", Subject: "Hi\nX-Evil: 1", Text: "x"}, "subject"},
-		{"CR in recipient", identity.Message{To: "a@example.com\rBcc: v@example.com", Subject: "s", Text: "x"}, "to"},
-		{"LF in recipient", identity.Message{To: "a@example.com\nBcc: v@example.com", Subject: "s", Text: "x"}, "to"},
-		{"two recipients", identity.Message{To: "a@example.com, b@example.com", Subject: "s", Text: "x"}, "to"},
-		{"not an address", identity.Message{To: "nobody", Subject: "s", Text: "x"}, "to"},
-		{"NUL in recipient", identity.Message{To: "a\x00@example.com", Subject: "s", Text: "x"}, "to"},
+		{"CRLF in subject", passwordreset.Message{To: "a@example.com", Subject: "Hi\r\nBcc: victim@example.com", Text: "x"}, "subject"},
+		{"LF in subject", passwordreset.Message{To: "a@example.com", Subject: "Hi\nX-Evil: 1", Text: "x"}, "subject"},
+		{"CR in recipient", passwordreset.Message{To: "a@example.com\rBcc: v@example.com", Subject: "s", Text: "x"}, "to"},
+		{"LF in recipient", passwordreset.Message{To: "a@example.com\nBcc: v@example.com", Subject: "s", Text: "x"}, "to"},
+		{"two recipients", passwordreset.Message{To: "a@example.com, b@example.com", Subject: "s", Text: "x"}, "to"},
+		{"not an address", passwordreset.Message{To: "nobody", Subject: "s", Text: "x"}, "to"},
+		{"NUL in recipient", passwordreset.Message{To: "a\x00@example.com", Subject: "s", Text: "x"}, "to"},
 	}
 	for _, tc := range tests {
 		err := m.Send(t.Context(), tc.msg)
@@ -370,12 +371,14 @@ func TestParseTLSMode(t *testing.T) {
 func TestPasswordResetOverSMTP(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.StartTLS, Mechanisms: []string{"PLAIN", "LOGIN"}, Username: user, Password: pass})
 	st, pw := testenv.Store(t), testenv.Passwords(t)
-	id, err := identity.New(identity.Config{
-		Store: st, Hasher: pw, Providers: []identity.Provider{pw},
-		Reset: identity.ResetConfig{
-			Mailer:  mailerFor(t, srv, smtp.StartTLS, withAuth),
-			LinkURL: "https://id.example.com/auth/password_reset",
-		},
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset, err := passwordreset.New(id, passwordreset.Config{
+		Store:   st,
+		Mailer:  mailerFor(t, srv, smtp.StartTLS, withAuth),
+		LinkURL: "https://id.example.com/auth/password_reset",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +391,7 @@ func TestPasswordResetOverSMTP(t *testing.T) {
 	if _, err := id.SignUp(t.Context(), app.ID, identity.UserInput{Login: ptr("marvin18"), Email: &email, Password: &old}); err != nil {
 		t.Fatal(err)
 	}
-	if err := id.RequestPasswordReset(t.Context(), app.ID, email, "127.0.0.1"); err != nil {
+	if err := reset.Request(t.Context(), app.ID, email, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := id.Shutdown(t.Context()); err != nil { // sends what is queued
@@ -406,8 +409,8 @@ func TestPasswordResetOverSMTP(t *testing.T) {
 	if !strings.Contains(got[0].HTML, `href="`+link+`"`) {
 		t.Fatalf("the HTML part does not link to %q:\n%s", link, got[0].HTML)
 	}
-	if err := id.ResetPassword(t.Context(), u.Query().Get("token"), "brand-new-password"); err != nil {
-		t.Fatalf("ResetPassword with the mailed token: %v", err)
+	if err := reset.Reset(t.Context(), u.Query().Get("token"), "brand-new-password"); err != nil {
+		t.Fatalf("Reset with the mailed token: %v", err)
 	}
 	if _, err := id.CreateSession(t.Context(), identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey,
 		Credentials: &identity.Credentials{Email: email, Password: "brand-new-password"}}); err != nil {

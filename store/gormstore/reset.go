@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 )
 
 // resetTokenRow is a row of <prefix>reset_tokens: the outstanding password reset token of a
@@ -19,8 +20,8 @@ type resetTokenRow struct {
 	ExpiresAt     time.Time `gorm:"column:expires_at;not null"`
 }
 
-func (r *resetTokenRow) token() *identity.ResetToken {
-	return &identity.ResetToken{
+func (r *resetTokenRow) token() *passwordreset.Token {
+	return &passwordreset.Token{
 		ID:            r.ID,
 		ApplicationID: r.ApplicationID,
 		UserID:        r.UserID,
@@ -31,7 +32,7 @@ func (r *resetTokenRow) token() *identity.ResetToken {
 	}
 }
 
-var _ identity.ResetTokenStore = (*Store)(nil)
+var _ passwordreset.TokenStore = (*Store)(nil)
 
 // Index names of the reset token table, without the table prefix.
 const (
@@ -58,7 +59,7 @@ const resetColumns = "id, application_id, user_id, email, token_hash, created_at
 // statement (INSERT ... ON CONFLICT (user_id) DO UPDATE), and sets t.ID. A TokenHash already
 // stored for another user is an *identity.Error wrapping identity.ErrInvalidInput naming
 // "token".
-func (s *Store) PutResetToken(ctx context.Context, t *identity.ResetToken) error {
+func (s *Store) PutResetToken(ctx context.Context, t *passwordreset.Token) error {
 	const op = "put reset token"
 	if t == nil || len(t.TokenHash) == 0 {
 		return identity.NewError(op, identity.ErrInvalidInput, "token", "blank")
@@ -88,7 +89,7 @@ func (s *Store) PutResetToken(ctx context.Context, t *identity.ResetToken) error
 
 // ResetTokenByHash returns the token whose TokenHash equals hash, expired or not, or
 // identity.ErrNotFound.
-func (s *Store) ResetTokenByHash(ctx context.Context, hash []byte) (*identity.ResetToken, error) {
+func (s *Store) ResetTokenByHash(ctx context.Context, hash []byte) (*passwordreset.Token, error) {
 	if len(hash) == 0 {
 		return nil, identity.ErrNotFound
 	}
@@ -107,7 +108,7 @@ func (s *Store) ResetTokenByHash(ctx context.Context, hash []byte) (*identity.Re
 // ConsumeResetToken deletes and returns the token whose TokenHash equals hash and whose
 // ExpiresAt is after now, in one DELETE ... RETURNING statement, so that of concurrent calls
 // at most one gets the row; otherwise identity.ErrNotFound.
-func (s *Store) ConsumeResetToken(ctx context.Context, hash []byte, now time.Time) (*identity.ResetToken, error) {
+func (s *Store) ConsumeResetToken(ctx context.Context, hash []byte, now time.Time) (*passwordreset.Token, error) {
 	if len(hash) == 0 {
 		return nil, identity.ErrNotFound
 	}

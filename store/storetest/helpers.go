@@ -8,7 +8,7 @@ import (
 )
 
 // optional returns s as the optional store interface T (identity.BlobStore,
-// identity.ResetTokenStore, identity.UserSearcher), or skips t when s does not implement
+// passwordreset.TokenStore, identity.UserSearcher), or skips t when s does not implement
 // it: the feature is then unavailable with that store.
 func optional[T any](t *testing.T, s identity.Store) T {
 	t.Helper()

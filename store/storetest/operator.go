@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 )
 
 // operatorTests are the rules of the Store methods behind identity.Operator and the
@@ -117,7 +118,7 @@ func testSetApplicationKeys(t *testing.T, s identity.Store) {
 // application is ErrApplicationNotFound.
 func testDeleteApplication(t *testing.T, s identity.Store) {
 	ctx := t.Context()
-	rs, _ := s.(identity.ResetTokenStore)
+	rs, _ := s.(passwordreset.TokenStore)
 	bs, _ := s.(identity.BlobStore)
 	type records struct {
 		app    *identity.Application

@@ -6,18 +6,19 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 )
 
-// The identity.ResetTokenStore rules. A store that does not implement the interface skips
+// The passwordreset.TokenStore rules. A store that does not implement the interface skips
 // them (password reset is then unavailable with it).
 
-func resetStore(t *testing.T, s identity.Store) identity.ResetTokenStore {
+func resetStore(t *testing.T, s identity.Store) passwordreset.TokenStore {
 	t.Helper()
-	return optional[identity.ResetTokenStore](t, s)
+	return optional[passwordreset.TokenStore](t, s)
 }
 
-func mkResetToken(appID, userID int64, token string, created time.Time) *identity.ResetToken {
-	return &identity.ResetToken{
+func mkResetToken(appID, userID int64, token string, created time.Time) *passwordreset.Token {
+	return &passwordreset.Token{
 		ApplicationID: appID,
 		UserID:        userID,
 		Email:         fmt.Sprintf("user%d@example.com", userID),
@@ -27,7 +28,7 @@ func mkResetToken(appID, userID int64, token string, created time.Time) *identit
 	}
 }
 
-func putResetToken(t *testing.T, rs identity.ResetTokenStore, rt *identity.ResetToken) {
+func putResetToken(t *testing.T, rs passwordreset.TokenStore, rt *passwordreset.Token) {
 	t.Helper()
 	if err := rs.PutResetToken(t.Context(), rt); err != nil {
 		t.Fatalf("PutResetToken: %v", err)
@@ -37,7 +38,7 @@ func putResetToken(t *testing.T, rs identity.ResetTokenStore, rt *identity.Reset
 	}
 }
 
-func checkResetToken(t *testing.T, what string, got, want *identity.ResetToken) {
+func checkResetToken(t *testing.T, what string, got, want *passwordreset.Token) {
 	t.Helper()
 	if got == nil {
 		t.Fatalf("%s: nil token", what)

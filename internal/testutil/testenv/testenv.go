@@ -5,6 +5,10 @@
 package testenv
 
 import (
+	"errors"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/identitykit/identity"
@@ -45,4 +49,21 @@ func Identity(t testing.TB, st identity.Store) *identity.Identity {
 		t.Fatalf("testenv: identity: %v", err)
 	}
 	return id
+}
+
+// Fields returns the fields an *identity.Error in err's chain names, sorted and
+// comma-separated ("login,password"); "" when err carries none.
+func Fields(err error) string {
+	var e *identity.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	keys := make([]string, 0, len(e.Fields))
+	for _, f := range e.Fields {
+		if !slices.Contains(keys, f.Field) {
+			keys = append(keys, f.Field)
+		}
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
 }

@@ -1,4 +1,4 @@
-package identity
+package passwordreset
 
 import (
 	"fmt"
@@ -70,8 +70,8 @@ func TestValidResetToken(t *testing.T) {
 		{"", false},
 	}
 	for _, tc := range tests {
-		if got := validResetToken(tc.tok); got != tc.want {
-			t.Fatalf("validResetToken(%q) = %v, want %v", tc.tok, got, tc.want)
+		if got := validToken(tc.tok); got != tc.want {
+			t.Fatalf("validToken(%q) = %v, want %v", tc.tok, got, tc.want)
 		}
 	}
 }

@@ -1,16 +1,60 @@
-package identity
+package passwordreset
 
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
+
+	"github.com/identitykit/identity"
 )
+
+// job is one accepted reset request, or (notice set) an email change notice.
+type job struct {
+	appID int64
+	email string // identity.NormalizeEmail form
+	// notice, when set, is a notice to email that the account's address was changed.
+	notice *Message
+}
+
+// process handles one queued job in a worker.
+func (s *Service) process(ctx context.Context, j job) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	defer cancel()
+	if j.notice != nil {
+		if err := recovered(func() error { return s.cfg.Mailer.Send(ctx, *j.notice) }); err != nil {
+			s.log.Error("passwordreset: email change notice not sent", "application_id", j.appID, "err", err)
+		}
+		return
+	}
+	if err := recovered(func() error { return s.send(ctx, j) }); err != nil {
+		s.log.Error("passwordreset: password reset mail not sent", "application_id", j.appID, "err", err)
+	}
+}
+
+// RateLimit is a token bucket: Burst requests at once, then one more every Interval. A zero
+// RateLimit means the documented default; a negative Burst turns the limit off.
+type RateLimit struct {
+	Burst    int
+	Interval time.Duration
+}
+
+// Limiter keeps rate-limit buckets by key, possibly shared between processes
+// (ratelimit.ForReset adapts package ratelimit's). Implementations must be safe for
+// concurrent use and apply each Allow atomically.
+type Limiter interface {
+	// Allow takes one request from the bucket of key, which holds at most limit.Burst
+	// requests and regains one every limit.Interval, at time now, and reports whether there
+	// was one (limit.Burst is positive). A key is always used with the same limit. The error
+	// is non-nil only when the limiter's store failed.
+	Allow(ctx context.Context, key string, limit RateLimit, now time.Time) (bool, error)
+}
 
 // mailQueue runs fn for queued jobs on a fixed set of workers, each with its own bounded
 // channel. Workers start with the first job; shutdown stops them.
 type mailQueue struct {
-	fn      func(ctx context.Context, j resetJob)
+	fn      func(ctx context.Context, j job)
 	workers int
 	size    int // capacity of each worker's channel
 
@@ -18,13 +62,13 @@ type mailQueue struct {
 	closed  bool
 	once    sync.Once
 	started bool
-	chans   []chan resetJob
+	chans   []chan job
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
-func newMailQueue(workers, size int, fn func(ctx context.Context, j resetJob)) *mailQueue {
+func newMailQueue(workers, size int, fn func(ctx context.Context, j job)) *mailQueue {
 	per := (size + workers - 1) / workers
 	if per < 1 {
 		per = 1
@@ -35,10 +79,10 @@ func newMailQueue(workers, size int, fn func(ctx context.Context, j resetJob)) *
 func (q *mailQueue) start() {
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.done = make(chan struct{})
-	q.chans = make([]chan resetJob, q.workers)
+	q.chans = make([]chan job, q.workers)
 	var wg sync.WaitGroup
 	for i := range q.chans {
-		ch := make(chan resetJob, q.size)
+		ch := make(chan job, q.size)
 		q.chans[i] = ch
 		wg.Add(1)
 		go func() {
@@ -59,20 +103,20 @@ func (q *mailQueue) start() {
 	q.started = true
 }
 
-// add queues j on the worker of key without blocking: ErrBusy when that worker's queue is
-// full, ErrUnavailable after shutdown.
-func (q *mailQueue) add(key string, j resetJob) error {
+// add queues j on the worker of key without blocking: identity.ErrBusy when that worker's
+// queue is full, identity.ErrUnavailable after shutdown.
+func (q *mailQueue) add(key string, j job) error {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	if q.closed {
-		return ErrUnavailable
+		return identity.ErrUnavailable
 	}
 	q.once.Do(q.start)
 	select {
 	case q.chans[shard(key, len(q.chans))] <- j:
 		return nil
 	default:
-		return ErrBusy
+		return identity.ErrBusy
 	}
 }
 
@@ -107,7 +151,7 @@ func (q *mailQueue) shutdown(ctx context.Context) error {
 func recovered(fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("identity: panic: %v", v)
+			err = fmt.Errorf("passwordreset: panic: %v", v)
 		}
 	}()
 	return fn()
@@ -139,18 +183,18 @@ func newLimiter(r RateLimit, max int) *limiter {
 	return &limiter{burst: float64(r.Burst), every: r.Interval, max: max, m: map[string]*bucket{}}
 }
 
-// allow applies limit to key: with the Limiter of ResetConfig when there is one, falling
-// back to the in-memory mem when it fails.
-func (r *resetService) allow(ctx context.Context, mem *limiter, limit RateLimit, key string, now time.Time) bool {
+// allow applies limit to key: with Config.Limiter when there is one, falling back to the
+// in-memory mem when it fails.
+func (s *Service) allow(ctx context.Context, mem *limiter, limit RateLimit, key string, now time.Time) bool {
 	if mem.off {
 		return true
 	}
-	if r.cfg.Limiter != nil {
-		ok, err := r.cfg.Limiter.Allow(ctx, key, limit, now)
+	if s.cfg.Limiter != nil {
+		ok, err := s.cfg.Limiter.Allow(ctx, key, limit, now)
 		if err == nil {
 			return ok
 		}
-		r.id.log.WarnContext(ctx, "identity: password reset rate limiter failed; the in-memory limit applies", "err", err)
+		s.log.WarnContext(ctx, "passwordreset: rate limiter failed; the in-memory limit applies", "err", err)
 	}
 	return mem.allow(key, now)
 }
@@ -208,4 +252,11 @@ func (l *limiter) sweep(now time.Time) {
 			delete(l.m, k)
 		}
 	}
+}
+
+// shard picks the worker of key (FNV-1a), so that requests for one address stay in order.
+func shard(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
 }

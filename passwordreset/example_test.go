@@ -1,4 +1,4 @@
-package identity_test
+package passwordreset_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/provider/password"
 	"github.com/identitykit/identity/store/gormstore"
 )
@@ -17,7 +18,7 @@ type printMailer struct{ link string }
 
 var linkPattern = regexp.MustCompile(`https://\S+`)
 
-func (m *printMailer) Send(_ context.Context, msg identity.Message) error {
+func (m *printMailer) Send(_ context.Context, msg passwordreset.Message) error {
 	m.link = linkPattern.FindString(msg.Text)
 	fmt.Printf("to %s: %q\n", msg.To, msg.Subject)
 	fmt.Println(regexp.MustCompile(`token=[0-9a-f]{64}`).ReplaceAllString(m.link, "token=<64 hex>"))
@@ -26,7 +27,7 @@ func (m *printMailer) Send(_ context.Context, msg identity.Message) error {
 
 // Password reset by email: the request is queued and mailed off the request path, the link
 // carries a single-use token, and using it sets the password and ends every session.
-func ExampleIdentity_RequestPasswordReset() {
+func Example() {
 	ctx := context.Background()
 	st, err := gormstore.OpenSQLite(":memory:", gormstore.Config{}) // a file path in a real program
 	if err != nil {
@@ -41,9 +42,14 @@ func ExampleIdentity_RequestPasswordReset() {
 		log.Fatal(err)
 	}
 	mailer := &printMailer{}
-	id, err := identity.New(identity.Config{
-		Store: st, Hasher: pw, Providers: []identity.Provider{pw},
-		Reset: identity.ResetConfig{Mailer: mailer, LinkURL: "https://api.example.com/password_reset"},
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The service registers its hooks on id: id.Shutdown stops its mail workers, and a
+	// password change voids the user's links.
+	reset, err := passwordreset.New(id, passwordreset.Config{
+		Store: st, Mailer: mailer, LinkURL: "https://api.example.com/password_reset",
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -58,19 +64,19 @@ func ExampleIdentity_RequestPasswordReset() {
 	}
 
 	// What GET/POST /users/password/reset does; nil for unknown addresses too.
-	known := id.RequestPasswordReset(ctx, app.ID, email, "203.0.113.7")
-	unknown := id.RequestPasswordReset(ctx, app.ID, "nobody@example.com", "203.0.113.7")
+	known := reset.Request(ctx, app.ID, email, "203.0.113.7")
+	unknown := reset.Request(ctx, app.ID, "nobody@example.com", "203.0.113.7")
 	id.Shutdown(ctx) // here: wait until the queue is sent
 	fmt.Println(known, unknown)
 
 	// What the reset page does with the link's token.
 	token := linkPattern.FindStringSubmatch(mailer.link)[0][len("https://api.example.com/password_reset?token="):]
-	fmt.Println(id.ResetPassword(ctx, token, "brand-new-password"))
-	fmt.Println(id.ResetPassword(ctx, token, "another-password"))
+	fmt.Println(reset.Reset(ctx, token, "brand-new-password"))
+	fmt.Println(reset.Reset(ctx, token, "another-password"))
 	// Output:
 	// to awesomeman@gmail.com: "Chat: password reset"
 	// https://api.example.com/password_reset?token=<64 hex>
 	// <nil> <nil>
 	// <nil>
-	// identity: invalid or expired password reset token
+	// passwordreset: invalid or expired token
 }

@@ -4,18 +4,18 @@ import (
 	"context"
 	"time"
 
-	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/passwordreset"
 )
 
-// ForIdentity adapts l to identity.Limiter, for identity.ResetConfig.Limiter: with the
+// ForReset adapts l to passwordreset.Limiter, for passwordreset.Config.Limiter: with the
 // Limiter the HTTP adapter uses (a redislimit.Limiter shared by every instance of a server),
 // the password reset limits per address and per client count the requests made to any
 // instance. A request takes one unit from a bucket of Rate{Burst, Interval}.
-func ForIdentity(l Limiter) identity.Limiter { return identityLimiter{l} }
+func ForReset(l Limiter) passwordreset.Limiter { return resetLimiter{l} }
 
-type identityLimiter struct{ l Limiter }
+type resetLimiter struct{ l Limiter }
 
-func (a identityLimiter) Allow(ctx context.Context, key string, limit identity.RateLimit, now time.Time) (bool, error) {
+func (a resetLimiter) Allow(ctx context.Context, key string, limit passwordreset.RateLimit, now time.Time) (bool, error) {
 	res, err := a.l.Take(ctx, key, Rate{Burst: limit.Burst, Interval: limit.Interval}, 1, now)
 	if err != nil {
 		return false, err

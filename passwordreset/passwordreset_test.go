@@ -1,4 +1,4 @@
-package identity_test
+package passwordreset_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/internal/testutil/testenv"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -24,7 +25,7 @@ const resetLinkURL = "https://id.example.com/auth/password_reset"
 // waits for release (or its ctx).
 type fakeMailer struct {
 	mu      sync.Mutex
-	sent    []identity.Message
+	sent    []passwordreset.Message
 	err     error
 	panics  bool
 	block   bool
@@ -33,7 +34,7 @@ type fakeMailer struct {
 	ctxErr  error
 }
 
-func (m *fakeMailer) Send(ctx context.Context, msg identity.Message) error {
+func (m *fakeMailer) Send(ctx context.Context, msg passwordreset.Message) error {
 	if m.panics {
 		panic("fake mailer exploded")
 	}
@@ -57,10 +58,10 @@ func (m *fakeMailer) Send(ctx context.Context, msg identity.Message) error {
 	return nil
 }
 
-func (m *fakeMailer) messages() []identity.Message {
+func (m *fakeMailer) messages() []passwordreset.Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]identity.Message(nil), m.sent...)
+	return append([]passwordreset.Message(nil), m.sent...)
 }
 
 // resetStore counts the store calls of the password reset lookups (user by email, application,
@@ -98,13 +99,14 @@ func (s *resetStore) Application(ctx context.Context, id int64) (*identity.Appli
 	return s.Store.Application(ctx, id)
 }
 
-func (s *resetStore) PutResetToken(ctx context.Context, t *identity.ResetToken) error {
+func (s *resetStore) PutResetToken(ctx context.Context, t *passwordreset.Token) error {
 	s.count(ctx)
 	return s.Store.PutResetToken(ctx, t)
 }
 
 type resetEnv struct {
 	id     *identity.Identity
+	svc    *passwordreset.Service
 	app    *identity.Application
 	clock  *testutil.Clock
 	mailer *fakeMailer
@@ -112,7 +114,9 @@ type resetEnv struct {
 	logs   *testutil.LogBuffer
 }
 
-func newResetEnv(t *testing.T, settings identity.AppSettings, mod ...func(*identity.Config)) *resetEnv {
+// newResetEnv is an Identity on a fresh SQLite store with a reset service that mails to a
+// fakeMailer (mod may change the service's Config), and an application "Chat".
+func newResetEnv(t *testing.T, settings identity.AppSettings, mod ...func(*passwordreset.Config)) *resetEnv {
 	t.Helper()
 	st, err := gormstore.OpenSQLite(t.TempDir()+"/identity.db", gormstore.Config{})
 	if err != nil {
@@ -123,19 +127,21 @@ func newResetEnv(t *testing.T, settings identity.AppSettings, mod ...func(*ident
 		t.Fatal(err)
 	}
 	e := &resetEnv{clock: newClock(), mailer: &fakeMailer{}, store: &resetStore{Store: st}, logs: &testutil.LogBuffer{}}
-	pw := cheapPasswords(t)
-	cfg := identity.Config{
+	pw := testenv.Passwords(t)
+	if e.id, err = identity.New(identity.Config{
 		Store:     e.store,
 		Hasher:    pw,
 		Providers: []identity.Provider{pw},
 		Now:       e.clock.Now,
 		Logger:    e.logs.Logger(),
-		Reset:     identity.ResetConfig{Mailer: e.mailer, LinkURL: resetLinkURL},
+	}); err != nil {
+		t.Fatal(err)
 	}
+	cfg := passwordreset.Config{Store: e.store, Mailer: e.mailer, LinkURL: resetLinkURL, Now: e.clock.Now, Logger: e.logs.Logger()}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	if e.id, err = identity.New(cfg); err != nil {
+	if e.svc, err = passwordreset.New(e.id, cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.id.Shutdown(context.Background()) })
@@ -162,7 +168,7 @@ func (e *resetEnv) login(email, password string) (*identity.Session, error) {
 }
 
 // flush sends everything queued (Shutdown waits for the workers) and returns the mail sent.
-func (e *resetEnv) flush(t *testing.T) []identity.Message {
+func (e *resetEnv) flush(t *testing.T) []passwordreset.Message {
 	t.Helper()
 	if err := e.id.Shutdown(t.Context()); err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -176,14 +182,14 @@ func (e *resetEnv) logText() string { return e.logs.String() }
 // the one link mailed.
 func (e *resetEnv) mailedToken(t *testing.T, email string) string {
 	t.Helper()
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, email, ""); err != nil {
-		t.Fatalf("RequestPasswordReset(%q): %v", email, err)
+	if err := e.svc.Request(t.Context(), e.app.ID, email, ""); err != nil {
+		t.Fatalf("Request(%q): %v", email, err)
 	}
 	return tokenOf(t, e.flush(t)[0])
 }
 
 // tokenOf returns the token of the reset link in m's text, checking the link's shape.
-func tokenOf(t *testing.T, m identity.Message) string {
+func tokenOf(t *testing.T, m passwordreset.Message) string {
 	t.Helper()
 	i := strings.Index(m.Text, resetLinkURL+"?token=")
 	if i < 0 {
@@ -216,8 +222,8 @@ func TestPasswordResetFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, " MARVIN@example.com ", "192.0.2.1"); err != nil {
-		t.Fatalf("RequestPasswordReset: %v", err)
+	if err := e.svc.Request(t.Context(), e.app.ID, " MARVIN@example.com ", "192.0.2.1"); err != nil {
+		t.Fatalf("Request: %v", err)
 	}
 	mails := e.flush(t)
 	if len(mails) != 1 {
@@ -237,12 +243,12 @@ func TestPasswordResetFlow(t *testing.T) {
 		t.Fatalf("HTML part lacks the link:\n%s", m.HTML)
 	}
 
-	app, u, err := e.id.CheckResetToken(t.Context(), tok)
+	app, u, err := e.svc.Check(t.Context(), tok)
 	if err != nil || app.ID != e.app.ID || u.Email != "marvin@example.com" {
-		t.Fatalf("CheckResetToken = %v, %v, %v", app, u, err)
+		t.Fatalf("Check = %v, %v, %v", app, u, err)
 	}
-	if err := e.id.ResetPassword(t.Context(), tok, "new-password"); err != nil {
-		t.Fatalf("ResetPassword: %v", err)
+	if err := e.svc.Reset(t.Context(), tok, "new-password"); err != nil {
+		t.Fatalf("Reset: %v", err)
 	}
 	for _, s := range []*identity.Session{s1, s2} {
 		if _, err := e.id.Validate(t.Context(), s.Token); !errors.Is(err, identity.ErrSessionNotFound) {
@@ -264,14 +270,14 @@ func TestPasswordResetTokenSingleUse(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "once", "once@example.com", "old-password")
 	tok := e.mailedToken(t, "once@example.com")
-	if err := e.id.ResetPassword(t.Context(), tok, "first-new-password"); err != nil {
+	if err := e.svc.Reset(t.Context(), tok, "first-new-password"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.id.ResetPassword(t.Context(), tok, "second-new-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
-		t.Fatalf("second use: %v, want ErrInvalidResetToken", err)
+	if err := e.svc.Reset(t.Context(), tok, "second-new-password"); !errors.Is(err, passwordreset.ErrInvalidToken) {
+		t.Fatalf("second use: %v, want ErrInvalidToken", err)
 	}
-	if _, _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, identity.ErrInvalidResetToken) {
-		t.Fatalf("CheckResetToken after use: %v", err)
+	if _, _, err := e.svc.Check(t.Context(), tok); !errors.Is(err, passwordreset.ErrInvalidToken) {
+		t.Fatalf("Check after use: %v", err)
 	}
 	if _, err := e.login("once@example.com", "first-new-password"); err != nil {
 		t.Fatalf("the first reset's password: %v", err)
@@ -286,23 +292,25 @@ func TestPasswordResetTokenExpiry(t *testing.T) {
 		wantErr  error
 	}{
 		{"default lifetime, just before", 0, time.Hour - time.Second, nil},
-		{"default lifetime, at expiry", 0, time.Hour, identity.ErrInvalidResetToken},
-		{"default lifetime, later", 0, 3 * time.Hour, identity.ErrInvalidResetToken},
+		{"default lifetime, at expiry", 0, time.Hour, passwordreset.ErrInvalidToken},
+		{"default lifetime, later", 0, 3 * time.Hour, passwordreset.ErrInvalidToken},
 		{"10 minutes, before", 10 * time.Minute, 9 * time.Minute, nil},
-		{"10 minutes, after", 10 * time.Minute, 11 * time.Minute, identity.ErrInvalidResetToken},
+		{"10 minutes, after", 10 * time.Minute, 11 * time.Minute, passwordreset.ErrInvalidToken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) { c.Reset.Lifetime = tc.lifetime })
+			e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+				c.Lifetime = tc.lifetime
+			})
 			e.signUp(t, "expiring", "expiring@example.com", "old-password")
 			tok := e.mailedToken(t, "expiring@example.com")
 			e.clock.Advance(tc.after)
-			if _, _, err := e.id.CheckResetToken(t.Context(), tok); !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
-				t.Fatalf("CheckResetToken: %v, want %v", err, tc.wantErr)
+			if _, _, err := e.svc.Check(t.Context(), tok); !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
+				t.Fatalf("Check: %v, want %v", err, tc.wantErr)
 			}
-			err := e.id.ResetPassword(t.Context(), tok, "new-password")
+			err := e.svc.Reset(t.Context(), tok, "new-password")
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Fatalf("ResetPassword: %v, want %v", err, tc.wantErr)
+				t.Fatalf("Reset: %v, want %v", err, tc.wantErr)
 			}
 			wantPw := "old-password"
 			if tc.wantErr == nil {
@@ -319,7 +327,7 @@ func TestPasswordResetNewerRequestInvalidatesOlder(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.signUp(t, "twice", "twice@example.com", "old-password")
 	for range 2 {
-		if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "twice@example.com", ""); err != nil {
+		if err := e.svc.Request(t.Context(), e.app.ID, "twice@example.com", ""); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(time.Second)
@@ -332,10 +340,10 @@ func TestPasswordResetNewerRequestInvalidatesOlder(t *testing.T) {
 	if older == newer {
 		t.Fatal("two requests produced the same token")
 	}
-	if err := e.id.ResetPassword(t.Context(), older, "new-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
-		t.Fatalf("older token: %v, want ErrInvalidResetToken", err)
+	if err := e.svc.Reset(t.Context(), older, "new-password"); !errors.Is(err, passwordreset.ErrInvalidToken) {
+		t.Fatalf("older token: %v, want ErrInvalidToken", err)
 	}
-	if err := e.id.ResetPassword(t.Context(), newer, "new-password"); err != nil {
+	if err := e.svc.Reset(t.Context(), newer, "new-password"); err != nil {
 		t.Fatalf("newer token: %v", err)
 	}
 }
@@ -351,7 +359,7 @@ func TestPasswordResetConcurrentDoubleSubmit(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			errs[i] = e.id.ResetPassword(context.Background(), tok, fmt.Sprintf("new-password-%d", i))
+			errs[i] = e.svc.Reset(context.Background(), tok, fmt.Sprintf("new-password-%d", i))
 		})
 	}
 	close(start)
@@ -363,8 +371,8 @@ func TestPasswordResetConcurrentDoubleSubmit(t *testing.T) {
 			t.Fatalf("submits %d and %d both succeeded", winner, i)
 		case err == nil:
 			winner = i
-		case !errors.Is(err, identity.ErrInvalidResetToken):
-			t.Fatalf("losing submit %d: %v, want ErrInvalidResetToken", i, err)
+		case !errors.Is(err, passwordreset.ErrInvalidToken):
+			t.Fatalf("losing submit %d: %v, want ErrInvalidToken", i, err)
 		}
 	}
 	if winner < 0 {
@@ -381,12 +389,12 @@ func TestPasswordResetUnknownEmail(t *testing.T) {
 	for _, email := range []string{"unknown@example.com", "known@example.com"} {
 		// Only calls made with this context count: the worker, which may run the queued job
 		// of the previous iteration meanwhile, uses its own.
-		if err := e.id.RequestPasswordReset(onRequestPath(t.Context()), e.app.ID, email, "192.0.2.7"); err != nil {
-			t.Fatalf("RequestPasswordReset(%q) = %v, want nil", email, err)
+		if err := e.svc.Request(onRequestPath(t.Context()), e.app.ID, email, "192.0.2.7"); err != nil {
+			t.Fatalf("Request(%q) = %v, want nil", email, err)
 		}
 		// The request path does the same work for both: no store access at all.
 		if n := e.store.requestCalls.Load(); n != 0 {
-			t.Fatalf("RequestPasswordReset(%q) made %d store calls on the request path", email, n)
+			t.Fatalf("Request(%q) made %d store calls on the request path", email, n)
 		}
 	}
 	mails := e.flush(t)
@@ -407,7 +415,7 @@ func TestPasswordResetNoMailForAccountsWithoutPassword(t *testing.T) {
 	if err := e.store.CreateUser(t.Context(), u, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "external@example.com", ""); err != nil {
+	if err := e.svc.Request(t.Context(), e.app.ID, "external@example.com", ""); err != nil {
 		t.Fatal(err)
 	}
 	if mails := e.flush(t); len(mails) != 0 {
@@ -430,12 +438,12 @@ func TestPasswordResetPolicy(t *testing.T) {
 		{"twelve-chars", nil},
 	}
 	for _, tc := range tests {
-		err := e.id.ResetPassword(t.Context(), tok, tc.pw)
+		err := e.svc.Reset(t.Context(), tok, tc.pw)
 		if !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
-			t.Fatalf("ResetPassword(%q) = %v, want %v", tc.pw, err, tc.wantErr)
+			t.Fatalf("Reset(%q) = %v, want %v", tc.pw, err, tc.wantErr)
 		}
 		if tc.wantErr != nil && fieldOf(err) != "password" {
-			t.Fatalf("ResetPassword(%q) names %q, want password", tc.pw, fieldOf(err))
+			t.Fatalf("Reset(%q) names %q, want password", tc.pw, fieldOf(err))
 		}
 	}
 	if _, err := e.login("strict@example.com", "twelve-chars"); err != nil {
@@ -445,33 +453,33 @@ func TestPasswordResetPolicy(t *testing.T) {
 
 func TestPasswordResetRateLimits(t *testing.T) {
 	t.Run("per email", func(t *testing.T) {
-		e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-			c.Reset.PerEmail = identity.RateLimit{Burst: 2, Interval: 10 * time.Minute}
+		e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+			c.PerEmail = passwordreset.RateLimit{Burst: 2, Interval: 10 * time.Minute}
 		})
 		e.signUp(t, "limited", "limited@example.com", "old-password")
 		for i := range 4 {
 			// Different clients: only the per-email limit applies.
-			if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "limited@example.com", fmt.Sprint("client", i)); err != nil {
+			if err := e.svc.Request(t.Context(), e.app.ID, "limited@example.com", fmt.Sprint("client", i)); err != nil {
 				t.Fatalf("request %d: %v (a limited request must still return nil)", i, err)
 			}
 		}
 		e.clock.Advance(10 * time.Minute)
-		e.id.RequestPasswordReset(t.Context(), e.app.ID, "limited@example.com", "client9")
+		e.svc.Request(t.Context(), e.app.ID, "limited@example.com", "client9")
 		if n := len(e.flush(t)); n != 3 {
 			t.Fatalf("%d mails, want 3 (burst 2, then one after the interval)", n)
 		}
 	})
 	t.Run("per client", func(t *testing.T) {
-		e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-			c.Reset.PerClient = identity.RateLimit{Burst: 2, Interval: time.Hour}
+		e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+			c.PerClient = passwordreset.RateLimit{Burst: 2, Interval: time.Hour}
 		})
 		for i := range 4 {
 			e.signUp(t, fmt.Sprint("user", i), fmt.Sprintf("user%d@example.com", i), "old-password")
 		}
 		for i := range 3 {
-			e.id.RequestPasswordReset(t.Context(), e.app.ID, fmt.Sprintf("user%d@example.com", i), "198.51.100.1")
+			e.svc.Request(t.Context(), e.app.ID, fmt.Sprintf("user%d@example.com", i), "198.51.100.1")
 		}
-		e.id.RequestPasswordReset(t.Context(), e.app.ID, "user3@example.com", "198.51.100.2")
+		e.svc.Request(t.Context(), e.app.ID, "user3@example.com", "198.51.100.2")
 		mails := e.flush(t)
 		var to []string
 		for _, m := range mails {
@@ -482,13 +490,13 @@ func TestPasswordResetRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("off", func(t *testing.T) {
-		e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-			c.Reset.PerEmail = identity.RateLimit{Burst: -1}
-			c.Reset.PerClient = identity.RateLimit{Burst: -1}
+		e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+			c.PerEmail = passwordreset.RateLimit{Burst: -1}
+			c.PerClient = passwordreset.RateLimit{Burst: -1}
 		})
 		e.signUp(t, "free", "free@example.com", "old-password")
 		for range 10 {
-			e.id.RequestPasswordReset(t.Context(), e.app.ID, "free@example.com", "198.51.100.1")
+			e.svc.Request(t.Context(), e.app.ID, "free@example.com", "198.51.100.1")
 		}
 		if n := len(e.flush(t)); n != 10 {
 			t.Fatalf("%d mails with the limits off, want 10", n)
@@ -496,7 +504,7 @@ func TestPasswordResetRateLimits(t *testing.T) {
 	})
 }
 
-func TestRequestPasswordResetErrors(t *testing.T) {
+func TestRequestErrors(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	tests := []struct {
 		email     string
@@ -513,44 +521,44 @@ func TestRequestPasswordResetErrors(t *testing.T) {
 		{"ok@example.com", 0, identity.ErrApplicationNotFound, ""},
 	}
 	for _, tc := range tests {
-		err := e.id.RequestPasswordReset(t.Context(), tc.appID, tc.email, "")
+		err := e.svc.Request(t.Context(), tc.appID, tc.email, "")
 		if !errors.Is(err, tc.wantErr) {
-			t.Fatalf("RequestPasswordReset(%q) = %v, want %v", tc.email, err, tc.wantErr)
+			t.Fatalf("Request(%q) = %v, want %v", tc.email, err, tc.wantErr)
 		}
 		if fieldOf(err) != tc.wantField {
-			t.Fatalf("RequestPasswordReset(%q) names %q, want %q", tc.email, fieldOf(err), tc.wantField)
+			t.Fatalf("Request(%q) names %q, want %q", tc.email, fieldOf(err), tc.wantField)
 		}
 	}
 	e.flush(t)
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "ok@example.com", ""); !errors.Is(err, identity.ErrUnavailable) {
+	if err := e.svc.Request(t.Context(), e.app.ID, "ok@example.com", ""); !errors.Is(err, identity.ErrUnavailable) {
 		t.Fatalf("after Shutdown: %v, want ErrUnavailable", err)
 	}
 
-	off := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) { c.Reset = identity.ResetConfig{} })
-	if err := off.id.RequestPasswordReset(t.Context(), off.app.ID, "ok@example.com", ""); !errors.Is(err, identity.ErrDisabled) {
+	off := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) { c.Mailer, c.LinkURL = nil, "" })
+	if err := off.svc.Request(t.Context(), off.app.ID, "ok@example.com", ""); !errors.Is(err, identity.ErrDisabled) {
 		t.Fatalf("without a Mailer: %v, want ErrDisabled", err)
 	}
 	for _, tok := range []string{"", "abc", strings.Repeat("A", 64), strings.Repeat("g", 64), strings.Repeat("0", 64)} {
-		if err := off.id.ResetPassword(t.Context(), tok, "new-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
-			t.Fatalf("ResetPassword(%q) = %v, want ErrInvalidResetToken", tok, err)
+		if err := off.svc.Reset(t.Context(), tok, "new-password"); !errors.Is(err, passwordreset.ErrInvalidToken) {
+			t.Fatalf("Reset(%q) = %v, want ErrInvalidToken", tok, err)
 		}
 	}
 }
 
 func TestPasswordResetQueueFull(t *testing.T) {
-	e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-		c.Reset.Workers, c.Reset.QueueSize = 1, 1
+	e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+		c.Workers, c.QueueSize = 1, 1
 	})
 	e.mailer.block, e.mailer.entered, e.mailer.release = true, make(chan struct{}), make(chan struct{})
 	e.signUp(t, "queued1", "q1@example.com", "old-password")
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "q1@example.com", ""); err != nil {
+	if err := e.svc.Request(t.Context(), e.app.ID, "q1@example.com", ""); err != nil {
 		t.Fatal(err)
 	}
 	<-e.mailer.entered // the worker is busy sending the first mail
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "q2@example.com", ""); err != nil {
+	if err := e.svc.Request(t.Context(), e.app.ID, "q2@example.com", ""); err != nil {
 		t.Fatalf("second request (fills the queue): %v", err)
 	}
-	if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "q3@example.com", ""); !errors.Is(err, identity.ErrBusy) {
+	if err := e.svc.Request(t.Context(), e.app.ID, "q3@example.com", ""); !errors.Is(err, identity.ErrBusy) {
 		t.Fatalf("third request: %v, want ErrBusy", err)
 	}
 	close(e.mailer.release)
@@ -563,7 +571,7 @@ func TestShutdownCancelsSends(t *testing.T) {
 	e := newResetEnv(t, identity.AppSettings{})
 	e.mailer.block, e.mailer.entered, e.mailer.release = true, make(chan struct{}), make(chan struct{})
 	e.signUp(t, "stuck", "stuck@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "stuck@example.com", "")
+	e.svc.Request(t.Context(), e.app.ID, "stuck@example.com", "")
 	<-e.mailer.entered
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -594,7 +602,7 @@ func TestPasswordResetMailerFailures(t *testing.T) {
 			e := newResetEnv(t, identity.AppSettings{})
 			tc.mod(e.mailer)
 			e.signUp(t, "unlucky", "unlucky@example.com", "old-password")
-			if err := e.id.RequestPasswordReset(t.Context(), e.app.ID, "unlucky@example.com", ""); err != nil {
+			if err := e.svc.Request(t.Context(), e.app.ID, "unlucky@example.com", ""); err != nil {
 				t.Fatal(err)
 			}
 			e.flush(t)
@@ -620,8 +628,8 @@ func TestPasswordResetEmailChangeVoidsToken(t *testing.T) {
 	if _, err := e.id.UpdateUser(t.Context(), s, s.UserID, identity.UserInput{Email: ptr("moved@example.com")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.id.ResetPassword(t.Context(), tok, "new-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
-		t.Fatalf("token mailed to the old address: %v, want ErrInvalidResetToken", err)
+	if err := e.svc.Reset(t.Context(), tok, "new-password"); !errors.Is(err, passwordreset.ErrInvalidToken) {
+		t.Fatalf("token mailed to the old address: %v, want ErrInvalidToken", err)
 	}
 }
 
@@ -649,12 +657,12 @@ func TestPasswordResetTemplates(t *testing.T) {
 		Subject: "Reset for {{.AppName}}\r\nBcc: victim@example.com",
 		Text:    "Hi {{.Login}}, go to {{.Link}} within {{.ValidFor}}.",
 	}
-	e := newResetEnv(t, identity.AppSettings{ResetEmail: custom}, func(c *identity.Config) {
-		c.Reset.Lifetime = 30 * time.Minute
-		c.Reset.Email.HTML = `<p>{{.AppName}}: <a href="{{.Link}}">reset</a></p>`
+	e := newResetEnv(t, identity.AppSettings{ResetEmail: custom}, func(c *passwordreset.Config) {
+		c.Lifetime = 30 * time.Minute
+		c.Email.HTML = `<p>{{.AppName}}: <a href="{{.Link}}">reset</a></p>`
 	})
 	e.signUp(t, "templ", "templ@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "templ@example.com", "")
+	e.svc.Request(t.Context(), e.app.ID, "templ@example.com", "")
 	m := e.flush(t)[0]
 	tok := tokenOf(t, m)
 	if m.Subject != "Reset for Chat Bcc: victim@example.com" {
@@ -664,7 +672,7 @@ func TestPasswordResetTemplates(t *testing.T) {
 		t.Fatalf("text %q, want %q", m.Text, want)
 	}
 	if want := `<p>Chat: <a href="` + resetLinkURL + "?token=" + tok + `">reset</a></p>`; m.HTML != want {
-		t.Fatalf("html %q, want %q (Config.Reset.Email, not overridden by the application)", m.HTML, want)
+		t.Fatalf("html %q, want %q (Config.Email, not overridden by the application)", m.HTML, want)
 	}
 
 	for _, bad := range []identity.EmailTemplate{
@@ -692,63 +700,67 @@ func TestPasswordResetHTMLEscapesAppName(t *testing.T) {
 	if _, err := e.id.SignUp(t.Context(), app.ID, identity.UserInput{Login: ptr("xss"), Email: ptr("xss@example.com"), Password: ptr("old-password")}); err != nil {
 		t.Fatal(err)
 	}
-	e.id.RequestPasswordReset(t.Context(), app.ID, "xss@example.com", "")
+	e.svc.Request(t.Context(), app.ID, "xss@example.com", "")
 	m := e.flush(t)[0]
 	if strings.Contains(m.HTML, "<script>") || !strings.Contains(m.HTML, "&lt;script&gt;") {
 		t.Fatalf("the application name is not escaped in the HTML part:\n%s", m.HTML)
 	}
 }
 
-func TestNewResetConfig(t *testing.T) {
-	st, pw := testenv.Store(t), cheapPasswords(t)
-	mailer := &fakeMailer{}
-	ok := identity.ResetConfig{Mailer: mailer, LinkURL: resetLinkURL}
+func TestNewConfig(t *testing.T) {
+	st, pw := testenv.Store(t), testenv.Passwords(t)
+	id, err := identity.New(identity.Config{Store: st, Hasher: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := passwordreset.Config{Store: st, Mailer: &fakeMailer{}, LinkURL: resetLinkURL}
 	tests := []struct {
 		name    string
-		store   identity.Store
-		reset   func(r *identity.ResetConfig)
+		id      *identity.Identity
+		reset   func(r *passwordreset.Config)
 		wantErr bool
 	}{
-		{"valid", st, func(*identity.ResetConfig) {}, false},
-		{"off", st, func(r *identity.ResetConfig) { *r = identity.ResetConfig{} }, false},
-		{"link with a query", st, func(r *identity.ResetConfig) { r.LinkURL = "https://x.example/reset?app=1" }, false},
-		{"no link", st, func(r *identity.ResetConfig) { r.LinkURL = "" }, true},
-		{"relative link", st, func(r *identity.ResetConfig) { r.LinkURL = "/password_reset" }, true},
-		{"javascript link", st, func(r *identity.ResetConfig) { r.LinkURL = "javascript:alert(1)" }, true},
-		{"link with a fragment", st, func(r *identity.ResetConfig) { r.LinkURL = "https://x.example/reset#f" }, true},
-		{"store without reset tokens", &countingStore{Store: st}, func(*identity.ResetConfig) {}, true},
-		{"negative lifetime", st, func(r *identity.ResetConfig) { r.Lifetime = -time.Hour }, true},
-		{"zero burst", st, func(r *identity.ResetConfig) { r.PerEmail = identity.RateLimit{Interval: time.Minute} }, true},
-		{"no interval", st, func(r *identity.ResetConfig) { r.PerClient = identity.RateLimit{Burst: 3} }, true},
-		{"bad template", st, func(r *identity.ResetConfig) { r.Email.Text = "{{.Link" }, true},
+		{"valid", id, func(*passwordreset.Config) {}, false},
+		{"no mail", id, func(r *passwordreset.Config) { *r = passwordreset.Config{Store: st} }, false},
+		{"link with a query", id, func(r *passwordreset.Config) { r.LinkURL = "https://x.example/reset?app=1" }, false},
+		{"no identity", nil, func(*passwordreset.Config) {}, true},
+		{"no store", id, func(r *passwordreset.Config) { r.Store = nil }, true},
+		{"no link", id, func(r *passwordreset.Config) { r.LinkURL = "" }, true},
+		{"relative link", id, func(r *passwordreset.Config) { r.LinkURL = "/password_reset" }, true},
+		{"javascript link", id, func(r *passwordreset.Config) { r.LinkURL = "javascript:alert(1)" }, true},
+		{"link with a fragment", id, func(r *passwordreset.Config) { r.LinkURL = "https://x.example/reset#f" }, true},
+		{"negative lifetime", id, func(r *passwordreset.Config) { r.Lifetime = -time.Hour }, true},
+		{"zero burst", id, func(r *passwordreset.Config) { r.PerEmail = passwordreset.RateLimit{Interval: time.Minute} }, true},
+		{"no interval", id, func(r *passwordreset.Config) { r.PerClient = passwordreset.RateLimit{Burst: 3} }, true},
+		{"bad template", id, func(r *passwordreset.Config) { r.Email.Text = "{{.Link" }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ok
 			tc.reset(&r)
-			id, err := identity.New(identity.Config{Store: tc.store, Hasher: pw, Reset: r})
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("New: %v, want error %v", err, tc.wantErr)
-			}
-			if err == nil {
-				id.Shutdown(context.Background())
+			svc, err := passwordreset.New(tc.id, r)
+			if (err != nil) != tc.wantErr || (err == nil) != (svc != nil) {
+				t.Fatalf("New: %v, %v, want error %v", svc, err, tc.wantErr)
 			}
 		})
+	}
+	if err := id.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestPasswordResetLinkKeepsQuery(t *testing.T) {
-	e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-		c.Reset.LinkURL = "https://x.example/reset?application_id=7"
+	e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+		c.LinkURL = "https://x.example/reset?application_id=7"
 	})
 	e.signUp(t, "query", "query@example.com", "old-password")
-	e.id.RequestPasswordReset(t.Context(), e.app.ID, "query@example.com", "")
+	e.svc.Request(t.Context(), e.app.ID, "query@example.com", "")
 	m := e.flush(t)[0]
 	match := regexp.MustCompile(`https://x\.example/reset\?application_id=7&token=([0-9a-f]{64})`).FindStringSubmatch(m.Text)
 	if match == nil {
 		t.Fatalf("no link with both parameters in:\n%s", m.Text)
 	}
-	if err := e.id.ResetPassword(t.Context(), match[1], "new-password"); err != nil {
+	if err := e.svc.Reset(t.Context(), match[1], "new-password"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -764,7 +776,7 @@ func TestPasswordChangeVoidsResetToken(t *testing.T) {
 	if _, err := e.id.UpdateUser(t.Context(), s, s.UserID, identity.UserInput{Password: ptr("changed-password"), OldPassword: ptr("old-password")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.id.ResetPassword(t.Context(), tok, "attacker-password"); !errors.Is(err, identity.ErrInvalidResetToken) {
-		t.Fatalf("reset link mailed before a password change: %v, want ErrInvalidResetToken", err)
+	if err := e.svc.Reset(t.Context(), tok, "attacker-password"); !errors.Is(err, passwordreset.ErrInvalidToken) {
+		t.Fatalf("reset link mailed before a password change: %v, want ErrInvalidToken", err)
 	}
 }

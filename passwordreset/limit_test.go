@@ -1,4 +1,4 @@
-package identity_test
+package passwordreset_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/testutil/testenv"
+	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/ratelimit/redislimit"
 )
@@ -47,24 +49,27 @@ func TestPasswordResetSharedLimiter(t *testing.T) {
 	}
 	for name, newLimiter := range limiters {
 		t.Run(name, func(t *testing.T) {
-			shared := ratelimit.ForIdentity(newLimiter(t))
-			limit := identity.RateLimit{Burst: 2, Interval: time.Hour}
-			a := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-				c.Reset.PerEmail = limit
-				c.Reset.Limiter = shared
+			shared := ratelimit.ForReset(newLimiter(t))
+			limit := passwordreset.RateLimit{Burst: 2, Interval: time.Hour}
+			a := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+				c.PerEmail = limit
+				c.Limiter = shared
 			})
 			a.signUp(t, "shared", "shared@example.com", "old-password")
 			mailerB := &fakeMailer{}
-			pw := cheapPasswords(t)
-			b, err := identity.New(identity.Config{
-				Store: a.store, Hasher: pw, Providers: []identity.Provider{pw}, Now: a.clock.Now,
-				Reset: identity.ResetConfig{Mailer: mailerB, LinkURL: resetLinkURL, PerEmail: limit, Limiter: shared},
+			pw := testenv.Passwords(t)
+			b, err := identity.New(identity.Config{Store: a.store, Hasher: pw, Providers: []identity.Provider{pw}, Now: a.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bSvc, err := passwordreset.New(b, passwordreset.Config{
+				Store: a.store, Mailer: mailerB, LinkURL: resetLinkURL, PerEmail: limit, Limiter: shared, Now: a.clock.Now,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, id := range []*identity.Identity{a.id, b, a.id, b} {
-				if err := id.RequestPasswordReset(t.Context(), a.app.ID, "shared@example.com", fmt.Sprint("client", i)); err != nil {
+			for i, svc := range []*passwordreset.Service{a.svc, bSvc, a.svc, bSvc} {
+				if err := svc.Request(t.Context(), a.app.ID, "shared@example.com", fmt.Sprint("client", i)); err != nil {
 					t.Fatalf("request %d: %v", i, err)
 				}
 			}
@@ -81,20 +86,20 @@ func TestPasswordResetSharedLimiter(t *testing.T) {
 
 type failingLimiter struct{}
 
-func (failingLimiter) Allow(context.Context, string, identity.RateLimit, time.Time) (bool, error) {
+func (failingLimiter) Allow(context.Context, string, passwordreset.RateLimit, time.Time) (bool, error) {
 	return false, errors.New("limiter down")
 }
 
 // A failing shared limiter neither blocks every reset nor lifts the limit: the in-memory
 // buckets apply.
 func TestPasswordResetLimiterFailureFallsBack(t *testing.T) {
-	e := newResetEnv(t, identity.AppSettings{}, func(c *identity.Config) {
-		c.Reset.PerEmail = identity.RateLimit{Burst: 2, Interval: time.Hour}
-		c.Reset.Limiter = failingLimiter{}
+	e := newResetEnv(t, identity.AppSettings{}, func(c *passwordreset.Config) {
+		c.PerEmail = passwordreset.RateLimit{Burst: 2, Interval: time.Hour}
+		c.Limiter = failingLimiter{}
 	})
 	e.signUp(t, "fallback", "fallback@example.com", "old-password")
 	for i := range 3 {
-		e.id.RequestPasswordReset(t.Context(), e.app.ID, "fallback@example.com", fmt.Sprint("client", i))
+		e.svc.Request(t.Context(), e.app.ID, "fallback@example.com", fmt.Sprint("client", i))
 	}
 	if n := len(e.flush(t)); n != 2 {
 		t.Fatalf("%d mails with a failing limiter, want 2 (the in-memory limit)", n)
