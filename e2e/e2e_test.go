@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/guest"
@@ -256,13 +257,16 @@ func startServer(t *testing.T, su setup) *server {
 		Providers: append([]identity.Provider{pw, gp}, ext.providers()...),
 		Now:       clock.Now,
 		Logger:    logger,
-		Blobs:     identity.BlobConfig{Storage: blobs},
 		Reset:     reset,
 	})
 	if err != nil {
 		t.Fatalf("e2e: identity.New: %v", err)
 	}
 	t.Cleanup(func() { id.Shutdown(context.Background()) }) // before the store closes
+	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs})
+	if err != nil {
+		t.Fatalf("e2e: blob.New: %v", err)
+	}
 	app, err := id.CreateApplication(ctx, "e2e", identity.AppSettings{})
 	if err != nil {
 		t.Fatalf("e2e: create application: %v", err)
@@ -280,6 +284,7 @@ func startServer(t *testing.T, su setup) *server {
 	api := httpadapter.New(id, httpadapter.Config{
 		AllowedOrigins: []string{s.page.URL},
 		Logger:         logger,
+		Blobs:          files,
 	})
 	handler := api
 	if su.prefix != "" {

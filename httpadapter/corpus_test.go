@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
@@ -157,13 +158,16 @@ func runCorpus(t *testing.T, limited bool) {
 			PerEmail:  identity.RateLimit{Burst: -1},
 			PerClient: identity.RateLimit{Burst: -1},
 		},
-		Blobs: identity.BlobConfig{Storage: blobs, MaxSize: 64 << 10},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs, MaxSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { id.Shutdown(context.Background()) })
-	cfg := httpadapter.Config{Logger: logger, InsecureNoRateLimit: !limited}
+	cfg := httpadapter.Config{Logger: logger, InsecureNoRateLimit: !limited, Blobs: files}
 	if limited {
 		many := ratelimit.Rate{Burst: 1 << 20, Interval: time.Millisecond}
 		cfg.RateLimit, err = ratelimit.New(ratelimit.Config{

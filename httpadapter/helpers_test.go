@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/internal/testutil/testenv"
@@ -40,8 +41,11 @@ type envOpt struct {
 	providers []identity.Provider
 	// appName names the application ("test" when empty).
 	appName string
-	// identity edits the identity's Config before identity.New (blobs, password reset).
+	// identity edits the identity's Config before identity.New (password reset).
 	identity func(*identity.Config)
+	// blobs, when set, turns file storage on: a blob.Service with this Config (its Store
+	// defaults to the env's store) goes to the handler's Config.Blobs.
+	blobs *blob.Config
 	// debugLog logs at Debug level rather than Info.
 	debugLog bool
 }
@@ -100,6 +104,15 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 	cfg := o.cfg
 	if cfg.Logger == nil {
 		cfg.Logger = log
+	}
+	if o.blobs != nil {
+		bcfg := *o.blobs
+		if bcfg.Store == nil {
+			bcfg.Store = st
+		}
+		if cfg.Blobs, err = blob.New(e.id, bcfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.h = httpadapter.New(e.id, cfg)
 	return e

@@ -115,9 +115,12 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		Hasher:    pw,
 		Providers: append([]identity.Provider{pw, gp}, external...),
 		Logger:    log,
-		Blobs:     blobs,
 		Reset:     reset,
 	})
+	if err != nil {
+		return err
+	}
+	files, err := newBlobs(id, st, blobs)
 	if err != nil {
 		return err
 	}
@@ -139,6 +142,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		TrustedProxies:      cfg.TrustedProxies,
 		ClientAddrHeader:    cfg.ClientAddrHeader,
 		PublicURL:           cfg.PublicURL,
+		Blobs:               files,
 	})
 	var h http.Handler = api
 	if cfg.AccessLog {
