@@ -288,7 +288,7 @@ func testConcurrentBlobState(t *testing.T, s identity.Store) {
 	}
 }
 
-// withBlobState moves b from BlobCreated to st (setting CompletedAt for BlobCompleted) and
+// withBlobState moves b from Created to st (setting CompletedAt for Completed) and
 // size.
 func withBlobState(t *testing.T, bs blob.Store, b *blob.Blob, st blob.State, size int64) {
 	t.Helper()
