@@ -103,18 +103,12 @@
 //
 // # Files and avatars
 //
-// With Config.Blobs.Storage set (store/blobstore keeps files in a directory) users can upload
-// files, as the ConnectyCube storage API does for avatars: CreateBlob returns a blob and a
-// short-lived, single-use, HMAC-signed UploadGrant; UploadBlob streams the bytes into storage
-// (all or nothing, at most Config.Blobs.MaxSize, 10 MiB); CompleteBlob checks the declared
-// size; OpenBlob serves completed blobs, public ones to anyone and private ones to any
-// session of their application. A user's Avatar must then be the UID of a completed blob of
-// the application that is public or the user's own. Each user holds at most
-// AppSettings.BlobQuota files and bytes (100 and 100 MiB by default; CreateBlob, UploadBlob
-// and CompleteBlob enforce it). A user's blobs go with the user: deleting it (or a guest's
-// expiry) stops them being served at once, in the same store transaction. DeleteExpired
-// removes, bytes included, blobs never completed within Config.Blobs.PendingLifetime (1 h),
-// blobs of deleted users, and blobs whose owner no longer exists.
+// File storage for avatars (the ConnectyCube storage API) is package blob, built on an
+// Identity: blob.New registers a CheckAvatar hook, so that a user's Avatar must then be the
+// UID of a completed file of the application that is public or the user's own, and a Sweep
+// hook that removes stale files in every janitor pass. Without it an Avatar is free text.
+// Each user's files are bounded by AppSettings.BlobQuota, kept here with the other
+// application settings.
 //
 // # Password reset
 //

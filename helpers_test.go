@@ -2,9 +2,6 @@ package identity_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/provider/guest"
 	"github.com/identitykit/identity/provider/password"
-	"github.com/identitykit/identity/store/gormstore"
 )
 
 // newClock returns a settable test clock at the suite's start time.
@@ -54,45 +50,7 @@ func (c *countingStore) calls() int64 {
 
 // openStore returns a migrated store: SQLite in a temp dir, or PostgreSQL when pg is true
 // (skipped without IDENTITY_TEST_POSTGRES_DSN).
-func openStore(tb testing.TB, pg bool) identity.Store {
-	tb.Helper()
-	var (
-		st     *gormstore.Store
-		err    error
-		prefix string
-	)
-	if pg {
-		dsn := os.Getenv("IDENTITY_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			tb.Skip("IDENTITY_TEST_POSTGRES_DSN not set")
-		}
-		prefix = "idroot" + randomSuffix() + "_"
-		st, err = gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
-	} else {
-		st, err = gormstore.OpenSQLite(filepath.Join(tb.TempDir(), "identity.db"), gormstore.Config{})
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if pg {
-		tb.Cleanup(func() {
-			for _, t := range []string{"sessions", "nonces", "external_accounts", "user_tags", "users", "applications", "reset_tokens"} {
-				st.DB().Exec("DROP TABLE IF EXISTS " + prefix + t + " CASCADE")
-			}
-		})
-	}
-	if err := st.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return st
-}
-
-var suffix atomic.Int64
-
-func randomSuffix() string {
-	return strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + strconv.FormatInt(suffix.Add(1), 36)
-}
+func openStore(tb testing.TB, pg bool) identity.Store { return testenv.OpenStore(tb, pg) }
 
 type env struct {
 	id    *identity.Identity
@@ -140,14 +98,18 @@ func newEnvWith(tb testing.TB, st identity.Store, pw *password.Provider, setting
 
 func (e *env) userSession(tb testing.TB, login, pw string) *identity.Session {
 	tb.Helper()
-	s, err := e.id.CreateSession(context.Background(), identity.SessionRequest{
-		ApplicationID: e.app.ID, AuthKey: e.app.AuthKey,
-		Credentials: &identity.Credentials{Login: login, Password: pw},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return testenv.Session(tb, e.id, e.app, login, pw)
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func appSession(t *testing.T, e *env) *identity.Session {
+	t.Helper()
+	return testenv.Session(t, e.id, e.app, "", "")
+}
+
+// wantIs and wantField check an error's sentinel and field (see testenv).
+var (
+	wantIs    = testenv.WantIs
+	wantField = testenv.WantField
+)

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -35,6 +36,13 @@ func (id *Identity) AddHooks(h Hooks) {
 	defer id.mu.Unlock()
 	id.hooks = append(id.hooks, h)
 }
+
+// Now reads the Identity's clock (Config.Now, in UTC). Packages built on an Identity use it
+// so that their times agree with the core's.
+func (id *Identity) Now() time.Time { return id.now() }
+
+// Logger returns the Identity's logger (Config.Logger), for packages built on an Identity.
+func (id *Identity) Logger() *slog.Logger { return id.log }
 
 // registered returns the hooks registered so far.
 func (id *Identity) registered() []Hooks {

@@ -222,8 +222,6 @@ type Config struct {
 	AbsoluteSessionLifetime time.Duration
 	// SignatureWindow is how far a signed request's timestamp may be from now. Default 60 min.
 	SignatureWindow time.Duration
-	// Blobs configures file storage for avatars (see BlobConfig). Default: off.
-	Blobs BlobConfig
 }
 
 // Identity is the service an application holds: sessions, users and providers over a Store.
@@ -236,7 +234,6 @@ type Identity struct {
 	log       *slog.Logger
 	cache     *sessionCache
 	apps      appCache
-	blobs     *blobService
 	hooks     []Hooks
 
 	// background is the parent context of the janitors; Shutdown cancels it (under mu, so
@@ -302,15 +299,6 @@ func New(cfg Config) (*Identity, error) {
 		}
 		id.providers[name] = p
 	}
-	var err error
-	if id.blobs, err = newBlobService(cfg.Blobs, cfg.Store); err != nil {
-		return nil, err
-	}
-	id.AddHooks(Hooks{
-		CheckAvatar: func(ctx context.Context, appID, userID int64, avatar string) error {
-			return id.checkAvatar(ctx, "", appID, userID, avatar)
-		},
-	})
 	return id, nil
 }
 
@@ -428,11 +416,9 @@ func (id *Identity) UpdateApplicationSettings(ctx context.Context, appID int64, 
 }
 
 // DeleteExpired deletes expired sessions, expired guest users (with their sessions),
-// spent nonces, and, with their bytes, blobs never completed within
-// Config.Blobs.PendingLifetime, blobs of deleted users and expired guests, and blobs whose
-// owner no longer exists, as of the Identity's clock; the Sweep hooks purge what packages
-// built on the Identity keep (expired password reset tokens). It is safe to call from
-// several processes.
+// spent nonces and expired password reset tokens, as of the Identity's clock, and then runs
+// the Sweep hooks of the packages built on the Identity (file storage removes its stale
+// files there). It is safe to call from several processes.
 func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	p, err := id.store.DeleteExpired(ctx, id.now())
 	if err == nil && (p.Sessions > 0 || p.Guests > 0) {
@@ -440,9 +426,6 @@ func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	}
 	if err == nil {
 		err = id.sweepHooks(ctx, id.now())
-	}
-	if err == nil {
-		p.Blobs, err = id.deleteStaleBlobs(ctx)
 	}
 	return p, err
 }
@@ -478,7 +461,7 @@ func (id *Identity) StartJanitor(interval time.Duration) (stop func()) {
 				if err != nil && ctx.Err() == nil {
 					id.log.Error("identity: janitor sweep failed", "err", err)
 				} else if err == nil {
-					id.log.Debug("identity: janitor sweep", "sessions", p.Sessions, "guests", p.Guests, "nonces", p.Nonces, "blobs", p.Blobs)
+					id.log.Debug("identity: janitor sweep", "sessions", p.Sessions, "guests", p.Guests, "nonces", p.Nonces)
 				}
 			}
 		}

@@ -84,8 +84,8 @@ func (o *Operator) SetBlocked(ctx context.Context, appID, userID int64, blocked 
 }
 
 // DeleteUser deletes user userID of application appID as Identity.DeleteUser does: its
-// sessions (which stop working at once) and external accounts go with it, and its blobs
-// are no longer served and are removed by DeleteExpired.
+// sessions (which stop working at once) and external accounts go with it, and its files
+// (package blob) are no longer served and are removed by the janitor.
 func (o *Operator) DeleteUser(ctx context.Context, appID, userID int64) error {
 	if _, err := o.id.application(ctx, appID); err != nil {
 		return err
@@ -197,8 +197,8 @@ func (id *Identity) RotateApplicationKeys(ctx context.Context, appID int64) (*Ap
 
 // DeleteApplication deletes application appID with all its users, sessions, external
 // accounts, nonces and password reset tokens, in one store transaction (see
-// Store.DeleteApplication); its blobs are no longer served and DeleteExpired removes them,
-// bytes included. Its sessions stop working in this process at once (in others within
+// Store.DeleteApplication); its files (package blob) are no longer served and the janitor
+// removes them. Its sessions stop working in this process at once (in others within
 // Config.RecheckInterval). ErrApplicationNotFound if there is no such application.
 func (id *Identity) DeleteApplication(ctx context.Context, appID int64) error {
 	if appID <= 0 {

@@ -45,8 +45,9 @@ type ApplicationStore interface {
 	SetApplicationKeys(ctx context.Context, id int64, authKey, authSecret string, at time.Time) error
 	// DeleteApplication deletes application id and everything of it in one transaction: its
 	// users (with their tags and external accounts), sessions, nonces and, for a Store that
-	// implements passwordreset.TokenStore, password reset tokens; a Store that implements BlobStore sets the
-	// application's blobs to BlobDeleting in that transaction (DeleteExpired removes them).
+	// implements passwordreset.TokenStore, password reset tokens. A Store that also keeps the data of
+	// packages built on an Identity deletes (or marks for removal) the application's in that
+	// transaction: the blob package's files are marked deleting there, and its sweep removes them.
 	// ErrApplicationNotFound if it does not exist (nothing is changed then).
 	DeleteApplication(ctx context.Context, id int64) error
 }
@@ -94,8 +95,8 @@ type UserStore interface {
 	// there is no such user (nothing is changed then). CreateUser stores u.Blocked as given.
 	SetUserBlocked(ctx context.Context, appID, id int64, blocked bool, at time.Time) error
 	// DeleteUser deletes the user, its sessions and its external accounts in one transaction;
-	// a Store that implements BlobStore sets the user's blobs to BlobDeleting in that same
-	// transaction. ErrUserNotFound if there is no such user (nothing is changed then).
+	// a Store that also keeps files (package blob) marks the user's files deleting in that
+	// same transaction. ErrUserNotFound if there is no such user (nothing is changed then).
 	DeleteUser(ctx context.Context, appID, id int64) error
 }
 
@@ -130,8 +131,8 @@ type SessionStore interface {
 	UseNonce(ctx context.Context, appID, timestamp int64, nonce string, expiresAt time.Time) error
 	// DeleteExpired deletes sessions with ExpiresAt before now, guest users (with their
 	// sessions and accounts) whose GuestExpiresAt is before now, and nonces past their expiry.
-	// A Store that implements BlobStore sets the blobs of each guest it deletes to
-	// BlobDeleting in the transaction that deletes the guest.
+	// A Store that also keeps files (package blob) marks the files of each guest it deletes
+	// deleting in the transaction that deletes the guest.
 	DeleteExpired(ctx context.Context, now time.Time) (Purged, error)
 }
 
@@ -140,10 +141,6 @@ type Purged struct {
 	Sessions int
 	Guests   int
 	Nonces   int
-	// Blobs counts the blobs Identity.DeleteExpired removed (never completed in time,
-	// deleted with their owner, orphaned, or interrupted deletions); Store.DeleteExpired
-	// leaves it 0.
-	Blobs int
 }
 
 // ExternalAccount links a user to an identity at a provider: a Firebase uid, a CIdP uid, an

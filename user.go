@@ -430,9 +430,10 @@ func (id *Identity) UserByExternalUserID(ctx context.Context, s *Session, extern
 // (ErrForbidden otherwise, ErrNeedUser for an application session). A new password needs the
 // correct OldPassword (a field error on "old_password" otherwise) and revokes every other
 // session of the user. A guest becomes a regular user, keeping its id, when the update gives
-// it a login or email and a password; no old password is asked of a guest. With blobs on
-// (Config.Blobs), a changed Avatar must be "" or the UID of a completed blob of the
-// application that is public or the user's own (a field error on "avatar" otherwise).
+// it a login or email and a password; no old password is asked of a guest. A changed Avatar
+// is vetted by the CheckAvatar hooks: with file storage on (package blob) it must be "" or
+// the UID of a completed file of the application that is public or the user's own (a field
+// error on "avatar" otherwise); without, it is free text.
 func (id *Identity) UpdateUser(ctx context.Context, s *Session, userID int64, in UserInput) (*User, error) {
 	if err := needUser(s); err != nil {
 		return nil, err
@@ -589,7 +590,7 @@ func (id *Identity) checkOldPassword(ctx context.Context, u *User, old *string) 
 }
 
 // DeleteUser deletes the session's own user, its sessions and its external accounts. Its
-// blobs are no longer served from then on and DeleteExpired removes them, bytes included.
+// files (package blob) are no longer served from then on and the janitor removes them.
 // Deleting another user yields ErrForbidden.
 func (id *Identity) DeleteUser(ctx context.Context, s *Session, userID int64) error {
 	if err := needUser(s); err != nil {

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/passwordreset"
@@ -257,7 +258,6 @@ func startServer(t *testing.T, su setup) *server {
 		Providers: append([]identity.Provider{pw, gp}, ext.providers()...),
 		Now:       clock.Now,
 		Logger:    logger,
-		Blobs:     identity.BlobConfig{Storage: blobs},
 	})
 	if err != nil {
 		t.Fatalf("e2e: identity.New: %v", err)
@@ -267,6 +267,10 @@ func startServer(t *testing.T, su setup) *server {
 	resetService, err := passwordreset.New(id, reset)
 	if err != nil {
 		t.Fatalf("e2e: passwordreset.New: %v", err)
+	}
+	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs})
+	if err != nil {
+		t.Fatalf("e2e: blob.New: %v", err)
 	}
 	app, err := id.CreateApplication(ctx, "e2e", identity.AppSettings{})
 	if err != nil {
@@ -286,6 +290,7 @@ func startServer(t *testing.T, su setup) *server {
 		AllowedOrigins: []string{s.page.URL},
 		Logger:         logger,
 		Reset:          resetService,
+		Blobs:          files,
 	})
 	handler := api
 	if su.prefix != "" {

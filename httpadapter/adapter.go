@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/query"
 	"github.com/identitykit/identity/ratelimit"
@@ -45,6 +46,10 @@ type Config struct {
 	// the right (see the package documentation). Default "X-Forwarded-For"; "Forwarded"
 	// (RFC 7239) and single-address headers such as "X-Real-IP" work too.
 	ClientAddrHeader string
+	// Blobs serves file storage (POST /blobs, the upload URL, GET /blobs/{uid}, ...): a
+	// blob.Service built on the same Identity as the handler. nil (the default) turns the
+	// endpoints off: they answer 403 "File storage is not configured on this server".
+	Blobs *blob.Service
 	// PublicURL is the absolute URL clients reach this handler at, mount prefix included
 	// ("https://api.example.com/auth"); the upload URLs that POST /blobs returns start with
 	// it. Set it whenever blobs are on (New logs a warning otherwise). Default: derived from
@@ -128,7 +133,7 @@ func New(id *identity.Identity, cfg Config) http.Handler {
 		h.origins[strings.ToLower(o)] = true
 	}
 	h.routes()
-	if id.BlobsEnabled() && cfg.PublicURL == "" {
+	if cfg.Blobs != nil && cfg.PublicURL == "" {
 		h.log.Warn("httpadapter: Config.PublicURL is not set: upload URLs are built from each request's Host and connection" +
 			" (X-Forwarded-Proto and X-Forwarded-Host only from TrustedProxies); set PublicURL to the URL clients use")
 	}

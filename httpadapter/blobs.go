@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
 // The ConnectyCube storage API as far as the SDKs' avatar flow needs it (see the package
@@ -43,6 +44,15 @@ const (
 	// grantField names the form field (and URL query parameter) of the upload grant.
 	grantField = "grant"
 )
+
+// files returns the file storage service, or the error every blob endpoint answers when
+// Config.Blobs is nil.
+func (h *handler) files(op string) (*blob.Service, error) {
+	if h.cfg.Blobs == nil {
+		return nil, wireFieldError(op, identity.ErrDisabled, "", "File storage is not configured on this server")
+	}
+	return h.cfg.Blobs, nil
+}
 
 // blobRoutes registers the blob endpoints.
 func (h *handler) blobRoutes() {
@@ -107,7 +117,7 @@ type blobBody struct {
 
 const blobTimeLayout = "2006-01-02T15:04:05Z"
 
-func toWireBlob(b *identity.Blob) *wireBlob {
+func toWireBlob(b *blob.Blob) *wireBlob {
 	w := &wireBlob{
 		ID:          b.ID,
 		UID:         b.UID,
@@ -117,11 +127,11 @@ func toWireBlob(b *identity.Blob) *wireBlob {
 		UpdatedAt:   b.UpdatedAt.UTC().Format(blobTimeLayout),
 		Public:      b.Public,
 	}
-	if b.State >= identity.BlobUploaded {
+	if b.State >= blob.Uploaded {
 		n := b.Size
 		w.Size = &n
 	}
-	if b.State == identity.BlobCompleted {
+	if b.State == blob.Completed {
 		st, at := "complete", b.CompletedAt.UTC().Format(blobTimeLayout)
 		w.BlobStatus, w.SetCompletedAt = &st, &at
 	}
@@ -136,7 +146,7 @@ func (h *handler) createBlob(ctx context.Context, c *call) error {
 		p = c.p
 	}
 	f := fieldErrs{}
-	in := identity.BlobInput{
+	in := blob.Input{
 		Name:        f.str(p, "name", "name"),
 		ContentType: f.str(p, "content_type", "content_type"),
 		Public:      asBool(p["public"]),
@@ -144,7 +154,11 @@ func (h *handler) createBlob(ctx context.Context, c *call) error {
 	if err := f.err("create blob"); err != nil {
 		return err
 	}
-	b, g, err := h.id.CreateBlob(ctx, c.s, in)
+	files, err := h.files("create blob")
+	if err != nil {
+		return err
+	}
+	b, g, err := files.Create(ctx, c.s, in)
 	if err != nil {
 		return err
 	}
@@ -259,7 +273,11 @@ func (h *handler) completeBlob(ctx context.Context, c *call) error {
 	if !ok || size < 0 {
 		return wireFieldError("complete blob", identity.ErrInvalidInput, "size", "is invalid")
 	}
-	if _, err := h.id.CompleteBlob(ctx, c.s, id, size); err != nil {
+	files, err := h.files("complete blob")
+	if err != nil {
+		return err
+	}
+	if _, err := files.Complete(ctx, c.s, id, size); err != nil {
 		return err
 	}
 	writeEmpty(c.w)
@@ -272,7 +290,11 @@ func (h *handler) blobInfo(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	b, err := h.id.BlobInfo(ctx, c.s, id)
+	files, err := h.files("blob info")
+	if err != nil {
+		return err
+	}
+	b, err := files.Info(ctx, c.s, id)
 	if err != nil {
 		return err
 	}
@@ -285,7 +307,11 @@ func (h *handler) deleteBlob(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := h.id.DeleteBlob(ctx, c.s, id); err != nil {
+	files, err := h.files("delete blob")
+	if err != nil {
+		return err
+	}
+	if err := files.Delete(ctx, c.s, id); err != nil {
 		return err
 	}
 	writeEmpty(c.w)
@@ -294,8 +320,8 @@ func (h *handler) deleteBlob(ctx context.Context, c *call) error {
 
 // uploadBlob is POST /blobs/upload, the upload URL: a multipart/form-data body whose fields
 // (the grant) precede the part named "file". A CB-Token, when sent, must be the grant's
-// user's. Answers 201 {"blob":{...}}. The body may be MaxBlobSize plus 64 KiB; the file is
-// streamed to storage, never held in memory, and nothing is stored on any error.
+// user's. Answers 201 {"blob":{...}}. The body may be the Service's MaxSize plus 64 KiB; the
+// file is streamed to storage, never held in memory, and nothing is stored on any error.
 func (h *handler) uploadBlob(w http.ResponseWriter, r *http.Request) {
 	if err := h.upload(w, r); err != nil {
 		writeError(w, r, h.log, err)
@@ -305,8 +331,9 @@ func (h *handler) uploadBlob(w http.ResponseWriter, r *http.Request) {
 func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 	const op = "upload blob"
 	ctx := r.Context()
-	if !h.id.BlobsEnabled() {
-		return wireFieldError(op, identity.ErrDisabled, "", "File storage is not configured on this server")
+	files, err := h.files(op)
+	if err != nil {
+		return err
 	}
 	var s *identity.Session
 	if tok := requestToken(r); tok != "" {
@@ -316,9 +343,9 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 		setExpiration(w, s)
 	}
-	limit := h.id.MaxBlobSize() + uploadFormOverhead
-	tooLarge := wireFieldError(op, identity.ErrTooLarge, "file",
-		"is too large (maximum is "+strconv.FormatInt(h.id.MaxBlobSize(), 10)+" bytes)")
+	limit := files.MaxSize() + uploadFormOverhead
+	tooLarge := wireFieldError(op, blob.ErrTooLarge, "file",
+		"is too large (maximum is "+strconv.FormatInt(files.MaxSize(), 10)+" bytes)")
 	if r.ContentLength > limit {
 		return tooLarge
 	}
@@ -356,9 +383,9 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 				grant = r.URL.Query().Get(grantField)
 			}
 			body := &trackReader{r: part}
-			b, err := h.id.UploadBlob(ctx, s, grant, body)
+			b, err := files.Upload(ctx, s, grant, body)
 			if err != nil {
-				if body.err != nil && !errors.Is(err, identity.ErrTooLarge) {
+				if body.err != nil && !errors.Is(err, blob.ErrTooLarge) {
 					return readErr(body.err)
 				}
 				return err
@@ -430,7 +457,12 @@ func (h *handler) downloadBlob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	b, content, err := h.id.OpenBlob(r.Context(), s, pathValue(r, "ref"))
+	files, err := h.files("open blob")
+	if err != nil {
+		writeError(w, r, h.log, err)
+		return
+	}
+	b, content, err := files.Open(r.Context(), s, pathValue(r, "ref"))
 	if err != nil {
 		writeError(w, r, h.log, err)
 		return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/store/blobstore"
@@ -32,7 +33,7 @@ func (e *blobEnv) completedBlob(token string, public bool, content []byte) *wire
 // A guest uploads a public file and deletes itself: the file is no longer served, and the
 // janitor removes its bytes.
 func TestBlobsOfDeletedUserAreGone(t *testing.T) {
-	e := newBlobEnv(t, identity.BlobConfig{}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{}, httpadapter.Config{})
 	r := e.do("POST", "/session.json", e.sessionBody(`,"user":{"guest":true}`))
 	if r.Code != http.StatusCreated {
 		t.Fatalf("guest session: %d %s", r.Code, r.Body)
@@ -56,7 +57,7 @@ func TestBlobsOfDeletedUserAreGone(t *testing.T) {
 }
 
 func TestBlobQuotaOverHTTP(t *testing.T) {
-	e := newBlobEnv(t, identity.BlobConfig{}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{}, httpadapter.Config{})
 	if _, err := e.id.UpdateApplicationSettings(t.Context(), e.app.ID, identity.AppSettings{BlobQuota: identity.BlobQuota{MaxFiles: 2, MaxBytes: 3000}}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestBlobCreationRateLimited(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Close() })
 	l := newLimitEnv(t, func(c *ratelimit.Config) { c.Blob = ratelimit.Rate{} }, func(o *envOpt) {
-		o.identity = func(c *identity.Config) { c.Blobs = identity.BlobConfig{Storage: d} }
+		o.blobs = &blob.Config{Storage: d}
 		o.settings.BlobQuota.MaxFiles = -1
 	})
 	tok, _ := l.userSession("alice", "password123")
@@ -125,7 +126,7 @@ func TestBlobUploadURLHeaders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newBlobEnv(t, identity.BlobConfig{}, tc.cfg)
+			e := newBlobEnv(t, blob.Config{}, tc.cfg)
 			tok, _ := e.userSession("alice", "password123")
 			target := "/blobs.json"
 			if tc.host != "" {
@@ -147,11 +148,11 @@ func TestBlobUploadURLHeaders(t *testing.T) {
 // Without PublicURL, New warns once that upload URLs follow the request.
 func TestBlobPublicURLWarning(t *testing.T) {
 	const warning = "Config.PublicURL is not set"
-	e := newBlobEnv(t, identity.BlobConfig{}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{}, httpadapter.Config{})
 	if n := strings.Count(e.logs.String(), warning); n != 1 {
 		t.Fatalf("%d warnings without PublicURL, want 1; log:\n%s", n, e.logs)
 	}
-	e = newBlobEnv(t, identity.BlobConfig{}, httpadapter.Config{PublicURL: "https://api.example.net"})
+	e = newBlobEnv(t, blob.Config{}, httpadapter.Config{PublicURL: "https://api.example.net"})
 	if strings.Contains(e.logs.String(), warning) {
 		t.Fatalf("warning with PublicURL set:\n%s", e.logs)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/store/blobstore"
 )
@@ -27,7 +28,7 @@ type blobEnv struct {
 }
 
 // newBlobEnv is an env whose Identity has blobs on (a blobstore.Dir in a temp directory).
-func newBlobEnv(t testing.TB, bcfg identity.BlobConfig, cfg httpadapter.Config) *blobEnv {
+func newBlobEnv(t testing.TB, bcfg blob.Config, cfg httpadapter.Config) *blobEnv {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "blobs")
 	d, err := blobstore.OpenDir(dir)
@@ -40,7 +41,7 @@ func newBlobEnv(t testing.TB, bcfg identity.BlobConfig, cfg httpadapter.Config) 
 	cfg.InsecureNoRateLimit = true
 	e := newEnv(t, func(o *envOpt) {
 		o.cfg = cfg
-		o.identity = func(c *identity.Config) { c.Blobs = bcfg }
+		o.blobs = &bcfg
 	})
 	return &blobEnv{env: e, dir: dir}
 }
@@ -159,12 +160,12 @@ func wantError(t *testing.T, what string, r *resp, code int, body string) {
 var png = append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte("pixels"), 400)...)
 
 func TestBlobUploadAndDownload(t *testing.T) {
-	e := newBlobEnv(t, identity.BlobConfig{}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{}, httpadapter.Config{})
 	alice, aliceID := e.userSession("alice", "password123")
 	bob, _ := e.userSession("bob", "password123")
 
 	b, u := e.createBlob(alice, "avatar.png", "image/png", false)
-	if !identity.ValidBlobUID(b.UID) || b.Name != "avatar.png" || b.ContentType != "image/png" || b.Public ||
+	if !blob.ValidUID(b.UID) || b.Name != "avatar.png" || b.ContentType != "image/png" || b.Public ||
 		b.Size != nil || b.BlobStatus != nil || b.SetCompletedAt != nil || b.CreatedAt != "2026-03-04T10:11:12Z" {
 		t.Fatalf("created blob = %+v", b)
 	}
@@ -277,7 +278,7 @@ func TestBlobUploadAndDownload(t *testing.T) {
 
 // The negative list of issue 8.
 func TestBlobNegative(t *testing.T) {
-	e := newBlobEnv(t, identity.BlobConfig{MaxSize: 4096}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{MaxSize: 4096}, httpadapter.Config{})
 	alice, aliceID := e.userSession("alice", "password123")
 	bob, bobID := e.userSession("bob", "password123")
 	grantDenied := func(msg string) string { return `{"errors":{"base":["` + msg + `"]}}` }
@@ -376,7 +377,7 @@ func TestBlobNegative(t *testing.T) {
 		}
 		for _, f := range e.files() {
 			parts := strings.Split(f, "/")
-			if len(parts) != 3 || parts[0] != itoa(e.app.ID) || !identity.ValidBlobUID(parts[2]) || parts[1] != parts[2][:2] {
+			if len(parts) != 3 || parts[0] != itoa(e.app.ID) || !blob.ValidUID(parts[2]) || parts[1] != parts[2][:2] {
 				t.Fatalf("stored file %q is not application/shard/uid", f)
 			}
 		}
@@ -446,7 +447,7 @@ func TestBlobNegative(t *testing.T) {
 }
 
 func TestBlobUnsafeTypesAreAttachments(t *testing.T) {
-	e := newBlobEnv(t, identity.BlobConfig{}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{}, httpadapter.Config{})
 	alice, _ := e.userSession("alice", "password123")
 	for _, tc := range []struct{ ct, name, want string }{
 		{"image/svg+xml", "x.svg", "attachment; filename=x.svg"},
@@ -483,7 +484,7 @@ func TestBlobUploadURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newBlobEnv(t, identity.BlobConfig{}, tc.cfg)
+			e := newBlobEnv(t, blob.Config{}, tc.cfg)
 			if tc.prefix != "" {
 				mux := http.NewServeMux()
 				mux.Handle(tc.prefix+"/", http.StripPrefix(tc.prefix, e.h))
@@ -532,7 +533,7 @@ func TestBlobsDisabled(t *testing.T) {
 // A real server: the client streams a body larger than the limit; the server answers 413
 // and keeps nothing.
 func TestBlobOversizedOverHTTP(t *testing.T) {
-	e := newBlobEnv(t, identity.BlobConfig{MaxSize: 1 << 20}, httpadapter.Config{})
+	e := newBlobEnv(t, blob.Config{MaxSize: 1 << 20}, httpadapter.Config{})
 	srv := httptest.NewServer(e.h)
 	defer srv.Close()
 	alice, _ := e.userSession("alice", "password123")
@@ -556,7 +557,7 @@ func TestBlobOversizedOverHTTP(t *testing.T) {
 // FuzzBlobUpload sends arbitrary multipart bodies (with a valid grant available as a seed) to
 // the upload URL: the answer is never a 5xx, always JSON, and a refused upload stores nothing.
 func FuzzBlobUpload(f *testing.F) {
-	e := newBlobEnv(f, identity.BlobConfig{MaxSize: 1024}, httpadapter.Config{})
+	e := newBlobEnv(f, blob.Config{MaxSize: 1024}, httpadapter.Config{})
 	tok, _ := e.userSession("fuzzer", "password123")
 	_, u := e.createBlob(tok, "f.png", "image/png", false)
 	grant := u.Query().Get("grant")

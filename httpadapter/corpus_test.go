@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/passwordreset"
 	"github.com/identitykit/identity/provider/guest"
@@ -152,8 +153,11 @@ func runCorpus(t *testing.T, limited bool) {
 		Hasher:    pw,
 		Providers: []identity.Provider{pw, gp},
 		Logger:    logger,
-		Blobs:     identity.BlobConfig{Storage: blobs, MaxSize: 64 << 10},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs, MaxSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +173,7 @@ func runCorpus(t *testing.T, limited bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := httpadapter.Config{Logger: logger, InsecureNoRateLimit: !limited, Reset: reset}
+	cfg := httpadapter.Config{Logger: logger, InsecureNoRateLimit: !limited, Reset: reset, Blobs: files}
 	if limited {
 		many := ratelimit.Rate{Burst: 1 << 20, Interval: time.Millisecond}
 		cfg.RateLimit, err = ratelimit.New(ratelimit.Config{

@@ -124,9 +124,10 @@
 //
 // # Blobs
 //
-// File storage (identity.Config.Blobs; off without it: the blob endpoints answer 403
-// {"errors":["File storage is not configured on this server"]}) serves the SDKs' avatar flow:
-// storage.createAndUpload, users.update({avatar: uid}), storage.privateUrl(uid).
+// File storage (Config.Blobs, a blob.Service built on the handler's Identity; off without
+// it: the blob endpoints answer 403 {"errors":["File storage is not configured on this
+// server"]}) serves the SDKs' avatar flow: storage.createAndUpload, users.update({avatar:
+// uid}), storage.privateUrl(uid).
 //
 // POST /blobs takes {"blob":{"name","content_type","public"}} (a user session; public
 // defaults to false, content_type to application/octet-stream) and answers the blob with
@@ -144,7 +145,7 @@
 // /blobs/{id}/complete with {"size":N} (or {"blob":{"size":N}}) completes the upload; a size
 // other than the bytes received is 422 on "size" and discards the upload. Only completed
 // blobs can be downloaded or used as an avatar; blobs not completed within an hour are
-// removed by identity.DeleteExpired.
+// removed by the janitor (identity.Identity.DeleteExpired runs the Service's Sweep).
 //
 // Each user's files are bounded by the application's identity.AppSettings.BlobQuota (100
 // files and 100 MiB by default): POST /blobs beyond the file count is 422 {"errors":{"base":
@@ -153,7 +154,7 @@
 // running at once cannot exceed the quota together (422 on "base", the upload discarded).
 // POST /blobs is also rate-limited per client address (see Rate limits). A user's blobs go
 // with the user: once it is deleted (DELETE /users/{id}, or a guest's expiry) none of them is
-// served, and identity.DeleteExpired removes them, bytes included.
+// served, and the janitor removes them, bytes included.
 //
 // GET /blobs/{uid} (what privateUrl and publicUrl build; also with ".json" and CB-Token, as
 // getFile sends) serves a public blob to anyone and a private one to any valid session of

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/ratelimit"
 )
 
@@ -44,7 +45,7 @@ type errorRule struct {
 var errorTable = []errorRule{
 	{target: identity.ErrSessionNotFound, status: http.StatusUnauthorized, shape: shapeBase, msg: msgSessionNotFound},
 	{target: identity.ErrNeedUser, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Need user."},
-	{target: identity.ErrInvalidGrant, status: http.StatusForbidden, shape: shapeFields, msg: "Upload grant is invalid"},
+	{target: blob.ErrInvalidGrant, status: http.StatusForbidden, shape: shapeFields, msg: "Upload grant is invalid"},
 	{target: identity.ErrForbidden, status: http.StatusForbidden, shape: shapeBase, msg: "Forbidden. Users may only act on their own account."},
 	// A remote identity service (a Custom Identity Provider) refused: the provider's message,
 	// carried in the *identity.Error, goes to the client, as ConnectyCube passes on its Custom
@@ -70,7 +71,7 @@ var errorTable = []errorRule{
 	{target: identity.ErrUnavailable, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Service temporarily unavailable, retry later", retryAfter: 5},
 	{target: context.DeadlineExceeded, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Service temporarily unavailable, retry later", retryAfter: 5},
 	{target: context.Canceled, status: http.StatusServiceUnavailable, shape: shapeFlat, msg: "Request canceled"},
-	{target: identity.ErrTooLarge, status: http.StatusRequestEntityTooLarge, shape: shapeFields, msg: "Request entity too large"},
+	{target: blob.ErrTooLarge, status: http.StatusRequestEntityTooLarge, shape: shapeFields, msg: "Request entity too large"},
 	{target: errTooLarge, status: http.StatusRequestEntityTooLarge, shape: shapeFlat, msg: "Request entity too large"},
 	{target: errBadRequest, status: http.StatusBadRequest, shape: shapeFlat, msg: "Bad request"},
 	{target: errRouteNotFound, status: http.StatusNotFound, shape: shapeFlat, msg: "Not found"},

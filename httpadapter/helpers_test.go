@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/internal/testutil/testenv"
@@ -41,11 +42,14 @@ type envOpt struct {
 	providers []identity.Provider
 	// appName names the application ("test" when empty).
 	appName string
-	// identity edits the identity's Config before identity.New (blobs).
+	// identity edits the identity's Config before identity.New.
 	identity func(*identity.Config)
 	// reset, when set, turns password reset on: passwordreset.New with this Config, the
 	// env's store, clock and logger, given to the adapter as Config.Reset.
 	reset *passwordreset.Config
+	// blobs, when set, turns file storage on: a blob.Service with this Config (its Store
+	// defaults to the env's store) goes to the handler's Config.Blobs.
+	blobs *blob.Config
 	// debugLog logs at Debug level rather than Info.
 	debugLog bool
 }
@@ -109,6 +113,15 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 		rc := *o.reset
 		rc.Store, rc.Now, rc.Logger = st, e.clock.Now, log
 		if cfg.Reset, err = passwordreset.New(e.id, rc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.blobs != nil {
+		bcfg := *o.blobs
+		if bcfg.Store == nil {
+			bcfg.Store = st
+		}
+		if cfg.Blobs, err = blob.New(e.id, bcfg); err != nil {
 			t.Fatal(err)
 		}
 	}

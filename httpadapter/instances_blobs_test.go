@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/httpadapter"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/internal/testutil/testenv"
@@ -21,7 +22,7 @@ import (
 )
 
 // TestTwoInstancesShareBlobsOnS3 runs two complete server instances on one PostgreSQL
-// database and one S3 bucket, with one upload grant key (BlobConfig.GrantKey), as a
+// database and one S3 bucket, with one upload grant key (blob.Config.GrantKey), as a
 // deployment behind a load balancer would: a file uploaded through one is served by the
 // other, with ranges and the same headers; an upload grant issued by one is honoured (once)
 // by the other; deleting a file, or its owner, on one removes the object from the bucket.
@@ -46,12 +47,15 @@ func TestTwoInstancesShareBlobsOnS3(t *testing.T) {
 			t.Fatal(err)
 		}
 		log := slog.New(slog.NewTextHandler(logs, nil))
-		id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}, Now: clk.Now, Logger: log,
-			Blobs: identity.BlobConfig{Storage: bs, GrantKey: grantKey}})
+		id, err := identity.New(identity.Config{Store: st, Hasher: pw, Providers: []identity.Provider{pw}, Now: clk.Now, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := httpadapter.New(id, httpadapter.Config{InsecureNoRateLimit: true, Logger: log})
+		files, err := blob.New(id, blob.Config{Store: st, Storage: bs, GrantKey: grantKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := httpadapter.New(id, httpadapter.Config{InsecureNoRateLimit: true, Logger: log, Blobs: files})
 		return &blobEnv{env: &env{t: t, id: id, clock: clk, store: st, logs: logs, h: h}}
 	}
 	a, b := newInstance(stA), newInstance(stB)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/store/blobstore"
 	"github.com/identitykit/identity/store/blobstore/s3blob"
 )
@@ -58,9 +59,10 @@ func parseGrantKey(s string) ([]byte, error) {
 	return k, nil
 }
 
-// openBlobs opens the S3 bucket or the blob directory of cfg and returns the identity.BlobConfig that uses it
-// (the zero BlobConfig when file storage is off). close releases the directory.
-func openBlobs(ctx context.Context, cfg *config, log *slog.Logger) (bc identity.BlobConfig, close func(), err error) {
+// openBlobs opens the S3 bucket or the blob directory of cfg and returns the blob.Config that
+// uses it, without its Store (newBlobs adds it); the zero Config, without Storage, when file
+// storage is off. close releases the directory.
+func openBlobs(ctx context.Context, cfg *config, log *slog.Logger) (bc blob.Config, close func(), err error) {
 	close = func() {}
 	if s3 := cfg.BlobS3; s3.Endpoint != "" {
 		bs, err := s3blob.New(s3)
@@ -91,10 +93,24 @@ func openBlobs(ctx context.Context, cfg *config, log *slog.Logger) (bc identity.
 	return cfg.blobConfig(d, log), func() { d.Close() }, nil
 }
 
-// blobConfig is the identity.BlobConfig of cfg with storage st.
-func (c *config) blobConfig(st identity.BlobStorage, log *slog.Logger) identity.BlobConfig {
+// blobConfig is the blob.Config of cfg with storage st.
+func (c *config) blobConfig(st blob.Storage, log *slog.Logger) blob.Config {
 	if c.BlobGrantKey == nil {
 		log.Info("server: upload grants are signed with a random per-process key; set -blob-grant-key when several instances serve one database")
 	}
-	return identity.BlobConfig{Storage: st, MaxSize: c.MaxBlobBytes, GrantKey: c.BlobGrantKey}
+	return blob.Config{Storage: st, MaxSize: c.MaxBlobBytes, GrantKey: c.BlobGrantKey}
+}
+
+// newBlobs starts file storage on id with bc (from openBlobs) and the store st; nil when
+// bc has no Storage (file storage off).
+func newBlobs(id *identity.Identity, st blob.Store, bc blob.Config) (*blob.Service, error) {
+	if bc.Storage == nil {
+		return nil, nil
+	}
+	bc.Store = st
+	files, err := blob.New(id, bc)
+	if err != nil {
+		return nil, fmt.Errorf("server: file storage: %w", err)
+	}
+	return files, nil
 }

@@ -128,13 +128,16 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		Hasher:    pw,
 		Providers: append([]identity.Provider{pw, gp}, external...),
 		Logger:    log,
-		Blobs:     blobs,
 	})
 	if err != nil {
 		return err
 	}
 	reset.Store = st
 	resetService, err := passwordreset.New(id, reset)
+	if err != nil {
+		return err
+	}
+	files, err := newBlobs(id, st, blobs)
 	if err != nil {
 		return err
 	}
@@ -157,6 +160,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		ClientAddrHeader:    cfg.ClientAddrHeader,
 		PublicURL:           cfg.PublicURL,
 		Reset:               resetService,
+		Blobs:               files,
 	})
 	var h http.Handler = api
 	if cfg.AccessLog {

@@ -1,4 +1,4 @@
-// Package blobkey checks the storage keys identity gives a BlobStorage: one to eight
+// Package blobkey checks the storage keys package blob gives a blob.Storage: one to eight
 // "/"-separated segments of 1 to 128 ASCII letters, digits, '-' and '_' (no dots, so no
 // segment is "." or ".." and no key names a temporary file). Every blob storage backend of
 // this module checks keys with it.

@@ -1,15 +1,15 @@
-// Package blobstore keeps the bytes of identity blobs (avatars and other files) in a local
-// directory: the identity.BlobStorage used by default.
+// Package blobstore keeps the bytes of blobs (avatars and other files, package blob) in a
+// local directory: the blob.Storage used by default.
 //
 //	dir, err := blobstore.OpenDir("/var/lib/identity/blobs")
 //	if err != nil { ... }
 //	defer dir.Close()
-//	id, err := identity.New(identity.Config{..., Blobs: identity.BlobConfig{Storage: dir}})
+//	files, err := blob.New(id, blob.Config{Store: st, Storage: dir})
 //
 // A key ("12/ab/ab3f...") is a relative path inside the directory; every file access goes
 // through an os.Root opened on it, so nothing outside the directory is ever read, written or
 // removed, whatever a key or a symbolic link inside the directory says. Keys are validated
-// anyway (segments of ASCII letters, digits, '-' and '_'; no dots), and identity derives them
+// anyway (segments of ASCII letters, digits, '-' and '_'; no dots), and package blob derives them
 // from random UIDs, never from client file names.
 //
 // Writes are atomic: Put streams into a temporary file in the key's directory (named
@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/internal/blobkey"
 )
 
@@ -48,12 +49,12 @@ const (
 	filePerm   = 0o600
 )
 
-// Dir is an identity.BlobStorage in a local directory. It is safe for concurrent use.
+// Dir is a blob.Storage in a local directory. It is safe for concurrent use.
 type Dir struct {
 	root *os.Root
 }
 
-var _ identity.BlobStorage = (*Dir)(nil)
+var _ blob.Storage = (*Dir)(nil)
 
 // OpenDir opens the directory at dir, creating it (mode 0700) if it does not exist.
 func OpenDir(dir string) (*Dir, error) {
@@ -86,7 +87,7 @@ func checkKey(key string) (string, error) {
 }
 
 // Put stores at most maxBytes bytes of r under key, atomically (see the package
-// documentation). More than maxBytes is an error wrapping identity.ErrTooLarge; errors
+// documentation). More than maxBytes is an error wrapping blob.ErrTooLarge; errors
 // reading r are returned wrapped; nothing is stored on any error.
 func (d *Dir) Put(ctx context.Context, key string, r io.Reader, maxBytes int64) (n int64, err error) {
 	dir, err := checkKey(key)
@@ -125,7 +126,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, maxBytes int64) 
 		return 0, fmt.Errorf("blobstore: %w", err)
 	}
 	if n > maxBytes {
-		return 0, fmt.Errorf("blobstore: more than %d bytes: %w", maxBytes, identity.ErrTooLarge)
+		return 0, fmt.Errorf("blobstore: more than %d bytes: %w", maxBytes, blob.ErrTooLarge)
 	}
 	if err = f.Sync(); err != nil {
 		return 0, fmt.Errorf("blobstore: %w", err)
@@ -174,30 +175,30 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 
 // Open returns the content under key, its size and modification time. A missing key is an
 // error wrapping identity.ErrNotFound.
-func (d *Dir) Open(ctx context.Context, key string) (io.ReadSeekCloser, identity.BlobStat, error) {
+func (d *Dir) Open(ctx context.Context, key string) (io.ReadSeekCloser, blob.Stat, error) {
 	if _, err := checkKey(key); err != nil {
-		return nil, identity.BlobStat{}, err
+		return nil, blob.Stat{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, identity.BlobStat{}, err
+		return nil, blob.Stat{}, err
 	}
 	f, err := d.root.Open(key)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, identity.BlobStat{}, fmt.Errorf("blobstore: %s: %w", key, identity.ErrNotFound)
+		return nil, blob.Stat{}, fmt.Errorf("blobstore: %s: %w", key, identity.ErrNotFound)
 	}
 	if err != nil {
-		return nil, identity.BlobStat{}, fmt.Errorf("blobstore: %w", err)
+		return nil, blob.Stat{}, fmt.Errorf("blobstore: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, identity.BlobStat{}, fmt.Errorf("blobstore: %w", err)
+		return nil, blob.Stat{}, fmt.Errorf("blobstore: %w", err)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, identity.BlobStat{}, fmt.Errorf("blobstore: %s is not a regular file: %w", key, identity.ErrNotFound)
+		return nil, blob.Stat{}, fmt.Errorf("blobstore: %s is not a regular file: %w", key, identity.ErrNotFound)
 	}
-	return f, identity.BlobStat{Size: st.Size(), ModTime: st.ModTime()}, nil
+	return f, blob.Stat{Size: st.Size(), ModTime: st.ModTime()}, nil
 }
 
 // Delete removes the content under key; a missing key is not an error.

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
 // CreateApplication inserts app and sets app.ID. A taken AuthKey yields an *identity.Error
@@ -150,7 +151,7 @@ func (s *Store) DeleteApplication(ctx context.Context, id int64) error {
 			return identity.ErrApplicationNotFound
 		}
 		err := tx.Exec("UPDATE "+s.blobs()+" SET state = ? WHERE application_id = ? AND state <> ?",
-			int(identity.BlobDeleting), id, int(identity.BlobDeleting)).Error
+			int(blob.Deleting), id, int(blob.Deleting)).Error
 		if err != nil {
 			return err
 		}

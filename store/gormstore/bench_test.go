@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
 // benchSessions is how many sessions the lookup benchmark's table holds.
@@ -87,7 +88,7 @@ func BenchmarkStaleBlobsNoneStale(b *testing.B) {
 				err = st.db.Exec("INSERT INTO "+st.blobs()+" (application_id, user_id, uid, name, content_type, size, public,"+
 					" state, created_at, updated_at, completed_at) "+
 					seq+"SELECT 1, i, 'u' || i, 'a.png', 'image/png', 1000, ?, ?, ?, ?, ? FROM n",
-					benchBlobs, true, int(identity.BlobCompleted), now, now, now).Error
+					benchBlobs, true, int(blob.Completed), now, now, now).Error
 			}
 			if err != nil {
 				b.Fatal(err)

@@ -8,13 +8,14 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
-// Blob metadata (identity.BlobStore) lives in <prefix>blobs. uid is unique across
+// Blob metadata (blob.Store) lives in <prefix>blobs. uid is unique across
 // applications; (state, created_at) serves the janitor's search for stale blobs, (user_id,
 // state) the quota and the marking of a deleted user's blobs.
 
-var _ identity.BlobStore = (*Store)(nil)
+var _ blob.Store = (*Store)(nil)
 
 const (
 	blobsTable   = "blobs"
@@ -33,7 +34,7 @@ type blobRow struct {
 	ContentType   string     `gorm:"column:content_type;not null"`
 	Size          int64      `gorm:"column:size;not null"`
 	Public        bool       `gorm:"column:public;not null"`
-	State         int        `gorm:"column:state;not null"` // identity.BlobState
+	State         int        `gorm:"column:state;not null"` // blob.State
 	CreatedAt     time.Time  `gorm:"column:created_at;not null;autoCreateTime:false"`
 	UpdatedAt     time.Time  `gorm:"column:updated_at;not null;autoUpdateTime:false"`
 	CompletedAt   *time.Time `gorm:"column:completed_at"`
@@ -51,7 +52,7 @@ func (s *Store) blobIndexDDL() []string {
 	}
 }
 
-func toBlobRow(b *identity.Blob) *blobRow {
+func toBlobRow(b *blob.Blob) *blobRow {
 	return &blobRow{
 		ID:            b.ID,
 		ApplicationID: b.ApplicationID,
@@ -68,8 +69,8 @@ func toBlobRow(b *identity.Blob) *blobRow {
 	}
 }
 
-func (r *blobRow) blob() *identity.Blob {
-	return &identity.Blob{
+func (r *blobRow) blob() *blob.Blob {
+	return &blob.Blob{
 		ID:            r.ID,
 		ApplicationID: r.ApplicationID,
 		UserID:        r.UserID,
@@ -78,7 +79,7 @@ func (r *blobRow) blob() *identity.Blob {
 		ContentType:   r.ContentType,
 		Size:          r.Size,
 		Public:        r.Public,
-		State:         identity.BlobState(r.State),
+		State:         blob.State(r.State),
 		CreatedAt:     r.CreatedAt.UTC(),
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		CompletedAt:   fromOptTime(r.CompletedAt),
@@ -88,7 +89,7 @@ func (r *blobRow) blob() *identity.Blob {
 // CreateBlob inserts b and sets b.ID. A UID already stored (in any application) yields an
 // *identity.Error wrapping identity.ErrInvalidInput naming "uid"; text a database cannot
 // store, one naming the field.
-func (s *Store) CreateBlob(ctx context.Context, b *identity.Blob) error {
+func (s *Store) CreateBlob(ctx context.Context, b *blob.Blob) error {
 	const op = "create blob"
 	if b == nil || b.UID == "" {
 		return identity.NewError(op, identity.ErrInvalidInput, "uid", "blank")
@@ -112,19 +113,19 @@ func (s *Store) CreateBlob(ctx context.Context, b *identity.Blob) error {
 }
 
 // Blob returns blob id of application appID, or identity.ErrNotFound.
-func (s *Store) Blob(ctx context.Context, appID, id int64) (*identity.Blob, error) {
+func (s *Store) Blob(ctx context.Context, appID, id int64) (*blob.Blob, error) {
 	return s.findBlob(ctx, "blob", "id = ? AND application_id = ?", id, appID)
 }
 
 // BlobByUID returns the blob with uid, or identity.ErrNotFound.
-func (s *Store) BlobByUID(ctx context.Context, uid string) (*identity.Blob, error) {
+func (s *Store) BlobByUID(ctx context.Context, uid string) (*blob.Blob, error) {
 	if uid == "" || !validText(uid) {
 		return nil, identity.ErrNotFound
 	}
 	return s.findBlob(ctx, "blob by uid", "uid = ?", uid)
 }
 
-func (s *Store) findBlob(ctx context.Context, op, where string, args ...any) (*identity.Blob, error) {
+func (s *Store) findBlob(ctx context.Context, op, where string, args ...any) (*blob.Blob, error) {
 	var row blobRow
 	err := s.db.WithContext(ctx).Table(s.blobs()).Where(where, args...).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -139,7 +140,7 @@ func (s *Store) findBlob(ctx context.Context, op, where string, args ...any) (*i
 // UpdateBlobState stores b's State, Size, UpdatedAt and CompletedAt if the stored state is
 // from: one guarded UPDATE, so of concurrent callers with the same from exactly one
 // succeeds. identity.ErrNotFound when no row of b.ID is in state from.
-func (s *Store) UpdateBlobState(ctx context.Context, b *identity.Blob, from identity.BlobState) error {
+func (s *Store) UpdateBlobState(ctx context.Context, b *blob.Blob, from blob.State) error {
 	row := toBlobRow(b)
 	res := s.db.WithContext(ctx).Exec("UPDATE "+s.blobs()+
 		" SET state = ?, size = ?, updated_at = ?, completed_at = ? WHERE id = ? AND state = ?",
@@ -157,7 +158,7 @@ func (s *Store) UpdateBlobState(ctx context.Context, b *identity.Blob, from iden
 // created before before, or whose owner is not a user of their application. The last
 // condition is an anti-join of the whole blobs table with users (by primary key), run once
 // per janitor batch.
-func (s *Store) StaleBlobs(ctx context.Context, before time.Time, limit int) ([]*identity.Blob, error) {
+func (s *Store) StaleBlobs(ctx context.Context, before time.Time, limit int) ([]*blob.Blob, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -170,12 +171,12 @@ func (s *Store) StaleBlobs(ctx context.Context, before time.Time, limit int) ([]
 		Where("id IN (SELECT id FROM "+b+" WHERE state = ?"+
 			" UNION SELECT id FROM "+b+" WHERE state <> ? AND created_at < ?"+
 			" UNION SELECT o.id FROM "+b+" o WHERE NOT EXISTS (SELECT 1 FROM "+s.t.users+" u WHERE u.id = o.user_id AND u.application_id = o.application_id))",
-			int(identity.BlobDeleting), int(identity.BlobCompleted), dbTime(before)).
+			int(blob.Deleting), int(blob.Completed), dbTime(before)).
 		Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, s.fail("stale blobs", err)
 	}
-	out := make([]*identity.Blob, len(rows))
+	out := make([]*blob.Blob, len(rows))
 	for i := range rows {
 		out[i] = rows[i].blob()
 	}
@@ -198,7 +199,7 @@ func (s *Store) BlobUsage(ctx context.Context, appID, userID int64) (int, int64,
 		Bytes int64
 	}
 	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM "+s.blobs()+
-		" WHERE user_id = ? AND application_id = ? AND state <> ?", userID, appID, int(identity.BlobDeleting)).Scan(&u).Error
+		" WHERE user_id = ? AND application_id = ? AND state <> ?", userID, appID, int(blob.Deleting)).Scan(&u).Error
 	if err != nil {
 		return 0, 0, s.fail("blob usage", err)
 	}

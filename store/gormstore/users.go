@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
 // userRowFor checks u for op (create or update) and returns its row.
@@ -234,7 +235,7 @@ func (s *Store) deleteUserRecords(tx *gorm.DB, ids []int64) (int, error) {
 		return 0, res.Error
 	}
 	err := tx.Exec("UPDATE "+s.blobs()+" SET state = ? WHERE user_id IN ? AND state <> ?",
-		int(identity.BlobDeleting), ids, int(identity.BlobDeleting)).Error
+		int(blob.Deleting), ids, int(blob.Deleting)).Error
 	if err != nil {
 		return 0, err
 	}

@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
-// The identity.BlobStore rules. A store that does not implement the interface skips them
+// The blob.Store rules. A store that does not implement the interface skips them
 // (blobs are then unavailable with it).
 
-func blobStore(t *testing.T, s identity.Store) identity.BlobStore {
+func blobStore(t *testing.T, s identity.Store) blob.Store {
 	t.Helper()
-	return optional[identity.BlobStore](t, s)
+	return optional[blob.Store](t, s)
 }
 
 // blobUID returns a fresh 32-hex-character blob UID.
@@ -23,20 +24,20 @@ func blobUID() string {
 	return fmt.Sprintf("%016x%016x", uint64(time.Now().UnixNano()), uint64(seq.Add(1)))
 }
 
-func mkBlob(appID, userID int64, created time.Time) *identity.Blob {
-	return &identity.Blob{
+func mkBlob(appID, userID int64, created time.Time) *blob.Blob {
+	return &blob.Blob{
 		ApplicationID: appID,
 		UserID:        userID,
 		UID:           blobUID(),
 		Name:          "photo.png",
 		ContentType:   "image/png",
-		State:         identity.BlobCreated,
+		State:         blob.Created,
 		CreatedAt:     created,
 		UpdatedAt:     created,
 	}
 }
 
-func newBlob(t *testing.T, bs identity.BlobStore, appID, userID int64, created time.Time) *identity.Blob {
+func newBlob(t *testing.T, bs blob.Store, appID, userID int64, created time.Time) *blob.Blob {
 	t.Helper()
 	b := mkBlob(appID, userID, created)
 	if err := bs.CreateBlob(t.Context(), b); err != nil {
@@ -48,7 +49,7 @@ func newBlob(t *testing.T, bs identity.BlobStore, appID, userID int64, created t
 	return b
 }
 
-func normBlob(b *identity.Blob) identity.Blob {
+func normBlob(b *blob.Blob) blob.Blob {
 	n := *b
 	n.CreatedAt = n.CreatedAt.UTC()
 	n.UpdatedAt = n.UpdatedAt.UTC()
@@ -56,7 +57,7 @@ func normBlob(b *identity.Blob) identity.Blob {
 	return n
 }
 
-func checkBlob(t *testing.T, what string, got, want *identity.Blob) {
+func checkBlob(t *testing.T, what string, got, want *blob.Blob) {
 	t.Helper()
 	checkEqual(t, what, "blob", got, want, normBlob)
 }
@@ -64,7 +65,7 @@ func checkBlob(t *testing.T, what string, got, want *identity.Blob) {
 func testBlobRoundTrip(t *testing.T, s identity.Store) {
 	bs := blobStore(t, s)
 	ctx := t.Context()
-	b := &identity.Blob{
+	b := &blob.Blob{
 		ApplicationID: 7,
 		UserID:        42,
 		UID:           blobUID(),
@@ -72,7 +73,7 @@ func testBlobRoundTrip(t *testing.T, s identity.Store) {
 		ContentType:   "image/svg+xml; charset=utf-8",
 		Size:          0,
 		Public:        true,
-		State:         identity.BlobCreated,
+		State:         blob.Created,
 		CreatedAt:     t0,
 		UpdatedAt:     t0.Add(time.Second),
 	}
@@ -129,12 +130,12 @@ func testBlobUnstorableText(t *testing.T, s identity.Store) {
 	bs := blobStore(t, s)
 	for _, tc := range []struct {
 		field string
-		set   func(b *identity.Blob)
+		set   func(b *blob.Blob)
 	}{
-		{"name", func(b *identity.Blob) { b.Name = "a\x00b" }},
-		{"name", func(b *identity.Blob) { b.Name = "\xff\xfe" }},
-		{"content_type", func(b *identity.Blob) { b.ContentType = "image/\x00png" }},
-		{"uid", func(b *identity.Blob) { b.UID = "" }},
+		{"name", func(b *blob.Blob) { b.Name = "a\x00b" }},
+		{"name", func(b *blob.Blob) { b.Name = "\xff\xfe" }},
+		{"content_type", func(b *blob.Blob) { b.ContentType = "image/\x00png" }},
+		{"uid", func(b *blob.Blob) { b.UID = "" }},
 	} {
 		b := mkBlob(1, 1, t0)
 		tc.set(b)
@@ -150,32 +151,32 @@ func testBlobUpdateState(t *testing.T, s identity.Store) {
 
 	// From the wrong state: nothing is written.
 	upd := *b
-	upd.State, upd.Size, upd.UpdatedAt = identity.BlobUploaded, 123, t0.Add(time.Minute)
-	wantErr(t, "UpdateBlobState from a wrong state", bs.UpdateBlobState(ctx, &upd, identity.BlobUploading), identity.ErrNotFound)
+	upd.State, upd.Size, upd.UpdatedAt = blob.Uploaded, 123, t0.Add(time.Minute)
+	wantErr(t, "UpdateBlobState from a wrong state", bs.UpdateBlobState(ctx, &upd, blob.Uploading), identity.ErrNotFound)
 	got, _ := bs.Blob(ctx, 3, b.ID)
 	checkBlob(t, "blob after a refused update", got, &untouched)
 
 	// A missing blob.
 	missing := upd
 	missing.ID = b.ID + 1000
-	wantErr(t, "UpdateBlobState of a missing blob", bs.UpdateBlobState(ctx, &missing, identity.BlobCreated), identity.ErrNotFound)
+	wantErr(t, "UpdateBlobState of a missing blob", bs.UpdateBlobState(ctx, &missing, blob.Created), identity.ErrNotFound)
 
 	// Through every state; only state, size, updated_at and completed_at change.
 	steps := []struct {
-		from, to identity.BlobState
+		from, to blob.State
 		size     int64
 	}{
-		{identity.BlobCreated, identity.BlobUploading, 0},
-		{identity.BlobUploading, identity.BlobUploaded, 4096},
-		{identity.BlobUploaded, identity.BlobCompleted, 4096},
-		{identity.BlobCompleted, identity.BlobDeleting, 4096},
+		{blob.Created, blob.Uploading, 0},
+		{blob.Uploading, blob.Uploaded, 4096},
+		{blob.Uploaded, blob.Completed, 4096},
+		{blob.Completed, blob.Deleting, 4096},
 	}
 	want := *b
 	for i, st := range steps {
 		u := want
 		u.Name, u.ContentType, u.Public, u.UserID = "ignored", "text/ignored", !want.Public, 999 // not written
 		u.State, u.Size, u.UpdatedAt = st.to, st.size, t0.Add(time.Duration(i+1)*time.Minute)
-		if st.to == identity.BlobCompleted {
+		if st.to == blob.Completed {
 			u.CompletedAt = t0.Add(time.Hour)
 		}
 		wantErr(t, fmt.Sprintf("UpdateBlobState %d→%d", st.from, st.to), bs.UpdateBlobState(ctx, &u, st.from), nil)
@@ -195,28 +196,28 @@ func testBlobStale(t *testing.T, s identity.Store) {
 	owner := newUser(t, s, app.ID, "owner", "")
 	before := t0.Add(time.Hour)
 	old := t0
-	withState := func(created time.Time, st identity.BlobState) *identity.Blob {
+	withState := func(created time.Time, st blob.State) *blob.Blob {
 		b := newBlob(t, bs, app.ID, owner.ID, created)
-		if st != identity.BlobCreated {
+		if st != blob.Created {
 			u := *b
 			u.State = st
-			if st == identity.BlobCompleted {
+			if st == blob.Completed {
 				u.CompletedAt = created
 			}
-			wantErr(t, "UpdateBlobState", bs.UpdateBlobState(ctx, &u, identity.BlobCreated), nil)
+			wantErr(t, "UpdateBlobState", bs.UpdateBlobState(ctx, &u, blob.Created), nil)
 			*b = u
 		}
 		return b
 	}
 	var want []int64
-	for _, st := range []identity.BlobState{identity.BlobCreated, identity.BlobUploading, identity.BlobUploaded, identity.BlobDeleting} {
+	for _, st := range []blob.State{blob.Created, blob.Uploading, blob.Uploaded, blob.Deleting} {
 		want = append(want, withState(old, st).ID) // old and incomplete: stale
 	}
-	withState(old, identity.BlobCompleted)                                            // completed: never stale
-	withState(before, identity.BlobCreated)                                           // created at the cutoff: not before it
-	withState(before.Add(time.Minute), identity.BlobUploading)                        // fresh
-	want = append(want, withState(before.Add(time.Minute), identity.BlobDeleting).ID) // deleting: always
-	withState(before.Add(time.Minute), identity.BlobCompleted)
+	withState(old, blob.Completed)                                            // completed: never stale
+	withState(before, blob.Created)                                           // created at the cutoff: not before it
+	withState(before.Add(time.Minute), blob.Uploading)                        // fresh
+	want = append(want, withState(before.Add(time.Minute), blob.Deleting).ID) // deleting: always
+	withState(before.Add(time.Minute), blob.Completed)
 
 	got, err := bs.StaleBlobs(ctx, before, 100)
 	wantErr(t, "StaleBlobs", err, nil)
@@ -232,7 +233,7 @@ func testBlobStale(t *testing.T, s identity.Store) {
 	if len(got) != 2 || got[0].ID != want[0] || got[1].ID != want[1] {
 		t.Fatalf("StaleBlobs(limit 2) = %d blobs, want the first two of %v", len(got), want)
 	}
-	if got[1].State != identity.BlobUploading || got[1].UID == "" {
+	if got[1].State != blob.Uploading || got[1].UID == "" {
 		t.Fatalf("StaleBlobs returned an incomplete record: %+v", got[1])
 	}
 }
@@ -261,8 +262,8 @@ func testConcurrentBlobState(t *testing.T, s identity.Store) {
 	var won atomic.Int64
 	errs := race(func(i int) error {
 		u := *b
-		u.State, u.Size = identity.BlobUploading, int64(i)
-		err := bs.UpdateBlobState(t.Context(), &u, identity.BlobCreated)
+		u.State, u.Size = blob.Uploading, int64(i)
+		err := bs.UpdateBlobState(t.Context(), &u, blob.Created)
 		if err == nil {
 			won.Store(int64(i))
 		}
@@ -282,26 +283,26 @@ func testConcurrentBlobState(t *testing.T, s identity.Store) {
 	}
 	got, err := bs.Blob(t.Context(), 1, b.ID)
 	wantErr(t, "Blob", err, nil)
-	if got.State != identity.BlobUploading || got.Size != won.Load() {
+	if got.State != blob.Uploading || got.Size != won.Load() {
 		t.Fatalf("stored state %d size %d, want the winner's (size %d)", got.State, got.Size, won.Load())
 	}
 }
 
-// withBlobState moves b from BlobCreated to st (setting CompletedAt for BlobCompleted) and
+// withBlobState moves b from Created to st (setting CompletedAt for Completed) and
 // size.
-func withBlobState(t *testing.T, bs identity.BlobStore, b *identity.Blob, st identity.BlobState, size int64) {
+func withBlobState(t *testing.T, bs blob.Store, b *blob.Blob, st blob.State, size int64) {
 	t.Helper()
 	u := *b
 	u.State, u.Size = st, size
-	if st == identity.BlobCompleted {
+	if st == blob.Completed {
 		u.CompletedAt = u.CreatedAt
 	}
-	wantErr(t, "UpdateBlobState", bs.UpdateBlobState(t.Context(), &u, identity.BlobCreated), nil)
+	wantErr(t, "UpdateBlobState", bs.UpdateBlobState(t.Context(), &u, blob.Created), nil)
 	*b = u
 }
 
 // wantBlobStates fails t unless each blob is stored in the state given with it.
-func wantBlobStates(t *testing.T, bs identity.BlobStore, what string, want map[*identity.Blob]identity.BlobState) {
+func wantBlobStates(t *testing.T, bs blob.Store, what string, want map[*blob.Blob]blob.State) {
 	t.Helper()
 	for b, st := range want {
 		got, err := bs.Blob(t.Context(), b.ApplicationID, b.ID)
@@ -313,7 +314,7 @@ func wantBlobStates(t *testing.T, bs identity.BlobStore, what string, want map[*
 }
 
 // staleIDs returns the ids StaleBlobs(before, 100) answers.
-func staleIDs(t *testing.T, bs identity.BlobStore, before time.Time) []int64 {
+func staleIDs(t *testing.T, bs blob.Store, before time.Time) []int64 {
 	t.Helper()
 	got, err := bs.StaleBlobs(t.Context(), before, 100)
 	wantErr(t, "StaleBlobs", err, nil)
@@ -324,7 +325,7 @@ func staleIDs(t *testing.T, bs identity.BlobStore, before time.Time) []int64 {
 	return ids
 }
 
-// Deleting a user, and purging an expired guest, marks the user's blobs BlobDeleting in the
+// Deleting a user, and purging an expired guest, marks the user's blobs Deleting in the
 // same transaction, so that they are never served again and the janitor removes them.
 func testBlobOwnerDeleted(t *testing.T, s identity.Store) {
 	bs := blobStore(t, s)
@@ -343,28 +344,28 @@ func testBlobOwnerDeleted(t *testing.T, s identity.Store) {
 	freshGuest := mkGuest("fresh_guest", now.Add(time.Minute))
 
 	doomedDone := newBlob(t, bs, app.ID, doomed.ID, t0)
-	withBlobState(t, bs, doomedDone, identity.BlobCompleted, 10)
+	withBlobState(t, bs, doomedDone, blob.Completed, 10)
 	doomedNew := newBlob(t, bs, app.ID, doomed.ID, t0)
 	keepDone := newBlob(t, bs, app.ID, keep.ID, t0)
-	withBlobState(t, bs, keepDone, identity.BlobCompleted, 20)
+	withBlobState(t, bs, keepDone, blob.Completed, 20)
 	guestDone := newBlob(t, bs, app.ID, oldGuest.ID, t0)
-	withBlobState(t, bs, guestDone, identity.BlobCompleted, 30)
+	withBlobState(t, bs, guestDone, blob.Completed, 30)
 	freshDone := newBlob(t, bs, app.ID, freshGuest.ID, t0)
-	withBlobState(t, bs, freshDone, identity.BlobCompleted, 40)
+	withBlobState(t, bs, freshDone, blob.Completed, 40)
 	if ids := staleIDs(t, bs, t0); len(ids) != 0 {
 		t.Fatalf("StaleBlobs before any deletion = %v, want none", ids)
 	}
 
 	// A refused DeleteUser marks nothing.
 	wantErr(t, "DeleteUser in another application", s.DeleteUser(ctx, other.ID, doomed.ID), identity.ErrUserNotFound)
-	wantBlobStates(t, bs, "after a refused DeleteUser", map[*identity.Blob]identity.BlobState{
-		doomedDone: identity.BlobCompleted, doomedNew: identity.BlobCreated,
+	wantBlobStates(t, bs, "after a refused DeleteUser", map[*blob.Blob]blob.State{
+		doomedDone: blob.Completed, doomedNew: blob.Created,
 	})
 
 	wantErr(t, "DeleteUser", s.DeleteUser(ctx, app.ID, doomed.ID), nil)
-	wantBlobStates(t, bs, "after DeleteUser", map[*identity.Blob]identity.BlobState{
-		doomedDone: identity.BlobDeleting, doomedNew: identity.BlobDeleting,
-		keepDone: identity.BlobCompleted, guestDone: identity.BlobCompleted, freshDone: identity.BlobCompleted,
+	wantBlobStates(t, bs, "after DeleteUser", map[*blob.Blob]blob.State{
+		doomedDone: blob.Deleting, doomedNew: blob.Deleting,
+		keepDone: blob.Completed, guestDone: blob.Completed, freshDone: blob.Completed,
 	})
 	if got, want := staleIDs(t, bs, t0), []int64{doomedDone.ID, doomedNew.ID}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("StaleBlobs after DeleteUser = %v, want %v", got, want)
@@ -373,8 +374,8 @@ func testBlobOwnerDeleted(t *testing.T, s identity.Store) {
 	if _, err := s.DeleteExpired(ctx, now); err != nil {
 		t.Fatalf("DeleteExpired: %v", err)
 	}
-	wantBlobStates(t, bs, "after DeleteExpired", map[*identity.Blob]identity.BlobState{
-		guestDone: identity.BlobDeleting, keepDone: identity.BlobCompleted, freshDone: identity.BlobCompleted,
+	wantBlobStates(t, bs, "after DeleteExpired", map[*blob.Blob]blob.State{
+		guestDone: blob.Deleting, keepDone: blob.Completed, freshDone: blob.Completed,
 	})
 	if got, want := staleIDs(t, bs, t0), []int64{doomedDone.ID, doomedNew.ID, guestDone.ID}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("StaleBlobs after DeleteExpired = %v, want %v", got, want)
@@ -392,9 +393,9 @@ func testBlobOrphansStale(t *testing.T, s identity.Store) {
 	wantErr(t, "DeleteUser", s.DeleteUser(ctx, app.ID, gone.ID), nil)
 
 	live := newBlob(t, bs, app.ID, owner.ID, t0)
-	withBlobState(t, bs, live, identity.BlobCompleted, 5)
+	withBlobState(t, bs, live, blob.Completed, 5)
 	late := newBlob(t, bs, app.ID, gone.ID, t0) // created after its owner's deletion
-	withBlobState(t, bs, late, identity.BlobCompleted, 5)
+	withBlobState(t, bs, late, blob.Completed, 5)
 	pending := newBlob(t, bs, app.ID, gone.ID, t0)
 	elsewhere := newBlob(t, bs, other.ID, owner.ID, t0) // the owner id is a user of another application
 	if got, want := staleIDs(t, bs, t0), []int64{late.ID, pending.ID, elsewhere.ID}; !reflect.DeepEqual(got, want) {
@@ -402,7 +403,7 @@ func testBlobOrphansStale(t *testing.T, s identity.Store) {
 	}
 }
 
-// BlobUsage counts the blobs of one user of one application that are not BlobDeleting, and
+// BlobUsage counts the blobs of one user of one application that are not Deleting, and
 // adds up their sizes.
 func testBlobUsage(t *testing.T, s identity.Store) {
 	bs := blobStore(t, s)
@@ -418,14 +419,14 @@ func testBlobUsage(t *testing.T, s identity.Store) {
 	wantUsage("BlobUsage of a user without blobs", 1, 1, 0, 0)
 	newBlob(t, bs, 4, 8, t0)
 	up := newBlob(t, bs, 4, 8, t0)
-	withBlobState(t, bs, up, identity.BlobUploaded, 1000)
+	withBlobState(t, bs, up, blob.Uploaded, 1000)
 	done := newBlob(t, bs, 4, 8, t0)
-	withBlobState(t, bs, done, identity.BlobCompleted, 1<<40) // sums need 64 bits
+	withBlobState(t, bs, done, blob.Completed, 1<<40) // sums need 64 bits
 	gone := newBlob(t, bs, 4, 8, t0)
-	withBlobState(t, bs, gone, identity.BlobDeleting, 7)
+	withBlobState(t, bs, gone, blob.Deleting, 7)
 	newBlob(t, bs, 4, 9, t0)
 	other := newBlob(t, bs, 5, 8, t0)
-	withBlobState(t, bs, other, identity.BlobCompleted, 3)
+	withBlobState(t, bs, other, blob.Completed, 3)
 	wantUsage("BlobUsage", 4, 8, 3, 1000+1<<40)
 	wantUsage("BlobUsage of another user", 4, 9, 1, 0)
 	wantUsage("BlobUsage in another application", 5, 8, 1, 3)

@@ -7,7 +7,7 @@ import (
 	"github.com/identitykit/identity"
 )
 
-// optional returns s as the optional store interface T (identity.BlobStore,
+// optional returns s as the optional store interface T (blob.Store,
 // passwordreset.TokenStore, identity.UserSearcher), or skips t when s does not implement
 // it: the feature is then unavailable with that store.
 func optional[T any](t *testing.T, s identity.Store) T {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/passwordreset"
 )
 
@@ -114,17 +115,17 @@ func testSetApplicationKeys(t *testing.T, s identity.Store) {
 
 // testDeleteApplication: deleting an application deletes its users (their logins become
 // free), external accounts, sessions (user and application ones), nonces and reset tokens,
-// and marks its blobs BlobDeleting; another application keeps all of its own. A missing
+// and marks its blobs Deleting; another application keeps all of its own. A missing
 // application is ErrApplicationNotFound.
 func testDeleteApplication(t *testing.T, s identity.Store) {
 	ctx := t.Context()
 	rs, _ := s.(passwordreset.TokenStore)
-	bs, _ := s.(identity.BlobStore)
+	bs, _ := s.(blob.Store)
 	type records struct {
 		app    *identity.Application
 		user   *identity.User
 		tokens []string
-		blob   *identity.Blob
+		blob   *blob.Blob
 	}
 	fill := func(name string) records {
 		r := records{app: newApp(t, s)}
@@ -167,8 +168,8 @@ func testDeleteApplication(t *testing.T, s identity.Store) {
 	if bs != nil {
 		b, err := bs.Blob(ctx, gone.app.ID, gone.blob.ID)
 		wantErr(t, "Blob after delete", err, nil)
-		if b.State != identity.BlobDeleting {
-			t.Fatalf("blob of a deleted application in state %v, want BlobDeleting", b.State)
+		if b.State != blob.Deleting {
+			t.Fatalf("blob of a deleted application in state %v, want Deleting", b.State)
 		}
 	}
 
@@ -191,7 +192,7 @@ func testDeleteApplication(t *testing.T, s identity.Store) {
 		}
 	}
 	if bs != nil {
-		if b, err := bs.Blob(ctx, kept.app.ID, kept.blob.ID); err != nil || b.State == identity.BlobDeleting {
+		if b, err := bs.Blob(ctx, kept.app.ID, kept.blob.ID); err != nil || b.State == blob.Deleting {
 			t.Fatalf("blob of the other application: %v, %v", b, err)
 		}
 	}

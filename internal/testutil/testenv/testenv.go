@@ -5,11 +5,17 @@
 package testenv
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/provider/password"
@@ -66,4 +72,79 @@ func Fields(err error) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ",")
+}
+
+// OpenStore returns a new, migrated store, closed when tb's test ends: SQLite in a file under
+// tb.TempDir(), or, when pg is true, PostgreSQL at IDENTITY_TEST_POSTGRES_DSN (tb is skipped
+// without it) in tables of a fresh prefix, dropped when the test ends.
+func OpenStore(tb testing.TB, pg bool) *gormstore.Store {
+	tb.Helper()
+	var (
+		st     *gormstore.Store
+		err    error
+		prefix string
+	)
+	if pg {
+		dsn := os.Getenv("IDENTITY_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			tb.Skip("IDENTITY_TEST_POSTGRES_DSN not set")
+		}
+		prefix = "idt" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + strconv.FormatInt(storeSeq.Add(1), 36) + "_"
+		st, err = gormstore.OpenPostgres(dsn, gormstore.Config{TablePrefix: prefix})
+	} else {
+		st, err = gormstore.OpenSQLite(filepath.Join(tb.TempDir(), "identity.db"), gormstore.Config{})
+	}
+	if err != nil {
+		tb.Fatalf("testenv: open store: %v", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if pg {
+		tb.Cleanup(func() {
+			var tables []string
+			st.DB().Raw("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, ?)", prefix).Scan(&tables)
+			for _, t := range tables {
+				st.DB().Exec(`DROP TABLE IF EXISTS "` + t + `" CASCADE`)
+			}
+		})
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		tb.Fatalf("testenv: migrate: %v", err)
+	}
+	return st
+}
+
+var storeSeq atomic.Int64
+
+// WantIs fails t unless err matches want (errors.Is), or is nil when want is nil.
+func WantIs(t testing.TB, what string, err, want error) {
+	t.Helper()
+	if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+		t.Fatalf("%s: error %v, want %v", what, err, want)
+	}
+}
+
+// WantField fails t unless err matches sentinel and is an *identity.Error with a problem of
+// field.
+func WantField(t testing.TB, what string, err, sentinel error, field string) {
+	t.Helper()
+	WantIs(t, what, err, sentinel)
+	var e *identity.Error
+	if !errors.As(err, &e) || e.Code(field) == "" {
+		t.Fatalf("%s: error %v does not name %q", what, err, field)
+	}
+}
+
+// Session returns a new session of app on id: a user session for login and pw, or an
+// application session when login is "".
+func Session(tb testing.TB, id *identity.Identity, app *identity.Application, login, pw string) *identity.Session {
+	tb.Helper()
+	req := identity.SessionRequest{ApplicationID: app.ID, AuthKey: app.AuthKey}
+	if login != "" {
+		req.Credentials = &identity.Credentials{Login: login, Password: pw}
+	}
+	s, err := id.CreateSession(context.Background(), req)
+	if err != nil {
+		tb.Fatalf("testenv: session: %v", err)
+	}
+	return s
 }

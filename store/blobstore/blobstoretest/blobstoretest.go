@@ -1,4 +1,4 @@
-// Package blobstoretest is the conformance suite of identity.BlobStorage implementations:
+// Package blobstoretest is the conformance suite of blob.Storage implementations:
 // every backend of this module (the directory of store/blobstore, the S3 bucket of
 // store/blobstore/s3blob) passes Run, one subtest per rule of the interface's contract.
 package blobstoretest
@@ -18,11 +18,12 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 )
 
 // Target is one storage under test, empty when newTarget returns it.
 type Target struct {
-	Storage identity.BlobStorage
+	Storage blob.Storage
 	// Stored lists everything the storage holds, by key, sorted, including whatever a Put
 	// in progress or a failed Put might have left (temporary files, unfinished multipart
 	// uploads), under names no key has; Run checks that a failed Put leaves nothing.
@@ -33,7 +34,7 @@ type Target struct {
 // (an S3 multipart part is at least 5 MiB).
 const Big = 6 << 20
 
-// Run checks the identity.BlobStorage contract on fresh targets from newTarget, one per
+// Run checks the blob.Storage contract on fresh targets from newTarget, one per
 // subtest.
 func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 	tests := []struct {
@@ -65,7 +66,7 @@ func wantStored(t *testing.T, tg Target, keys ...string) {
 	}
 }
 
-func readAll(t *testing.T, s identity.BlobStorage, key string) []byte {
+func readAll(t *testing.T, s blob.Storage, key string) []byte {
 	t.Helper()
 	rc, st, err := s.Open(t.Context(), key)
 	if err != nil {
@@ -82,7 +83,7 @@ func readAll(t *testing.T, s identity.BlobStorage, key string) []byte {
 	return b
 }
 
-func put(t *testing.T, s identity.BlobStorage, key string, data []byte) {
+func put(t *testing.T, s blob.Storage, key string, data []byte) {
 	t.Helper()
 	if n, err := s.Put(t.Context(), key, bytes.NewReader(data), int64(len(data))+1); err != nil || n != int64(len(data)) {
 		t.Fatalf("Put(%q) = %d, %v", key, n, err)
@@ -159,11 +160,11 @@ func testSizeLimit(t *testing.T, tg Target) {
 	}{
 		{"below", 99, 100, nil},
 		{"exactly", 100, 100, nil},
-		{"one over", 101, 100, identity.ErrTooLarge},
-		{"far over", 1 << 20, 100, identity.ErrTooLarge},
+		{"one over", 101, 100, blob.ErrTooLarge},
+		{"far over", 1 << 20, 100, blob.ErrTooLarge},
 		{"big exactly", Big, Big, nil},
-		{"big one over", Big + 1, Big, identity.ErrTooLarge},
-		{"big far over", 2*Big + 3, Big + 5, identity.ErrTooLarge},
+		{"big one over", Big + 1, Big, blob.ErrTooLarge},
+		{"big far over", 2*Big + 3, Big + 5, blob.ErrTooLarge},
 	}
 	s := tg.Storage
 	put(t, s, "keep", []byte("original"))
@@ -186,7 +187,7 @@ func testSizeLimit(t *testing.T, tg Target) {
 			t.Fatalf("%s: failed Put reported %d bytes", tc.name, n)
 		}
 		// A too large replacement leaves the old content.
-		if _, err := s.Put(t.Context(), "keep", bytes.NewReader(pattern(tc.size, 2)), tc.max); !errors.Is(err, identity.ErrTooLarge) {
+		if _, err := s.Put(t.Context(), "keep", bytes.NewReader(pattern(tc.size, 2)), tc.max); !errors.Is(err, blob.ErrTooLarge) {
 			t.Fatalf("%s: replacing: %v", tc.name, err)
 		}
 		wantStored(t, tg, "keep")

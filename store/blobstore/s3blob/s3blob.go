@@ -1,6 +1,6 @@
-// Package s3blob keeps the bytes of identity blobs (avatars and other files) in a bucket of
-// an S3-compatible object store (Amazon S3, MinIO, Ceph, versitygw, ...): the
-// identity.BlobStorage for several instances behind one load balancer, which then all read
+// Package s3blob keeps the bytes of blobs (avatars and other files, package blob) in a
+// bucket of an S3-compatible object store (Amazon S3, MinIO, Ceph, versitygw, ...): the
+// blob.Storage for several instances behind one load balancer, which then all read
 // and write the same files.
 //
 //	bs, err := s3blob.New(s3blob.Config{
@@ -9,11 +9,11 @@
 //	})
 //	if err != nil { ... }
 //	if err := bs.Check(ctx); err != nil { ... } // the bucket exists and the keys work
-//	id, err := identity.New(identity.Config{..., Blobs: identity.BlobConfig{Storage: bs, GrantKey: sharedKey}})
+//	files, err := blob.New(id, blob.Config{Store: st, Storage: bs, GrantKey: sharedKey})
 //
 // A key ("12/ab/ab3f...") names the object Prefix + "/" + key. Keys are validated as by
 // store/blobstore (errors wrap blobstore.ErrInvalidKey; so is a key that makes the object
-// name longer than S3's 1024 bytes), and identity derives them from
+// name longer than S3's 1024 bytes), and package blob derives them from
 // random UIDs, never from client file names.
 //
 // Writes are atomic, as the interface requires. Put reads the first 5 MiB of the upload
@@ -41,6 +41,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/blob"
 	"github.com/identitykit/identity/internal/blobkey"
 	"github.com/identitykit/identity/store/blobstore"
 )
@@ -74,14 +75,14 @@ type Config struct {
 	Prefix string
 }
 
-// Storage is an identity.BlobStorage in an S3 bucket. It is safe for concurrent use.
+// Storage is a blob.Storage in an S3 bucket. It is safe for concurrent use.
 type Storage struct {
 	client *minio.Client
 	bucket string
 	prefix string // "" or Prefix + "/"
 }
 
-var _ identity.BlobStorage = (*Storage)(nil)
+var _ blob.Storage = (*Storage)(nil)
 
 // New returns the storage cfg describes. It makes no request (see Check).
 func New(cfg Config) (*Storage, error) {
@@ -137,10 +138,10 @@ func (s *Storage) object(key string) (string, error) {
 }
 
 // Put stores at most maxBytes bytes of r under key, atomically (see the package
-// documentation). More than maxBytes is an error wrapping identity.ErrTooLarge; errors
+// documentation). More than maxBytes is an error wrapping blob.ErrTooLarge; errors
 // reading r are returned wrapped; nothing is stored on any error. (When ctx ends while the
 // server is storing the last bytes, the server may have stored them: S3 cannot tell. Keys
-// of identity blobs are written once, and the janitor deletes those of failed uploads.)
+// of blobs are written once, and the janitor deletes those of failed uploads.)
 func (s *Storage) Put(ctx context.Context, key string, r io.Reader, maxBytes int64) (int64, error) {
 	name, err := s.object(key)
 	if err != nil {
@@ -175,7 +176,7 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader, maxBytes int
 }
 
 // limitReader reads r while ctx lasts, at most left bytes: the byte after the last allowed
-// one is an error wrapping identity.ErrTooLarge. It remembers its own failure (the reader's
+// one is an error wrapping blob.ErrTooLarge. It remembers its own failure (the reader's
 // error, the context's, or too large), so that Put reports that rather than what the S3
 // client made of it.
 type limitReader struct {
@@ -202,7 +203,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	l.left -= int64(n)
 	switch {
 	case l.left < 0:
-		l.err = fmt.Errorf("s3blob: more than %d bytes: %w", l.n-1, identity.ErrTooLarge)
+		l.err = fmt.Errorf("s3blob: more than %d bytes: %w", l.n-1, blob.ErrTooLarge)
 		return 0, l.err
 	case err != nil && err != io.EOF:
 		l.err = fmt.Errorf("s3blob: reading the upload: %w", err)
@@ -226,24 +227,24 @@ func (l *limitReader) failure(err error) error {
 // Open returns the content under key, its size and modification time. A missing key is an
 // error wrapping identity.ErrNotFound. The content is read with ranged GET requests as the
 // caller seeks, under ctx.
-func (s *Storage) Open(ctx context.Context, key string) (io.ReadSeekCloser, identity.BlobStat, error) {
+func (s *Storage) Open(ctx context.Context, key string) (io.ReadSeekCloser, blob.Stat, error) {
 	name, err := s.object(key)
 	if err != nil {
-		return nil, identity.BlobStat{}, err
+		return nil, blob.Stat{}, err
 	}
 	obj, err := s.client.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, identity.BlobStat{}, fmt.Errorf("s3blob: %w", err)
+		return nil, blob.Stat{}, fmt.Errorf("s3blob: %w", err)
 	}
 	st, err := obj.Stat()
 	if err != nil {
 		obj.Close()
 		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
-			return nil, identity.BlobStat{}, fmt.Errorf("s3blob: %s: %w", key, identity.ErrNotFound)
+			return nil, blob.Stat{}, fmt.Errorf("s3blob: %s: %w", key, identity.ErrNotFound)
 		}
-		return nil, identity.BlobStat{}, fmt.Errorf("s3blob: %w", err)
+		return nil, blob.Stat{}, fmt.Errorf("s3blob: %w", err)
 	}
-	return obj, identity.BlobStat{Size: st.Size, ModTime: st.LastModified}, nil
+	return obj, blob.Stat{Size: st.Size, ModTime: st.LastModified}, nil
 }
 
 // Delete removes the content under key; a missing key is not an error.

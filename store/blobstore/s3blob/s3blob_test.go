@@ -13,7 +13,7 @@ import (
 	"github.com/identitykit/identity/store/blobstore/s3blob"
 )
 
-// TestConformance runs the BlobStorage conformance suite against a real S3 server
+// TestConformance runs the blob.Storage conformance suite against a real S3 server
 // (IDENTITY_TEST_S3_ENDPOINT; .ci/run starts versitygw), each subtest under a prefix of
 // its own in the test bucket.
 func TestConformance(t *testing.T) {
