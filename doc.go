@@ -142,7 +142,7 @@
 //     (Korean) or Han and Bopomofo (Chinese). "аlice" with a Cyrillic "а" is refused.
 //   - A login written entirely in look-alike letters of another script (the Cyrillic "ѕсоре"
 //     for "scope") is refused as taken: stores compare the Unicode confusable prototypes
-//     of non-ASCII characters (see UserStore.CreateUser). ASCII logins that merely resemble
+//     of non-ASCII characters (see Store.CreateUser). ASCII logins that merely resemble
 //     each other ("user1", "userl") remain distinct.
 //
 // These rules apply when a login or email is set; existing accounts keep theirs.

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"log/slog"
 	"time"
 )
 
@@ -36,13 +35,6 @@ func (id *Identity) AddHooks(h Hooks) {
 	defer id.mu.Unlock()
 	id.hooks = append(id.hooks, h)
 }
-
-// Now reads the Identity's clock (Config.Now, in UTC). Packages built on an Identity use it
-// so that their times agree with the core's.
-func (id *Identity) Now() time.Time { return id.now() }
-
-// Logger returns the Identity's logger (Config.Logger), for packages built on an Identity.
-func (id *Identity) Logger() *slog.Logger { return id.log }
 
 // registered returns the hooks registered so far.
 func (id *Identity) registered() []Hooks {

@@ -309,7 +309,7 @@ func (id *Identity) Provider(name string) Provider { return id.providers[name] }
 
 // CreateApplication creates an application with fresh random credentials: AuthKey (16
 // random bytes, hex) and AuthSecret (32 random bytes, hex). The name is trimmed and must
-// not be blank nor longer than MaxApplicationNameLength characters (an *Error wrapping
+// not be blank nor longer than 200 characters (an *Error wrapping
 // ErrInvalidInput naming "name"); settings are checked as by UpdateApplicationSettings.
 func (id *Identity) CreateApplication(ctx context.Context, name string, settings AppSettings) (*Application, error) {
 	name, err := checkAppName("create application", name)

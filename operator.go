@@ -127,15 +127,15 @@ func (o *Operator) checkUser(ctx context.Context, appID, userID int64) error {
 	return err
 }
 
-// MaxApplicationNameLength bounds an application's name, in characters.
-const MaxApplicationNameLength = 200
+// maxApplicationNameLength bounds an application's name, in characters.
+const maxApplicationNameLength = 200
 
 // checkAppName returns name trimmed, or an *Error wrapping ErrInvalidInput naming "name"
 // when it is blank, too long or not storable text.
 func checkAppName(op, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	f := fieldErrors{}
-	checkText(&f, "name", name, MaxApplicationNameLength)
+	checkText(&f, "name", name, maxApplicationNameLength)
 	if name == "" {
 		f.add("name", "blank")
 	}
@@ -148,7 +148,7 @@ func (id *Identity) Applications(ctx context.Context) ([]*Application, error) {
 }
 
 // RenameApplication sets the name of application appID (trimmed; not blank, at most
-// MaxApplicationNameLength characters, else an *Error wrapping ErrInvalidInput naming
+// 200 characters, else an *Error wrapping ErrInvalidInput naming
 // "name") and returns the application.
 func (id *Identity) RenameApplication(ctx context.Context, appID int64, name string) (*Application, error) {
 	name, err := checkAppName("rename application", name)

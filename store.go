@@ -18,13 +18,8 @@ import (
 // enforced by the storage itself (unique indexes),
 // not by reading before writing, so that concurrent writers cannot both succeed.
 type Store interface {
-	ApplicationStore
-	UserStore
-	SessionStore
-}
+	// Applications.
 
-// ApplicationStore keeps applications.
-type ApplicationStore interface {
 	// CreateApplication inserts app and sets app.ID. app.AuthKey must be unique
 	// (ErrUserExists-style conflicts are reported as an *Error wrapping ErrInvalidInput).
 	CreateApplication(ctx context.Context, app *Application) error
@@ -50,10 +45,9 @@ type ApplicationStore interface {
 	// transaction: the blob package's files are marked deleting there, and its sweep removes them.
 	// ErrApplicationNotFound if it does not exist (nothing is changed then).
 	DeleteApplication(ctx context.Context, id int64) error
-}
 
-// UserStore keeps users and their external accounts.
-type UserStore interface {
+	// Users and their external accounts.
+
 	// CreateUser inserts u (ID assigned) and, when acct is not nil, links acct to it in the same
 	// transaction (acct.UserID is set). A taken login, email, external_user_id, facebook_id
 	// or twitter_id (per application) returns an *Error wrapping ErrUserExists whose Fields
@@ -98,10 +92,9 @@ type UserStore interface {
 	// a Store that also keeps files (package blob) marks the user's files deleting in that
 	// same transaction. ErrUserNotFound if there is no such user (nothing is changed then).
 	DeleteUser(ctx context.Context, appID, id int64) error
-}
 
-// SessionStore keeps sessions and the nonces of signed session requests.
-type SessionStore interface {
+	// Sessions and the nonces of signed session requests.
+
 	// CreateSession inserts s (ID assigned). s.TokenHash is unique: a duplicate is an *Error
 	// wrapping ErrInvalidInput naming "token".
 	CreateSession(ctx context.Context, s *Session) error

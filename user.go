@@ -53,6 +53,12 @@ type User struct {
 
 // UserInput is a sign-up or a profile update. A nil field is left as it is; a pointer to ""
 // clears the field on update. Password and OldPassword are only used, never stored.
+//
+// Sizes, in characters unless said: login 3 to MaxLoginLength (70), email up to
+// MaxEmailLength (254), full name 200, phone 32, website 2048, external id
+// MaxExternalIDLength (255), Facebook and Twitter ids 64, avatar 2048, custom data 64 KiB (in
+// bytes), up to MaxTags (5) tags of 64 characters each, timezone MinTimezone to MaxTimezone
+// minutes. Longer values are refused (too_long), never cut.
 type UserInput struct {
 	Login          *string
 	Email          *string
@@ -72,21 +78,22 @@ type UserInput struct {
 	Tags           *[]string
 }
 
-// Field size bounds enforced on every user. They are not documented by ConnectyCube; these
-// are this project's limits (in characters, except CustomData which is in bytes).
+// Field size bounds enforced on every user (see UserInput). ConnectyCube does not document
+// its own; these are this project's. The exported ones are those providers and stores check
+// against before handing values to the core.
 const (
-	MinLoginLength      = 3
+	minLoginLength      = 3
 	MaxLoginLength      = 70
 	MaxEmailLength      = 254
-	MaxFullNameLength   = 200
-	MaxPhoneLength      = 32
-	MaxWebsiteLength    = 2048
+	maxFullNameLength   = 200
+	maxPhoneLength      = 32
+	maxWebsiteLength    = 2048
 	MaxExternalIDLength = 255
-	MaxSocialIDLength   = 64
-	MaxCustomDataBytes  = 64 << 10
-	MaxAvatarLength     = 2048
+	maxSocialIDLength   = 64
+	maxCustomDataBytes  = 64 << 10
+	maxAvatarLength     = 2048
 	MaxTags             = 5
-	MaxTagLength        = 64
+	maxTagLength        = 64
 	MinTimezone         = -14 * 60
 	MaxTimezone         = 14 * 60
 )
@@ -184,8 +191,8 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 			f.add("login", "invalid")
 		case l == "" && !signup:
 			f.add("login", "blank")
-		case l != "" && n < MinLoginLength:
-			f.limit("login", "too_short", MinLoginLength)
+		case l != "" && n < minLoginLength:
+			f.limit("login", "too_short", minLoginLength)
 		case strings.HasPrefix(NormalizeLogin(l), "guest_login_") && !u.IsGuest:
 			f.add("login", "reserved")
 		}
@@ -225,15 +232,15 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		checkText(&f, field, v, max)
 		*dst = v
 	}
-	str(&u.FullName, in.FullName, "full_name", MaxFullNameLength)
-	str(&u.Phone, in.Phone, "phone", MaxPhoneLength)
+	str(&u.FullName, in.FullName, "full_name", maxFullNameLength)
+	str(&u.Phone, in.Phone, "phone", maxPhoneLength)
 	str(&u.ExternalID, in.ExternalID, "external_id", MaxExternalIDLength)
-	str(&u.FacebookID, in.FacebookID, "facebook_id", MaxSocialIDLength)
-	str(&u.TwitterID, in.TwitterID, "twitter_id", MaxSocialIDLength)
-	str(&u.Avatar, in.Avatar, "avatar", MaxAvatarLength)
+	str(&u.FacebookID, in.FacebookID, "facebook_id", maxSocialIDLength)
+	str(&u.TwitterID, in.TwitterID, "twitter_id", maxSocialIDLength)
+	str(&u.Avatar, in.Avatar, "avatar", maxAvatarLength)
 	if in.Website != nil {
 		w := strings.TrimSpace(*in.Website)
-		checkText(&f, "website", w, MaxWebsiteLength)
+		checkText(&f, "website", w, maxWebsiteLength)
 		// ConnectyCube returns "http://pavalli.com.au" for the input "pavalli.com.au".
 		if w != "" && !strings.Contains(w, "://") {
 			w = "http://" + w
@@ -244,8 +251,8 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		v := *in.CustomData
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 			f.add("custom_data", "invalid")
-		} else if len(v) > MaxCustomDataBytes {
-			f.limit("custom_data", "too_long", MaxCustomDataBytes)
+		} else if len(v) > maxCustomDataBytes {
+			f.limit("custom_data", "too_long", maxCustomDataBytes)
 		}
 		u.CustomData = v
 	}
@@ -291,7 +298,7 @@ func normalizeTags(in []string) ([]string, bool) {
 			if t == "" {
 				continue
 			}
-			if !utf8.ValidString(t) || utf8.RuneCountInString(t) > MaxTagLength || strings.ContainsRune(t, 0) {
+			if !utf8.ValidString(t) || utf8.RuneCountInString(t) > maxTagLength || strings.ContainsRune(t, 0) {
 				return nil, false
 			}
 			k := strings.ToLower(t)
@@ -402,24 +409,6 @@ func (id *Identity) User(ctx context.Context, s *Session, userID int64) (*User, 
 		return nil, err
 	}
 	u, err := id.store.User(ctx, s.ApplicationID, userID)
-	if err != nil {
-		return nil, err
-	}
-	return hideContact(app, s, u), nil
-}
-
-// UserByExternalUserID returns the user of the session's application with the deprecated
-// numeric external user id. ErrUserNotFound if there is none. Another user than the
-// session's own comes without Email and Phone under AppSettings.HideContactInfo.
-func (id *Identity) UserByExternalUserID(ctx context.Context, s *Session, externalUserID int64) (*User, error) {
-	if s == nil {
-		return nil, ErrSessionNotFound
-	}
-	app, err := id.application(ctx, s.ApplicationID)
-	if err != nil {
-		return nil, err
-	}
-	u, err := id.store.UserByExternalUserID(ctx, s.ApplicationID, externalUserID)
 	if err != nil {
 		return nil, err
 	}

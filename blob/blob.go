@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/identitykit/identity"
@@ -147,6 +148,10 @@ type Config struct {
 	Store Store
 	// Storage keeps the bytes. Required.
 	Storage Storage
+	// Now is the clock; default time.Now. Give it the Identity's Config.Now.
+	Now func() time.Time
+	// Logger receives the sweep's and the service's log lines; default slog.Default().
+	Logger *slog.Logger
 	// MaxSize bounds one file, in bytes. Default 10 MiB.
 	MaxSize int64
 	// GrantKey signs upload grants with HMAC-SHA256; at least 32 bytes. Default: 32 random

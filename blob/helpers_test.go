@@ -65,6 +65,7 @@ func newEnvOn(tb testing.TB, st *gormstore.Store, cfg blob.Config) *env {
 	if cfg.Store == nil {
 		cfg.Store = st
 	}
+	cfg.Now, cfg.Logger = e.clock.Now, e.logs.Logger()
 	if e.files, err = blob.New(e.id, cfg); err != nil {
 		tb.Fatal(err)
 	}

@@ -76,7 +76,13 @@ func New(id *identity.Identity, cfg Config) (*Service, error) {
 	default:
 		cfg.GrantKey = append([]byte(nil), cfg.GrantKey...)
 	}
-	s := &Service{id: id, cfg: cfg, store: cfg.Store, log: id.Logger()}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{id: id, cfg: cfg, store: cfg.Store, log: cfg.Logger}
 	id.AddHooks(identity.Hooks{
 		CheckAvatar: s.checkAvatar,
 		Sweep: func(ctx context.Context, now time.Time) error {
@@ -161,7 +167,7 @@ func (s *Service) Create(ctx context.Context, ss *identity.Session, in Input) (*
 			return nil, nil, &identity.Error{Op: op, Err: identity.ErrInvalidInput, Fields: []identity.FieldError{{Code: "too_many_files", Limit: maxFiles}}}
 		}
 	}
-	now := s.id.Now()
+	now := s.now()
 	b := &Blob{
 		ApplicationID: ss.ApplicationID,
 		UserID:        ss.UserID,
@@ -291,7 +297,7 @@ func (s *Service) parseGrant(tok string, now time.Time) (*grantClaims, error) {
 // then (nor on any other error). Errors reading r are returned wrapped.
 func (s *Service) Upload(ctx context.Context, ss *identity.Session, grant string, r io.Reader) (*Blob, error) {
 	const op = "upload blob"
-	now := s.id.Now()
+	now := s.now()
 	c, err := s.parseGrant(grant, now)
 	if err != nil {
 		return nil, err
@@ -344,7 +350,7 @@ func (s *Service) Upload(ctx context.Context, ss *identity.Session, grant string
 		}
 		return nil, fmt.Errorf("blob: upload blob %d: %w", b.ID, err)
 	}
-	b.State, b.Size, b.UpdatedAt = Uploaded, n, s.id.Now()
+	b.State, b.Size, b.UpdatedAt = Uploaded, n, s.now()
 	if err := s.store.UpdateBlobState(ctx, b, Uploading); err != nil {
 		// The janitor took the blob meanwhile: do not leave its bytes behind.
 		if dErr := s.cfg.Storage.Delete(context.WithoutCancel(ctx), key); dErr != nil {
@@ -392,7 +398,7 @@ func (s *Service) Complete(ctx context.Context, ss *identity.Session, blobID, si
 	default:
 		return nil, identity.NewError(op, identity.ErrInvalidInput, "", "not_uploaded")
 	}
-	now := s.id.Now()
+	now := s.now()
 	if size != b.Size {
 		if err := s.remove(ctx, b, Uploaded, now); err != nil && !errors.Is(err, identity.ErrNotFound) {
 			return nil, err
@@ -533,7 +539,7 @@ func (s *Service) Delete(ctx context.Context, ss *identity.Session, blobID int64
 	if b.UserID != ss.UserID {
 		return &identity.Error{Op: op, Err: identity.ErrNotFound}
 	}
-	if err := s.remove(ctx, b, b.State, s.id.Now()); err != nil {
+	if err := s.remove(ctx, b, b.State, s.now()); err != nil {
 		if errors.Is(err, identity.ErrNotFound) {
 			return &identity.Error{Op: op, Err: identity.ErrNotFound}
 		}
@@ -548,7 +554,7 @@ func (s *Service) Delete(ctx context.Context, ss *identity.Session, blobID int64
 // janitor pass of the Identity (identity.Identity.DeleteExpired) runs it; it is safe to call
 // from several processes.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	return s.sweep(ctx, s.id.Now())
+	return s.sweep(ctx, s.now())
 }
 
 func (s *Service) sweep(ctx context.Context, now time.Time) (int, error) {
@@ -601,3 +607,6 @@ func (s *Service) checkAvatar(ctx context.Context, appID, userID int64, avatar s
 	}
 	return nil
 }
+
+// now reads the configured clock, in UTC.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -268,7 +268,7 @@ func startServer(t *testing.T, su setup) *server {
 	if err != nil {
 		t.Fatalf("e2e: passwordreset.New: %v", err)
 	}
-	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs})
+	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs, Now: clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("e2e: blob.New: %v", err)
 	}

@@ -157,7 +157,7 @@ func runCorpus(t *testing.T, limited bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs, MaxSize: 64 << 10})
+	files, err := blob.New(id, blob.Config{Store: st, Storage: blobs, MaxSize: 64 << 10, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

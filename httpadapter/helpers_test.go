@@ -121,6 +121,7 @@ func newEnv(t testing.TB, opts ...func(*envOpt)) *env {
 		if bcfg.Store == nil {
 			bcfg.Store = st
 		}
+		bcfg.Now, bcfg.Logger = e.clock.Now, log
 		if cfg.Blobs, err = blob.New(e.id, bcfg); err != nil {
 			t.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func TestTwoInstancesShareBlobsOnS3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := blob.New(id, blob.Config{Store: st, Storage: bs, GrantKey: grantKey})
+		files, err := blob.New(id, blob.Config{Store: st, Storage: bs, GrantKey: grantKey, Now: clk.Now, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}

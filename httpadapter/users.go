@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/query"
 )
 
 // userObject returns the "user" object of a sign-up or update body, or the top level when the
@@ -198,7 +199,7 @@ func (h *handler) deleteUserByExternalID(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.id.UserByExternalUserID(ctx, c.s, ext)
+	u, err := h.id.LookupUser(ctx, c.s, query.ExternalUserID, ext)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ type TokenStore interface {
 // an address (the lookup the mail worker makes). store/gormstore implements it.
 type Store interface {
 	TokenStore
-	// UserByEmail is identity.UserStore's: the user of application appID whose email is
+	// UserByEmail is identity.Store.UserByEmail: the user of application appID whose email is
 	// email (identity.NormalizeEmail form), or identity.ErrUserNotFound.
 	UserByEmail(ctx context.Context, appID int64, email string) (*identity.User, error)
 }

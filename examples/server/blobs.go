@@ -98,7 +98,7 @@ func (c *config) blobConfig(st blob.Storage, log *slog.Logger) blob.Config {
 	if c.BlobGrantKey == nil {
 		log.Info("server: upload grants are signed with a random per-process key; set -blob-grant-key when several instances serve one database")
 	}
-	return blob.Config{Storage: st, MaxSize: c.MaxBlobBytes, GrantKey: c.BlobGrantKey}
+	return blob.Config{Storage: st, MaxSize: c.MaxBlobBytes, GrantKey: c.BlobGrantKey, Logger: log}
 }
 
 // newBlobs starts file storage on id with bc (from openBlobs) and the store st; nil when

@@ -10,7 +10,7 @@ import (
 )
 
 // LinkExternalAccount links acct to the existing user acct.UserID of acct.ApplicationID (see
-// identity.UserStore). The user's row is locked for the transaction, so that a concurrent
+// identity.Store). The user's row is locked for the transaction, so that a concurrent
 // DeleteUser cannot leave an account without its user.
 func (s *Store) LinkExternalAccount(ctx context.Context, acct *identity.ExternalAccount) error {
 	const op = "link external account"

@@ -6,7 +6,7 @@ import (
 	"github.com/identitykit/identity"
 )
 
-// accountTests are the rules of UserStore.LinkExternalAccount.
+// accountTests are the rules of Store.LinkExternalAccount.
 var accountTests = []test{
 	{"User/LinkExternalAccount", testLinkExternalAccount},
 }
