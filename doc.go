@@ -150,6 +150,14 @@
 // # Errors
 //
 // Errors wrap the sentinels in errors.go (compare with errors.Is); validation failures come as
-// *Error with field-level messages. An unknown login and a wrong password are the same
-// ErrInvalidCredentials, and the password provider spends the same hashing work on both.
+// *Error listing each problem as a FieldError: the input field and a code ("blank", "taken",
+// "too_short" with its Limit, ...; FieldError lists them). The codes are the contract, not
+// words: a server puts them in its own language (the ConnectyCube adapter in
+// ConnectyCube's), so an embedder can write
+//
+//	var e *identity.Error
+//	if errors.As(err, &e) && e.Code("login") == "taken" { ... }
+//
+// An unknown login and a wrong password are the same ErrInvalidCredentials, and the password
+// provider spends the same hashing work on both.
 package identity

@@ -99,6 +99,8 @@ type FieldError struct {
 	Limit int
 }
 
+// Error renders e for logs: the sentinel's text, the operation, and each problem as
+// "field code [limit]". It never holds a value the caller gave.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Err != nil {
@@ -130,6 +132,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the sentinel, so that errors.Is(err, ErrInvalidInput) and the like work.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Code returns the code of the first problem e names for field ("" for the input as a

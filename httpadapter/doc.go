@@ -94,7 +94,11 @@
 //
 // # Errors
 //
-// One table (errors.go) maps errors to statuses and ConnectyCube error bodies:
+// One table (errors.go) maps errors to statuses and ConnectyCube error bodies. The core's
+// errors carry a code per field (identity.FieldError); wire_errors.go words each code as
+// ConnectyCube does ("taken" → "has already been taken", "too_short" with Limit 8 → "is too
+// short (minimum is 8 characters)"), and a code it does not know reads "is invalid". Messages
+// the adapter finds itself (a parameter it cannot parse) are worded where they are found.
 //
 //	401 {"errors":{"base":["Required session does not exist"]}}  missing, unknown or expired token
 //	403 {"errors":{"base":["Forbidden. Need user."]}}            application session on a user-only action

@@ -60,4 +60,12 @@
 // accepts ConnectyCube-style chat logins (user id + the session token as the password)
 // checks them with identity.Identity.AuthenticateUserToken; examples/chat shows a gateway
 // doing so.
+//
+// # Error codes
+//
+// Besides the core's codes (identity.FieldError), a refusal wraps
+// identity.ErrRejectedByProvider with: Field "" and code "remote_refused" with the service's
+// HTTP status as Limit; Field "uid" with "blank" (no uid in the answer) or "too_long"; a
+// mapped user field with "bad_mapping" (its template found no usable value). "disabled" on
+// Field "cidp" (identity.ErrDisabled) means the application has no CIdP settings.
 package cidp

@@ -75,6 +75,12 @@
 // The Firebase Auth emulator issues unsigned tokens ("alg": "none"). They are rejected
 // unless Config.InsecureEmulator is set, which New logs as a warning; with it, anyone can
 // sign in as anyone, so it is for local development only.
+//
+// # Error codes
+//
+// A missing parameter is a FieldError with code "missing" naming it
+// ("firebase_phone[access_token]", "firebase_email[project_id]"), wrapping
+// identity.ErrInvalidInput; the ConnectyCube adapter joins them into one message.
 package firebase
 
 import (

@@ -24,4 +24,10 @@
 //
 // Users of this provider have no password. A chat server checks "user id + session token"
 // with identity.Identity.AuthenticateUserToken.
+//
+// # Error codes
+//
+// A refused ID token wraps identity.ErrInvalidCredentials with Field "id_token" and code
+// "invalid" or "expired"; "disabled" on Field "oidc" (identity.ErrDisabled) means the
+// application has no OIDC settings; a mapped claim without a usable value is "bad_mapping".
 package oidc
