@@ -304,9 +304,6 @@ func New(cfg Config) (*Identity, error) {
 
 func (id *Identity) now() time.Time { return id.cfg.Now().UTC() }
 
-// Provider returns the configured provider with name, or nil.
-func (id *Identity) Provider(name string) Provider { return id.providers[name] }
-
 // CreateApplication creates an application with fresh random credentials: AuthKey (16
 // random bytes, hex) and AuthSecret (32 random bytes, hex). The name is trimmed and must
 // not be blank nor longer than 200 characters (an *Error wrapping
