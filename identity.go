@@ -212,8 +212,9 @@ type Config struct {
 	ActivityInterval time.Duration
 	// RecheckInterval is how long a validated session, or an application, is trusted from
 	// memory before the Store is read again; it bounds how long a session revoked, a user
-	// deleted, or application settings changed through another process take to apply here.
-	// Default 5 s. Changes made through this Identity take effect at once.
+	// deleted, or application settings changed through another process take to apply here
+	// when no Notifier tells it sooner. Default 5 s. Changes made through this Identity take
+	// effect at once.
 	RecheckInterval time.Duration
 	// MaxCachedSessions bounds the in-memory session cache. Default 100 000.
 	MaxCachedSessions int
