@@ -212,8 +212,9 @@ type Config struct {
 	ActivityInterval time.Duration
 	// RecheckInterval is how long a validated session, or an application, is trusted from
 	// memory before the Store is read again; it bounds how long a session revoked, a user
-	// deleted, or application settings changed through another process take to apply here.
-	// Default 5 s. Changes made through this Identity take effect at once.
+	// deleted, or application settings changed through another process take to apply here
+	// when no Notifier tells it sooner. Default 5 s. Changes made through this Identity take
+	// effect at once.
 	RecheckInterval time.Duration
 	// MaxCachedSessions bounds the in-memory session cache. Default 100 000.
 	MaxCachedSessions int
@@ -222,6 +223,12 @@ type Config struct {
 	AbsoluteSessionLifetime time.Duration
 	// SignatureWindow is how far a signed request's timestamp may be from now. Default 60 min.
 	SignatureWindow time.Duration
+	// Notifier, when set, carries this Identity's cache invalidations to the other processes
+	// sharing the Store and theirs to it, so that changes made elsewhere apply here at once
+	// rather than within RecheckInterval (see Notifier). New starts listening in the
+	// background until Shutdown, subscribing again after failures; the channel going down
+	// is logged at Warn, coming back at Info. Default none.
+	Notifier Notifier
 }
 
 // Identity is the service an application holds: sessions, users and providers over a Store.
@@ -235,6 +242,7 @@ type Identity struct {
 	cache     *sessionCache
 	apps      appCache
 	hooks     []Hooks
+	notify    notifyState
 
 	// background is the parent context of the janitors; Shutdown cancels it (under mu, so
 	// that StartJanitor starts none after) and waits for janitors.
@@ -299,6 +307,13 @@ func New(cfg Config) (*Identity, error) {
 		}
 		id.providers[name] = p
 	}
+	if cfg.Notifier != nil {
+		id.janitors.Add(1)
+		go func() {
+			defer id.janitors.Done()
+			id.listen(id.background)
+		}()
+	}
 	return id, nil
 }
 
@@ -347,6 +362,7 @@ func (id *Identity) application(ctx context.Context, appID int64) (*Application,
 	now := id.now()
 	id.apps.mu.Lock()
 	e, ok := id.apps.m[appID]
+	gen := id.apps.gen
 	id.apps.mu.Unlock()
 	if ok && now.Sub(e.checked) < id.cfg.RecheckInterval && !now.Before(e.checked) {
 		app := *e.app
@@ -361,15 +377,19 @@ func (id *Identity) application(ctx context.Context, appID int64) (*Application,
 	if id.apps.m == nil || len(id.apps.m) >= 10000 {
 		id.apps.m = map[int64]appEntry{}
 	}
-	id.apps.m[appID] = appEntry{app: &cached, checked: now}
+	if id.apps.gen == gen {
+		// Not when an application was forgotten meanwhile: this read may predate the change.
+		id.apps.m[appID] = appEntry{app: &cached, checked: now}
+	}
 	id.apps.mu.Unlock()
 	return app, nil
 }
 
 // appCache holds applications read recently (see application).
 type appCache struct {
-	mu sync.Mutex
-	m  map[int64]appEntry
+	mu  sync.Mutex
+	m   map[int64]appEntry
+	gen uint64 // counts forget and clear calls
 }
 
 type appEntry struct {
@@ -379,6 +399,7 @@ type appEntry struct {
 
 func (c *appCache) forget(appID int64) {
 	c.mu.Lock()
+	c.gen++
 	delete(c.m, appID)
 	c.mu.Unlock()
 }
@@ -420,6 +441,7 @@ func (id *Identity) DeleteExpired(ctx context.Context) (Purged, error) {
 	p, err := id.store.DeleteExpired(ctx, id.now())
 	if err == nil && (p.Sessions > 0 || p.Guests > 0) {
 		id.cache.clear()
+		id.publish(ctx, Invalidation{All: true})
 	}
 	if err == nil {
 		err = id.sweepHooks(ctx, id.now())

@@ -79,6 +79,7 @@ func (o *Operator) SetBlocked(ctx context.Context, appID, userID int64, blocked 
 	}
 	if blocked {
 		o.id.cache.dropUser(userID, 0)
+		o.id.publish(ctx, Invalidation{UserID: userID})
 	}
 	return o.id.store.User(ctx, appID, userID)
 }
@@ -173,6 +174,7 @@ func (id *Identity) updateApplication(ctx context.Context, appID int64, change f
 	app.UpdatedAt = id.now()
 	err = id.store.UpdateApplication(ctx, app)
 	id.apps.forget(appID)
+	id.publish(ctx, Invalidation{AppID: appID})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +191,7 @@ func (id *Identity) RotateApplicationKeys(ctx context.Context, appID int64) (*Ap
 	}
 	err := id.store.SetApplicationKeys(ctx, appID, randomHex(16), randomHex(32), id.now())
 	id.apps.forget(appID)
+	id.publish(ctx, Invalidation{AppID: appID})
 	if err != nil {
 		return nil, err
 	}
@@ -207,8 +210,10 @@ func (id *Identity) DeleteApplication(ctx context.Context, appID int64) error {
 	err := id.store.DeleteApplication(ctx, appID)
 	id.apps.forget(appID)
 	if err != nil {
+		id.publish(ctx, Invalidation{AppID: appID})
 		return err
 	}
 	id.cache.clear()
+	id.publish(ctx, Invalidation{All: true})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -222,6 +223,7 @@ func (id *Identity) Validate(ctx context.Context, token string) (*Session, error
 // loadEntry reads the session behind hash (and its user) from the Store into the cache,
 // keeping the newer in-memory activity of old when there is one.
 func (id *Identity) loadEntry(ctx context.Context, h [32]byte, old *cacheEntry, now time.Time) (*cacheEntry, error) {
+	gen := id.cache.gen.Load()
 	s, err := id.store.SessionByTokenHash(ctx, h[:])
 	if err != nil {
 		if errors.Is(err, ErrSessionNotFound) {
@@ -255,7 +257,13 @@ func (id *Identity) loadEntry(ctx context.Context, h [32]byte, old *cacheEntry, 
 			s.ExpiresAt = s.expiry()
 		}
 	}
-	return id.cache.put(s, u, now, persisted), nil
+	e := id.cache.put(s, u, now, persisted)
+	if id.cache.gen.Load() != gen {
+		// Sessions were invalidated while this one was read: the read may predate it, so
+		// it serves this request only.
+		e.markStale()
+	}
+	return e, nil
 }
 
 // Login upgrades the application session s (from Validate) to a user session for creds
@@ -315,6 +323,7 @@ func (id *Identity) DestroySession(ctx context.Context, s *Session) error {
 		return err
 	}
 	id.cache.removeHash(s.TokenHash)
+	id.publish(ctx, Invalidation{SessionID: s.ID})
 	return nil
 }
 
@@ -364,6 +373,7 @@ func (id *Identity) RevokeSession(ctx context.Context, s *Session, sessionID int
 			return err
 		}
 		id.cache.removeHash(s.TokenHash)
+		id.publish(ctx, Invalidation{SessionID: s.ID})
 		return nil
 	}
 	if s.UserID == 0 {
@@ -385,6 +395,7 @@ func (id *Identity) revokeUserSession(ctx context.Context, userID, sessionID int
 				return err
 			}
 			id.cache.removeHash(x.TokenHash)
+			id.publish(ctx, Invalidation{SessionID: x.ID})
 			return nil
 		}
 	}
@@ -408,6 +419,7 @@ func (id *Identity) revokeUserSessions(ctx context.Context, userID, keep int64) 
 		return 0, err
 	}
 	id.cache.dropUser(userID, keep)
+	id.publish(ctx, Invalidation{UserID: userID})
 	return n, nil
 }
 
@@ -525,7 +537,7 @@ func (id *Identity) resolveClaims(ctx context.Context, app *Application, c *Clai
 					if err := id.store.UpdateUser(ctx, &v); err != nil {
 						return nil, id.allConflicts(ctx, &v, err)
 					}
-					id.cache.setUser(&v)
+					id.userChanged(ctx, &v)
 					u = &v
 				}
 			}
@@ -609,6 +621,10 @@ type sessionCache struct {
 	max    int
 	byHash map[[32]byte]*cacheEntry
 	byUser map[int64]map[[32]byte]struct{}
+	byID   map[int64][32]byte
+	// gen counts invalidations (revocations, user changes, notifications received), so
+	// that a session read from the Store while one happened is not trusted (loadEntry).
+	gen atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -622,7 +638,8 @@ type cacheEntry struct {
 }
 
 func newSessionCache(max int) *sessionCache {
-	return &sessionCache{max: max, byHash: map[[32]byte]*cacheEntry{}, byUser: map[int64]map[[32]byte]struct{}{}}
+	return &sessionCache{max: max, byHash: map[[32]byte]*cacheEntry{}, byUser: map[int64]map[[32]byte]struct{}{},
+		byID: map[int64][32]byte{}}
 }
 
 func (c *sessionCache) get(h [32]byte) *cacheEntry {
@@ -659,6 +676,7 @@ func (c *sessionCache) put(s *Session, u *User, checked, persisted time.Time) *c
 		c.unlinkLocked(e.hash, old)
 	}
 	c.byHash[e.hash] = e
+	c.byID[s.ID] = e.hash
 	if s.UserID != 0 {
 		m := c.byUser[s.UserID]
 		if m == nil {
@@ -672,6 +690,9 @@ func (c *sessionCache) put(s *Session, u *User, checked, persisted time.Time) *c
 
 func (c *sessionCache) unlinkLocked(h [32]byte, e *cacheEntry) {
 	delete(c.byHash, h)
+	if c.byID[e.s.ID] == h {
+		delete(c.byID, e.s.ID)
+	}
 	if uid := e.s.UserID; uid != 0 {
 		if m := c.byUser[uid]; m != nil {
 			delete(m, h)
@@ -696,6 +717,7 @@ func (c *sessionCache) removeHash(h []byte) {
 	if copy(k[:], h) != len(k) {
 		return
 	}
+	c.gen.Add(1)
 	c.remove(k)
 }
 
@@ -714,6 +736,7 @@ func (c *sessionCache) lastActive(h []byte) time.Time {
 
 // dropUser removes every cached session of userID except sessionID keep.
 func (c *sessionCache) dropUser(userID, keep int64) {
+	c.gen.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for h := range c.byUser[userID] {
@@ -725,6 +748,7 @@ func (c *sessionCache) dropUser(userID, keep int64) {
 
 // setUser replaces the cached copy of u in every session of u.
 func (c *sessionCache) setUser(u *User) {
+	c.gen.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for h := range c.byUser[u.ID] {
@@ -738,9 +762,11 @@ func (c *sessionCache) setUser(u *User) {
 }
 
 func (c *sessionCache) clear() {
+	c.gen.Add(1)
 	c.mu.Lock()
 	c.byHash = map[[32]byte]*cacheEntry{}
 	c.byUser = map[int64]map[[32]byte]struct{}{}
+	c.byID = map[int64][32]byte{}
 	c.mu.Unlock()
 }
 

@@ -509,7 +509,7 @@ func (id *Identity) updateUser(ctx context.Context, app *Application, userID int
 			return nil, err
 		}
 	}
-	id.cache.setUser(&u)
+	id.userChanged(ctx, &u)
 	if emailChanged && cur.Email != "" {
 		id.emailChangedHooks(ctx, app, cur, &u)
 	}
@@ -597,6 +597,7 @@ func (id *Identity) deleteUser(ctx context.Context, appID, userID int64) error {
 		return err
 	}
 	id.cache.dropUser(userID, 0)
+	id.publish(ctx, Invalidation{UserID: userID})
 	return nil
 }
 

@@ -28,6 +28,8 @@ type config struct {
 	CORSOrigins     []string
 	MaxBodyBytes    int64
 	JanitorInterval time.Duration
+	// RecheckInterval is identity.Config.RecheckInterval.
+	RecheckInterval time.Duration
 	ShutdownTimeout time.Duration
 	ShowSecret      bool
 	AccessLog       bool
@@ -156,6 +158,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		maxBody = n
 	}
 	duration(&c.JanitorInterval, "janitor-interval", "IDENTITY_JANITOR_INTERVAL", 10*time.Minute, "how often expired sessions, guests and nonces are deleted")
+	duration(&c.RecheckInterval, "recheck-interval", "IDENTITY_RECHECK_INTERVAL", 5*time.Second,
+		"how long a session or application read from the database is trusted from memory: the delay for changes made by another instance when the channel between instances (PostgreSQL or -redis-url) is down, or on SQLite")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long shutdown waits for requests in flight")
 	boolean(&c.NoMigrate, "no-migrate", "IDENTITY_NO_MIGRATE", false,
 		"do not apply pending schema migrations at start, refuse to start while one is pending instead (apply them with \"server migrate up\")")
@@ -248,7 +252,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, err
 	}
 	c.MaxBodyBytes = maxBody
-	if c.SessionIdle <= 0 || c.GuestLifetime <= 0 || c.JanitorInterval <= 0 || c.ShutdownTimeout <= 0 {
+	if c.SessionIdle <= 0 || c.GuestLifetime <= 0 || c.JanitorInterval <= 0 || c.ShutdownTimeout <= 0 || c.RecheckInterval <= 0 {
 		return nil, fmt.Errorf("durations must be positive")
 	}
 	if c.DB == "" {

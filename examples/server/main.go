@@ -10,7 +10,8 @@
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
 // for the list. GET /healthz answers 200 while the process runs; GET /readyz answers 200
 // while the database answers and is migrated, else 503. SIGINT or SIGTERM shuts it down
-// gracefully.
+// gracefully. Instances sharing a PostgreSQL database tell each other of revocations and
+// changes through LISTEN/NOTIFY, or through Redis pub/sub with -redis-url.
 //
 // Schema migrations can also be listed and applied on their own, before starting (or
 // upgrading) instances that run with -no-migrate, which refuse to start while one is
@@ -123,15 +124,29 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err != nil {
 		return err
 	}
+	notifier, closeNotifier, err := newNotifier(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer closeNotifier()
 	id, err := identity.New(identity.Config{
-		Store:     st,
-		Hasher:    pw,
-		Providers: append([]identity.Provider{pw, gp}, external...),
-		Logger:    log,
+		Store:           st,
+		Hasher:          pw,
+		Providers:       append([]identity.Provider{pw, gp}, external...),
+		Logger:          log,
+		RecheckInterval: cfg.RecheckInterval,
+		Notifier:        notifier,
 	})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// Stops listening for invalidations even when run fails below; after the shutdown
+		// at the end, it has nothing left to wait for.
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		id.Shutdown(sctx)
+	}()
 	reset.Store = st
 	resetService, err := passwordreset.New(id, reset)
 	if err != nil {

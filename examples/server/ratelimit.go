@@ -31,21 +31,10 @@ func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *rateli
 	rc := ratelimit.Config{Logger: log}
 	backend := "memory"
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		rdb, err := newRedis(cfg)
 		if err != nil {
-			// The parser's message may quote the URL, which can hold a password.
-			return nil, nil, close, fmt.Errorf("server: -redis-url: not a valid redis:// or rediss:// URL")
+			return nil, nil, close, err
 		}
-		if opts.DialTimeout == 0 {
-			opts.DialTimeout = redisTimeout
-		}
-		if opts.ReadTimeout == 0 {
-			opts.ReadTimeout = redisTimeout
-		}
-		if opts.WriteTimeout == 0 {
-			opts.WriteTimeout = redisTimeout
-		}
-		rdb := redis.NewClient(opts)
 		close = func() { rdb.Close() }
 		lim, err := redislimit.New(rdb, redislimit.Config{Prefix: cfg.RedisPrefix})
 		if err != nil {
@@ -67,6 +56,25 @@ func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *rateli
 	}
 	log.Info("server: rate limiting on", "limiter", backend, "trusted_proxies", len(cfg.TrustedProxies))
 	return p, shared, close, nil
+}
+
+// newRedis returns a client of -redis-url, with redisTimeout where the URL sets no timeout.
+func newRedis(cfg *config) (*redis.Client, error) {
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		// The parser's message may quote the URL, which can hold a password.
+		return nil, fmt.Errorf("server: -redis-url: not a valid redis:// or rediss:// URL")
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = redisTimeout
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = redisTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = redisTimeout
+	}
+	return redis.NewClient(opts), nil
 }
 
 // parseProxies parses a comma-separated list of addresses and CIDR prefixes.

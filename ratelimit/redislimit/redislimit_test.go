@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,36 +12,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/identitykit/identity/internal/testutil/testenv"
 	"github.com/identitykit/identity/ratelimit"
 	"github.com/identitykit/identity/ratelimit/limitertest"
 	"github.com/identitykit/identity/ratelimit/redislimit"
 )
 
-// redisAddr is the test server: IDENTITY_TEST_REDIS_ADDR, default 127.0.0.1:6379.
-func redisAddr() string {
-	if a := os.Getenv("IDENTITY_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
-// newClient returns a client of the test server. When it does not answer the test is
-// skipped, or fails when IDENTITY_TEST_REDIS_ADDR names it (CI sets it).
-func newClient(t testing.TB) *redis.Client {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), DialTimeout: time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		if os.Getenv("IDENTITY_TEST_REDIS_ADDR") != "" {
-			t.Fatalf("redislimit: no Redis at IDENTITY_TEST_REDIS_ADDR=%s: %v", redisAddr(), err)
-		}
-		t.Skipf("redislimit: no Redis at %s (set IDENTITY_TEST_REDIS_ADDR to require one): %v", redisAddr(), err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
+// newClient returns a client of the test server (see testenv.Redis).
+func newClient(t testing.TB) *redis.Client { return testenv.Redis(t, redis.Options{}) }
 
 // newPrefix returns a key prefix of the test's own and deletes its keys at the end.
 func newPrefix(t testing.TB, rdb *redis.Client) string {
