@@ -250,6 +250,9 @@ type Identity struct {
 	background context.Context
 	shutDown   context.CancelFunc
 	janitors   sync.WaitGroup
+
+	// stats counts the session cache's hits and misses (Stats).
+	stats cacheStats
 }
 
 // New validates cfg, fills defaults and returns an Identity. It does not touch the Store.

@@ -199,10 +199,13 @@ func (id *Identity) Validate(ctx context.Context, token string) (*Session, error
 	now := id.now()
 	e := id.cache.get(h)
 	if e == nil || e.stale(now, id.cfg.RecheckInterval) {
+		id.stats.misses.Add(1)
 		var err error
 		if e, err = id.loadEntry(ctx, h, e, now); err != nil {
 			return nil, err
 		}
+	} else {
+		id.stats.hits.Add(1)
 	}
 	s, persist, ok := e.touch(now, id.cfg.ActivityInterval)
 	if !ok {

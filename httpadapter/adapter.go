@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/blob"
@@ -67,6 +68,10 @@ type Config struct {
 	// "password_reset_invalid" (New panics otherwise); reset_pages.html, the default, documents
 	// the data they get. Default: the built-in English pages.
 	ResetPages *template.Template
+	// Observer, when set, is told every request answered (route pattern, status, duration),
+	// every credential login (provider, outcome) and every account created, for metrics:
+	// metrics.New(...).HTTP() is one. Default nil: nothing is observed, at no cost.
+	Observer Observer
 }
 
 const defaultMaxBodyBytes = 1 << 20
@@ -105,6 +110,8 @@ type handler struct {
 	lim      *limits
 	// resetPages are the password reset page templates (reset.go).
 	resetPages *template.Template
+	// obs is Config.Observer (observer.go); nil: none.
+	obs Observer
 }
 
 // New returns the handler of the ConnectyCube REST endpoints over id (see the package
@@ -124,6 +131,7 @@ func New(id *identity.Identity, cfg Config) http.Handler {
 		origins: map[string]bool{},
 		maxBody: cfg.MaxBodyBytes,
 		lim:     newLimits(cfg),
+		obs:     cfg.Observer,
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
@@ -227,7 +235,7 @@ type endpoint struct {
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw, ok := w.(*respWriter); ok {
-		rw.routed = true
+		rw.routed, rw.route = true, r.Pattern
 	}
 	h := e.h
 	c := &call{w: w, r: r}
@@ -272,6 +280,9 @@ func requestToken(r *http.Request) string {
 // answers into ConnectyCube error bodies.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &respWriter{ResponseWriter: w}
+	if h.obs != nil {
+		defer h.observeRequest(rw, r, time.Now())
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -363,6 +374,10 @@ type respWriter struct {
 	routed      bool
 	wroteHeader bool
 	fallback    int
+	// status is the status written; route the pattern of the endpoint that served the
+	// request (set with routed by the endpoints), for the Observer.
+	status int
+	route  string
 }
 
 func (w *respWriter) WriteHeader(code int) {
@@ -375,7 +390,7 @@ func (w *respWriter) WriteHeader(code int) {
 	if w.wroteHeader {
 		return
 	}
-	w.wroteHeader = true
+	w.wroteHeader, w.status = true, code
 	w.ResponseWriter.WriteHeader(code)
 }
 

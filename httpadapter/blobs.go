@@ -79,7 +79,7 @@ type rawEndpoint func(w http.ResponseWriter, r *http.Request)
 
 func (f rawEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw, ok := w.(*respWriter); ok {
-		rw.routed = true
+		rw.routed, rw.route = true, r.Pattern
 	}
 	f(w, r)
 }

@@ -122,7 +122,7 @@ type resetPageData struct {
 func page(fn http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rw, ok := w.(*respWriter); ok {
-			rw.routed = true
+			rw.routed, rw.route = true, r.Pattern
 		}
 		fn(w, r)
 	})

@@ -77,7 +77,9 @@ func (h *handler) createSession(ctx context.Context, c *call) error {
 		signed := p.flatten()
 		req.Signed = func(secret string) bool { return verifySignature(secret, signed, sig) }
 	}
+	created := h.watchCreate(creds)
 	s, err := h.id.CreateSession(ctx, req)
+	h.observeLogin(creds, err, created)
 	if err != nil {
 		return err
 	}
@@ -182,7 +184,9 @@ func (h *handler) login(ctx context.Context, c *call) error {
 		creds = &identity.Credentials{}
 	}
 	creds.BeforeCreate = c.beforeCreate
+	created := h.watchCreate(creds)
 	s, err := h.id.Login(ctx, c.s, *creds)
+	h.observeLogin(creds, err, created)
 	if err != nil {
 		return err
 	}

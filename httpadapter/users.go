@@ -125,6 +125,9 @@ func (h *handler) signUp(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if h.obs != nil {
+		h.obs.ObserveSignUp("password")
+	}
 	return writeUser(c.w, http.StatusCreated, u)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/identitykit/identity"
@@ -66,6 +67,8 @@ type mailQueue struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
+	// queued is chans once the workers started, for depth (start runs under a read lock).
+	queued atomic.Pointer[[]chan job]
 }
 
 func newMailQueue(workers, size int, fn func(ctx context.Context, j job)) *mailQueue {
@@ -101,6 +104,7 @@ func (q *mailQueue) start() {
 		close(q.done)
 	}()
 	q.started = true
+	q.queued.Store(&q.chans)
 }
 
 // add queues j on the worker of key without blocking: identity.ErrBusy when that worker's
@@ -118,6 +122,30 @@ func (q *mailQueue) add(key string, j job) error {
 	default:
 		return identity.ErrBusy
 	}
+}
+
+// QueueDepth returns how many mails (reset links and email change notices) wait to be
+// handed to the Mailer, not counting those being sent: 0 without a Mailer. For metrics; a
+// depth that nears Config.QueueSize means requests are about to be refused with
+// identity.ErrBusy.
+func (s *Service) QueueDepth() int {
+	if s.queue == nil {
+		return 0
+	}
+	return s.queue.depth()
+}
+
+// depth is the number of jobs queued on all workers.
+func (q *mailQueue) depth() int {
+	chans := q.queued.Load()
+	if chans == nil {
+		return 0
+	}
+	n := 0
+	for _, ch := range *chans {
+		n += len(ch)
+	}
+	return n
 }
 
 // shutdown refuses new jobs, lets the workers finish the queued ones until ctx is done, then

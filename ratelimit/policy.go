@@ -56,6 +56,8 @@ type LimitError struct {
 	Action Action
 	// RetryAfter is when the client may try again.
 	RetryAfter time.Duration
+	// tarpit: the attempt was refused because no tarpit slot was free (DecisionTarpitFull).
+	tarpit bool
 }
 
 func (e *LimitError) Error() string {
@@ -132,6 +134,10 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives limiter failures (never account names). Default slog.Default().
 	Logger *slog.Logger
+	// Observe, when set, is told the decision of every Begin and BeginAccount call, for
+	// metrics (package metrics counts them). It runs on the request's goroutine and must be
+	// quick and safe for concurrent use. Default nil: nothing is observed.
+	Observe func(Event)
 }
 
 // Policy applies the limits of a Config. It is safe for concurrent use. A nil *Policy
@@ -277,10 +283,11 @@ type Attempt struct {
 // A Limiter failure does not refuse the attempt: the attempt goes on unlimited, so an
 // outage of a shared store does not stop logins. The failure is logged, and the Limiter is
 // then left alone for 5 seconds (attempts go unlimited at once) before it is tried again.
-func (p *Policy) Begin(ctx context.Context, action Action, addr, account string) (*Attempt, error) {
+func (p *Policy) Begin(ctx context.Context, action Action, addr, account string) (a *Attempt, err error) {
 	if p == nil {
 		return nil, nil
 	}
+	defer func() { p.observe(action, a, err) }()
 	now := p.cfg.Now()
 	var vol Rate
 	switch action {
@@ -311,7 +318,7 @@ func (p *Policy) Begin(ctx context.Context, action Action, addr, account string)
 		}
 		return &Attempt{p: p}, nil
 	case action == ActionLogin:
-		return p.BeginAccount(ctx, addr, account)
+		return p.beginAccount(ctx, addr, account)
 	}
 	return &Attempt{p: p}, nil
 }
@@ -327,6 +334,13 @@ func (p *Policy) BeginAccount(ctx context.Context, addr, account string) (*Attem
 	if p == nil {
 		return nil, nil
 	}
+	a, err := p.beginAccount(ctx, addr, account)
+	p.observe(ActionLogin, a, err)
+	return a, err
+}
+
+// beginAccount is BeginAccount without the observation (Begin observes its own call).
+func (p *Policy) beginAccount(ctx context.Context, addr, account string) (*Attempt, error) {
 	now := p.cfg.Now()
 	a := &Attempt{p: p}
 	acct := accountHash(account)
@@ -362,7 +376,7 @@ func (p *Policy) BeginAccount(ctx context.Context, addr, account string) (*Attem
 	}
 	if !p.acquire(addr) {
 		// The attempt stays charged: it was made.
-		return nil, &LimitError{Action: ActionLogin, RetryAfter: a.Delay}
+		return nil, &LimitError{Action: ActionLogin, RetryAfter: a.Delay, tarpit: true}
 	}
 	defer p.release(addr)
 	if err := p.cfg.Sleep(ctx, a.Delay); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/metrics"
 	"github.com/identitykit/identity/store/blobstore/s3blob"
 )
 
@@ -52,6 +53,14 @@ type config struct {
 	Providers providerFlags
 	// PprofAddr serves net/http/pprof on a loopback address (pprof.go); "" is off.
 	PprofAddr string
+	// MetricsAddr serves Prometheus metrics at /metrics on a listener of its own
+	// (metrics.go); "" is off.
+	MetricsAddr string
+	// metrics is the server's Metrics while run runs with MetricsAddr (nil otherwise): the
+	// store and the rate limits report to it. metricsBound, when set (by tests), is called
+	// with the address the metrics listener got.
+	metrics      *metrics.Metrics
+	metricsBound func(addr string)
 	// Password reset mail: SMTP or the development mode (mail.go).
 	Mail mailFlags
 
@@ -195,6 +204,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	addProviderFlags(fs, env, &envErrs, &c.Providers)
 	addMailFlags(fs, env, &envErrs, &c.Mail)
 	str(&c.PprofAddr, "pprof-addr", "IDENTITY_PPROF_ADDR", "", "serve net/http/pprof profiles at http://<addr>/debug/pprof/ (loopback addresses only; default off)")
+	str(&c.MetricsAddr, "metrics-addr", "IDENTITY_METRICS_ADDR", "", "serve Prometheus metrics at http://<addr>/metrics, on a listener of its own (e.g. 127.0.0.1:9090; default off)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: server [flags]\n       server migrate status|up [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API, applying pending schema\nmigrations first (unless -no-migrate). \"server migrate -help\" lists and applies them alone.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")

@@ -9,9 +9,11 @@
 // reuse the first application of the database (and print its id and auth key). Every setting is a flag
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
 // for the list. GET /healthz answers 200 while the process runs; GET /readyz answers 200
-// while the database answers and is migrated, else 503. SIGINT or SIGTERM shuts it down
-// gracefully. Instances sharing a PostgreSQL database tell each other of revocations and
-// changes through LISTEN/NOTIFY, or through Redis pub/sub with -redis-url.
+// while the database answers and is migrated, else 503. With -metrics-addr it serves
+// Prometheus metrics (package metrics) at /metrics on a listener of its own, never on the API
+// listener; docs/grafana-dashboard.json shows them. Instances sharing a PostgreSQL database
+// tell each other of revocations and changes through LISTEN/NOTIFY, or through Redis pub/sub
+// with -redis-url. SIGINT or SIGTERM shuts it down gracefully.
 //
 // Schema migrations can also be listed and applied on their own, before starting (or
 // upgrading) instances that run with -no-migrate, which refuse to start while one is
@@ -86,6 +88,13 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		log.Info("server: -public-url is not set: upload URLs and password reset links use the URL derived from -addr; set -public-url to the URL clients reach this server at",
 			"public_url", cfg.PublicURL)
 	}
+	external, err := cfg.Providers.providers(log)
+	if err != nil {
+		return err
+	}
+	m := newMetrics(cfg, external)
+	cfg.metrics = m
+	defer func() { cfg.metrics = nil }()
 	st, err := openStore(cfg, log)
 	if err != nil {
 		return err
@@ -94,7 +103,11 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err := prepareSchema(ctx, cfg, st, log); err != nil {
 		return err
 	}
-	pw, err := password.New(password.Config{})
+	pwCfg := password.Config{}
+	if m != nil {
+		pwCfg.ObserveSlotWait = m.ObserveHashSlotWait
+	}
+	pw, err := password.New(pwCfg)
 	if err != nil {
 		return err
 	}
@@ -103,10 +116,6 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		return err
 	}
 	defer closeBlobs()
-	external, err := cfg.Providers.providers(log)
-	if err != nil {
-		return err
-	}
 	reset, err := cfg.resetConfig(log)
 	if err != nil {
 		return err
@@ -165,7 +174,17 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	stopJanitor := id.StartJanitor(cfg.JanitorInterval)
 	defer stopJanitor()
 
+	var observer httpadapter.Observer
+	if m != nil {
+		m.WatchIdentity(id)
+		m.WatchResetQueue(resetService)
+		if notifier != nil {
+			m.WatchNotificationChannel(func() bool { return id.Stats().NotifierUp })
+		}
+		observer = m
+	}
 	api := httpadapter.New(id, httpadapter.Config{
+		Observer:            observer,
 		MaxBodyBytes:        cfg.MaxBodyBytes,
 		AllowedOrigins:      cfg.CORSOrigins,
 		Logger:              log,
@@ -195,6 +214,14 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		return err
 	}
 	defer stopPprof()
+	metricsAddr, stopMetrics, err := startMetrics(cfg.MetricsAddr, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	if cfg.metricsBound != nil && metricsAddr != "" {
+		cfg.metricsBound(metricsAddr)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -239,6 +266,9 @@ func withProbes(api http.Handler, id *identity.Identity, log *slog.Logger) http.
 // openStore opens SQLite at cfg.DB, or PostgreSQL when cfg.DB is a postgres:// URL.
 func openStore(cfg *config, log *slog.Logger) (*gormstore.Store, error) {
 	scfg := gormstore.Config{Logger: log, TablePrefix: cfg.TablePrefix}
+	if cfg.metrics != nil {
+		scfg.ObserveError = cfg.metrics.ObserveStoreError
+	}
 	if cfg.isPostgres() {
 		return gormstore.OpenPostgres(cfg.DB, scfg)
 	}

@@ -43,14 +43,23 @@ func startPprof(addr string, log *slog.Logger) (bound string, stop func(), err e
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	bound, stop, err = serveSide("-pprof-addr", addr, mux)
+	if err == nil {
+		log.Warn("server: profiling endpoints on", "addr", bound)
+	}
+	return bound, stop, err
+}
+
+// serveSide serves h on addr (the value of flag), on a listener of its own, until stop is
+// called, and returns the address it listens on. It has no WriteTimeout: a CPU profile or
+// trace streams for as long as its ?seconds=.
+func serveSide(flag, addr string, h http.Handler) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("server: -pprof-addr: %w", err)
+		return "", nil, fmt.Errorf("server: %s: %w", flag, err)
 	}
-	// No WriteTimeout: a CPU profile or trace streams for as long as its ?seconds=.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	log.Warn("server: profiling endpoints on", "addr", ln.Addr().String())
 	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

@@ -29,6 +29,9 @@ func newRateLimit(ctx context.Context, cfg *config, log *slog.Logger) (p *rateli
 		return nil, nil, close, nil
 	}
 	rc := ratelimit.Config{Logger: log}
+	if cfg.metrics != nil {
+		rc.Observe = cfg.metrics.ObserveRateLimit
+	}
 	backend := "memory"
 	if cfg.RedisURL != "" {
 		rdb, err := newRedis(cfg)

@@ -85,6 +85,12 @@ func start(t *testing.T, db string, args ...string) (addr, banner string, stop f
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startConfig(t, cfg)
+}
+
+// startConfig runs the server with cfg until the returned stop is called.
+func startConfig(t *testing.T, cfg *config) (addr, banner string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	ready := make(chan string, 1)
@@ -103,6 +109,17 @@ func start(t *testing.T, db string, args ...string) (addr, banner string, stop f
 			t.Errorf("run returned %v", err)
 		}
 	}
+}
+
+// postSession posts body to /session.json of the server at addr and returns the status.
+func postSession(t *testing.T, addr, body string) int {
+	t.Helper()
+	res, err := http.Post("http://"+addr+"/session.json", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // TestRunPostgres starts the server on PostgreSQL (IDENTITY_TEST_POSTGRES_DSN) with a table
@@ -161,15 +178,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("first banner:\n%s", banner)
 	}
 	key := m[1]
-	post := func(addr, body string) int {
-		t.Helper()
-		res, err := http.Post("http://"+addr+"/session.json", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
+	post := func(addr, body string) int { return postSession(t, addr, body) }
 	login := `{"application_id":1,"auth_key":"` + key + `","user":{"login":"john","password":"11111111"}}`
 	if code := post(addr, login); code != 201 {
 		t.Fatalf("create session: %d", code)

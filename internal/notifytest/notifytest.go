@@ -284,6 +284,9 @@ func RunKill(t *testing.T, s Setup) {
 	g.closed.Store(true)
 	s.Kill(t)
 	waitLog(t, p.logB, "channel down")
+	if p.b.Stats().NotifierUp {
+		t.Fatal("B's Stats say the channel is up while it is down")
+	}
 	if err := p.a.Operator().RevokeSession(ctx, p.app.ID, x.UserID, x.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -306,6 +309,9 @@ func RunKill(t *testing.T, s Setup) {
 	p.logB.Reset()
 	g.closed.Store(false)
 	waitLog(t, p.logB, "channel up")
+	if !p.b.Stats().NotifierUp {
+		t.Fatal("B's Stats say the channel is down after it came up")
+	}
 	p.refused(t, y.Token)
 	z := p.session(t)
 	if err := p.a.Operator().RevokeSession(ctx, p.app.ID, z.UserID, z.ID); err != nil {

@@ -40,6 +40,11 @@ type Config struct {
 	MaxMemory      uint32
 	MaxIterations  uint32
 	MaxParallelism uint8
+	// ObserveSlotWait, when set, is told how long each hash computation waited for a slot
+	// (0 when one was free) and how the wait ended: err nil (a slot was taken),
+	// identity.ErrBusy (MaxWait passed) or the context's error. For metrics; it must be quick
+	// and safe for concurrent use. Default nil.
+	ObserveSlotWait func(wait time.Duration, err error)
 }
 
 // Provider is the "password" provider and the argon2id hasher. Safe for concurrent use.
@@ -114,9 +119,23 @@ func (p *Provider) Params() argon2id.Params { return p.params }
 func (p *Provider) acquire(ctx context.Context) error {
 	select {
 	case p.slots <- struct{}{}:
+		if p.cfg.ObserveSlotWait != nil {
+			p.cfg.ObserveSlotWait(0, nil)
+		}
 		return nil
 	default:
 	}
+	if p.cfg.ObserveSlotWait == nil {
+		return p.wait(ctx)
+	}
+	start := time.Now()
+	err := p.wait(ctx)
+	p.cfg.ObserveSlotWait(time.Since(start), err)
+	return err
+}
+
+// wait waits for a hashing slot, at most MaxWait.
+func (p *Provider) wait(ctx context.Context) error {
 	t := time.NewTimer(p.cfg.MaxWait)
 	defer t.Stop()
 	select {

@@ -19,7 +19,11 @@ import (
 // fail wraps an unexpected database error for op. Errors that mean the database cannot be
 // reached or cannot serve now also wrap identity.ErrUnavailable.
 func (s *Store) fail(op string, err error) error {
-	return fmt.Errorf("gormstore: %s: %w", op, classify(err))
+	err = fmt.Errorf("gormstore: %s: %w", op, classify(err))
+	if s.observeError != nil {
+		s.observeError(op, err)
+	}
+	return err
 }
 
 // classify returns err, additionally wrapping identity.ErrUnavailable when err means the

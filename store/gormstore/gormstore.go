@@ -88,6 +88,12 @@ type Config struct {
 	// notices (adopting a database of a release before versioned migrations, rebuilding an
 	// invalid index) go to Logger, or to slog.Default() when it is nil.
 	Logger *slog.Logger
+	// ObserveError, when set, is told every unexpected database error a store method returns
+	// (not the errors the identity.Store contract names, such as not found or taken): op is
+	// the method's operation ("create session", "search users", ...: a short fixed name), err
+	// the error returned, which wraps identity.ErrUnavailable when the database could not be
+	// reached. For metrics; it must be quick and safe for concurrent use. Default nil.
+	ObserveError func(op string, err error)
 }
 
 // Store is an identity.Store backed by GORM. It is safe for concurrent use.
@@ -95,6 +101,8 @@ type Store struct {
 	db  *gorm.DB
 	t   tables
 	log *slog.Logger // Migrate's warnings
+	// observeError is Config.ObserveError (nil: none).
+	observeError func(op string, err error)
 
 	probeOnce sync.Once // Ready's schema check, built on first use
 	probe     *readyProbe
@@ -149,7 +157,7 @@ func New(db *gorm.DB, cfg Config) (*Store, error) {
 		sess.Logger = newLogger(cfg.Logger)
 		log = cfg.Logger
 	}
-	return &Store{db: db.Session(sess), t: newTables(cfg.TablePrefix), log: log}, nil
+	return &Store{db: db.Session(sess), t: newTables(cfg.TablePrefix), log: log, observeError: cfg.ObserveError}, nil
 }
 
 func openConfig(cfg Config) *gorm.Config {
