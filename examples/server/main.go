@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +49,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
 		code := runMigrate(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "apps" || os.Args[1] == "users") {
+		code := runCLI(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
 	}
@@ -128,6 +132,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 		Hasher:    pw,
 		Providers: append([]identity.Provider{pw, gp}, external...),
 		Logger:    log,
+		// How soon a setting changed by "server apps set" (or another instance) applies here.
+		RecheckInterval: cfg.RecheckInterval,
 	})
 	if err != nil {
 		return err
@@ -141,7 +147,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err != nil {
 		return err
 	}
-	app, created, err := ensureApplication(ctx, id, st, cfg)
+	app, created, err := ensureApplication(ctx, id, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -229,35 +235,6 @@ func openStore(cfg *config, log *slog.Logger) (*gormstore.Store, error) {
 	}
 	return gormstore.OpenSQLite(cfg.DB, scfg)
 }
-
-// ensureApplication returns the first application of the database, creating one on first
-// start, with the application settings of cfg applied (settings not governed by flags are
-// kept).
-func ensureApplication(ctx context.Context, id *identity.Identity, st identity.Store, cfg *config) (*identity.Application, bool, error) {
-	apps, err := st.Applications(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("server: listing applications: %w", err)
-	}
-	if len(apps) == 0 {
-		app, err := id.CreateApplication(ctx, cfg.AppName, cfg.applySettings(identity.AppSettings{}))
-		if err != nil {
-			return nil, false, fmt.Errorf("server: creating the application: %w", err)
-		}
-		return app, true, nil
-	}
-	app := apps[0]
-	want := cfg.applySettings(app.Settings)
-	if !sameFlagSettings(app.Settings, want) {
-		if app, err = id.UpdateApplicationSettings(ctx, app.ID, want); err != nil {
-			return nil, false, fmt.Errorf("server: updating application settings: %w", err)
-		}
-	}
-	return app, false, nil
-}
-
-// sameFlagSettings reports whether the stored settings a already are b, the settings with
-// the flags applied (applySettings): comparing them whole, no governed field can be missed.
-func sameFlagSettings(a, b identity.AppSettings) bool { return reflect.DeepEqual(a, b) }
 
 // printBanner tells the operator how to reach the application. The auth secret, which only
 // signing SDKs need, is printed when the application is created or with -show-secret.
