@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"reflect"
 	"slices"
@@ -283,8 +284,8 @@ func enableFrom[C any](s *identity.AppSettings, text string, enable func(*identi
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return fmt.Errorf("not valid JSON (at byte %d)", se.Offset)
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return errors.New("not valid JSON")
 		}
 		return fmt.Errorf("want a JSON object of the provider's settings: %v", err)
 	}

@@ -266,7 +266,8 @@ func describe(err error) string {
 			}
 			parts[i] = phrase
 		}
-		return "invalid input: " + strings.Join(parts, "; ")
+		// Keep the context the command added ("application 7: ").
+		return strings.TrimSuffix(err.Error(), ie.Error()) + "invalid input: " + strings.Join(parts, "; ")
 	}
 	for _, c := range []struct {
 		sentinel error
