@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +39,45 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: still not so after 20 s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCLIBinary: the built command dispatches "apps" and "users" and exits with their
+// status.
+func TestCLIBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	db := filepath.Join(t.TempDir(), "identity.db")
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"apps"}, exitUsage, ""},
+		{[]string{"apps", "--help"}, exitOK, "Usage: server apps list"},
+		{[]string{"users", "find", "--help"}, exitOK, ""},
+		{[]string{"apps", "list", "-db", db}, exitError, ""},
+		{[]string{"migrate", "up", "-db", db}, exitOK, "applied 1"},
+		{[]string{"apps", "create", "demo", "deny_auto_create=true", "-db", db}, exitOK, "auth_secret"},
+		{[]string{"apps", "show", "1", "-db", db, "-json"}, exitOK, `"deny_auto_create": true`},
+		{[]string{"apps", "set", "1", "deny_auto_create=perhaps", "-db", db}, exitUsage, ""},
+		{[]string{"apps", "show", "2", "-db", db}, exitError, ""},
+		{[]string{"users", "find", "1", "-db", db, "-json"}, exitOK, `"total": 0`},
+		{[]string{"users", "block", "1", "7", "-db", db}, exitError, ""},
+		{[]string{"users", "delete", "1", "7", "-db", db}, exitUsage, ""},
+	} {
+		out, err := exec.Command(bin, c.args...).Output()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || !strings.Contains(string(out), c.out) {
+			t.Errorf("server %q: exit %d, stdout %q; want %d with %q", c.args, code, out, c.code, c.out)
+		}
 	}
 }
