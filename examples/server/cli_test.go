@@ -45,10 +45,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // TestCLIBinary: the built command dispatches "apps" and "users" and exits with their
 // status.
 func TestCLIBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildServer(t)
 	db := filepath.Join(t.TempDir(), "identity.db")
 	for _, c := range []struct {
 		args []string
@@ -68,16 +65,33 @@ func TestCLIBinary(t *testing.T) {
 		{[]string{"users", "block", "1", "7", "-db", db}, exitError, ""},
 		{[]string{"users", "delete", "1", "7", "-db", db}, exitUsage, ""},
 	} {
-		out, err := exec.Command(bin, c.args...).Output()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code, out := runBinary(t, bin, c.args...)
 		if code != c.code || !strings.Contains(string(out), c.out) {
 			t.Errorf("server %q: exit %d, stdout %q; want %d with %q", c.args, code, out, c.code, c.out)
 		}
 	}
+}
+
+// buildServer builds the command into a temporary directory and returns its path.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runBinary runs bin with args and returns its exit status and standard output.
+func runBinary(t *testing.T, bin string, args ...string) (int, string) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
 }
