@@ -5,10 +5,12 @@
 //
 // It listens on :8080 with SQLite in ./identity.db and uploaded files (avatars) in ./blobs,
 // applies the pending schema migrations (creating the tables on first start), and on first
-// start creates an application whose id, auth key and auth secret it prints; later starts
-// reuse the first application of the database (and print its id and auth key). Every setting is a flag
+// start creates an application, with the application settings of the flags, whose id, auth
+// key and auth secret it prints; later starts reuse the first application of the database
+// (and print its id and auth key) and serve every other one too. Every setting is a flag
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
-// for the list. GET /healthz answers 200 while the process runs; GET /readyz answers 200
+// for the list. After the first start the database holds the application settings: a
+// settings flag that disagrees with the stored value is logged as a warning and not applied. GET /healthz answers 200 while the process runs; GET /readyz answers 200
 // while the database answers and is migrated, else 503. SIGINT or SIGTERM shuts it down
 // gracefully.
 //
@@ -18,6 +20,13 @@
 //
 //	server migrate status [-db ...] [-table-prefix ...] [-json]
 //	server migrate up [-db ...] [-table-prefix ...]
+//
+// Applications, their settings and their users are managed from the command line, on the
+// same database, while the server runs or not (a running server applies a change within
+// -recheck-interval); "server apps -help" and "server users -help" list the commands:
+//
+//	server apps list|create|show|set|rename|rotate-keys|delete ...
+//	server users find|block|unblock|delete|sessions|revoke-sessions ...
 package main
 
 import (
