@@ -29,8 +29,11 @@ type config struct {
 	CORSOrigins     []string
 	MaxBodyBytes    int64
 	JanitorInterval time.Duration
-	// RecheckInterval is identity.Config.RecheckInterval.
+	// RecheckInterval is identity.Config.RecheckInterval: how long applications and sessions
+	// are trusted from memory.
 	RecheckInterval time.Duration
+	// given names the flags set on the command line or by their variable (givenFlags).
+	given           map[string]bool
 	ShutdownTimeout time.Duration
 	ShowSecret      bool
 	AccessLog       bool
@@ -168,7 +171,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	duration(&c.JanitorInterval, "janitor-interval", "IDENTITY_JANITOR_INTERVAL", 10*time.Minute, "how often expired sessions, guests and nonces are deleted")
 	duration(&c.RecheckInterval, "recheck-interval", "IDENTITY_RECHECK_INTERVAL", 5*time.Second,
-		"how long a session or application read from the database is trusted from memory: the delay for changes made by another instance when the channel between instances (PostgreSQL or -redis-url) is down, or on SQLite")
+		"how long a session or application read from the database is trusted from memory: the delay for changes made by another instance or by \"server apps set\" when the channel between instances (PostgreSQL or -redis-url) is down, or on SQLite")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long shutdown waits for requests in flight")
 	boolean(&c.NoMigrate, "no-migrate", "IDENTITY_NO_MIGRATE", false,
 		"do not apply pending schema migrations at start, refuse to start while one is pending instead (apply them with \"server migrate up\")")
@@ -207,12 +210,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.MetricsAddr, "metrics-addr", "IDENTITY_METRICS_ADDR", "", "serve Prometheus metrics at http://<addr>/metrics, on a listener of its own (e.g. 127.0.0.1:9090; default off)")
 
 	fs.Usage = func() {
-		fmt.Fprintf(usage, "Usage: server [flags]\n       server migrate status|up [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API, applying pending schema\nmigrations first (unless -no-migrate). \"server migrate -help\" lists and applies them alone.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
+		fmt.Fprintf(usage, "Usage: server [flags]\n       server migrate status|up [flags]\n       server apps|users COMMAND [flags]\n\nRuns the identity ConnectyCube-compatible auth and users API, applying pending schema\nmigrations first (unless -no-migrate). \"server migrate -help\" lists and applies them alone.\nThe first start creates an application with the settings of the flags; after that its settings\nlive in the database: \"server apps -help\" and \"server users -help\" manage applications and users.\nEvery flag can also be set by the environment variable shown; a flag wins.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	c.given = givenFlags(fs, getenv)
 	if len(envErrs) > 0 {
 		return nil, fmt.Errorf("bad environment: %s", strings.Join(envErrs, "; "))
 	}

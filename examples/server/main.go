@@ -5,10 +5,13 @@
 //
 // It listens on :8080 with SQLite in ./identity.db and uploaded files (avatars) in ./blobs,
 // applies the pending schema migrations (creating the tables on first start), and on first
-// start creates an application whose id, auth key and auth secret it prints; later starts
-// reuse the first application of the database (and print its id and auth key). Every setting is a flag
+// start creates an application, with the application settings of the flags, whose id, auth
+// key and auth secret it prints; later starts reuse the first application of the database
+// (and print its id and auth key) and serve every other one too. Every setting is a flag
 // with an IDENTITY_* environment variable; flags win over the environment. Run with --help
-// for the list. GET /healthz answers 200 while the process runs; GET /readyz answers 200
+// for the list. After the first start the database holds the application settings: a
+// settings flag that disagrees with the stored value is logged as a warning and not applied.
+// GET /healthz answers 200 while the process runs; GET /readyz answers 200
 // while the database answers and is migrated, else 503. With -metrics-addr it serves
 // Prometheus metrics (package metrics) at /metrics on a listener of its own, never on the API
 // listener; docs/grafana-dashboard.json shows them. Instances sharing a PostgreSQL database
@@ -21,6 +24,13 @@
 //
 //	server migrate status [-db ...] [-table-prefix ...] [-json]
 //	server migrate up [-db ...] [-table-prefix ...]
+//
+// Applications, their settings and their users are managed from the command line, on the
+// same database, while the server runs or not (a running server applies a change within
+// -recheck-interval); "server apps -help" and "server users -help" list the commands:
+//
+//	server apps list|create|show|set|rename|rotate-keys|delete ...
+//	server users find|block|unblock|delete|sessions|revoke-sessions ...
 package main
 
 import (
@@ -34,7 +44,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +62,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
 		code := runMigrate(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "apps" || os.Args[1] == "users") {
+		code := runCLI(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
 	}
@@ -165,7 +179,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, out io.Writer, read
 	if err != nil {
 		return err
 	}
-	app, created, err := ensureApplication(ctx, id, st, cfg)
+	app, created, err := ensureApplication(ctx, id, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -274,35 +288,6 @@ func openStore(cfg *config, log *slog.Logger) (*gormstore.Store, error) {
 	}
 	return gormstore.OpenSQLite(cfg.DB, scfg)
 }
-
-// ensureApplication returns the first application of the database, creating one on first
-// start, with the application settings of cfg applied (settings not governed by flags are
-// kept).
-func ensureApplication(ctx context.Context, id *identity.Identity, st identity.Store, cfg *config) (*identity.Application, bool, error) {
-	apps, err := st.Applications(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("server: listing applications: %w", err)
-	}
-	if len(apps) == 0 {
-		app, err := id.CreateApplication(ctx, cfg.AppName, cfg.applySettings(identity.AppSettings{}))
-		if err != nil {
-			return nil, false, fmt.Errorf("server: creating the application: %w", err)
-		}
-		return app, true, nil
-	}
-	app := apps[0]
-	want := cfg.applySettings(app.Settings)
-	if !sameFlagSettings(app.Settings, want) {
-		if app, err = id.UpdateApplicationSettings(ctx, app.ID, want); err != nil {
-			return nil, false, fmt.Errorf("server: updating application settings: %w", err)
-		}
-	}
-	return app, false, nil
-}
-
-// sameFlagSettings reports whether the stored settings a already are b, the settings with
-// the flags applied (applySettings): comparing them whole, no governed field can be missed.
-func sameFlagSettings(a, b identity.AppSettings) bool { return reflect.DeepEqual(a, b) }
 
 // printBanner tells the operator how to reach the application. The auth secret, which only
 // signing SDKs need, is printed when the application is created or with -show-secret.

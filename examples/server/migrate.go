@@ -58,16 +58,8 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fs := flag.NewFlagSet("server migrate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	var db, prefix string
+	dbFlag, prefixFlag := addDBFlags(fs, getenv)
 	var asJSON bool
-	fs.StringVar(&db, "db", env("IDENTITY_DB", "identity.db"), "SQLite database file, or a postgres:// DSN, as the server's -db (env IDENTITY_DB)")
-	fs.StringVar(&prefix, "table-prefix", env("IDENTITY_TABLE_PREFIX", "identity_"), "prefix of the tables, as the server's -table-prefix (env IDENTITY_TABLE_PREFIX)")
 	if cmd == "status" {
 		fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 	}
@@ -87,6 +79,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stderr, "server migrate %s: unexpected arguments: %q\n", cmd, fs.Args())
 		return exitUsage
 	}
+	db, prefix := *dbFlag, *prefixFlag
 	if db == "" {
 		fmt.Fprintf(stderr, "server migrate %s: -db must not be empty\n", cmd)
 		return exitUsage

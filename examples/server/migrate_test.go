@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -184,10 +183,7 @@ func TestNoMigrate(t *testing.T) {
 
 // TestMigrateBinary: the built command dispatches "migrate" and exits with its status.
 func TestMigrateBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildServer(t)
 	db := filepath.Join(t.TempDir(), "identity.db")
 	for _, c := range []struct {
 		args []string
@@ -199,14 +195,7 @@ func TestMigrateBinary(t *testing.T) {
 		{[]string{"migrate", "up", "-db", db}, exitOK, "applied 1 initial schema"},
 		{[]string{"migrate", "status", "-db", db, "-json"}, exitOK, `"pending": 0`},
 	} {
-		out, err := exec.Command(bin, c.args...).Output()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code, out := runBinary(t, bin, c.args...)
 		if code != c.code || !strings.Contains(string(out), c.out) {
 			t.Errorf("server %q: exit %d, stdout %q; want %d with %q", c.args, code, out, c.code, c.out)
 		}

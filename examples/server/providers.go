@@ -230,45 +230,34 @@ func (p *providerFlags) apply(s identity.AppSettings) identity.AppSettings {
 	return s
 }
 
-// providers returns the provider instances the flags enable, for identity.Config.Providers.
-// The Firebase providers log the emulator warning when it is on.
+// providers returns the external provider instances for identity.Config.Providers: all of
+// them, whatever the flags, since each application's stored settings (seeded by the flags,
+// then changed with "server apps set") say which it uses, and a provider refuses the
+// applications without its configuration. The flags set the process-wide options (the
+// Firebase key set and emulator mode, the CIdP timeout); the Firebase providers log the
+// emulator warning when it is on.
 func (p *providerFlags) providers(log *slog.Logger) ([]identity.Provider, error) {
 	var out []identity.Provider
-	if len(p.FirebaseProjectIDs) > 0 {
-		for _, name := range p.FirebaseProviders {
-			fp, err := firebase.New(firebase.Config{
-				Name:             name,
-				KeySetURL:        p.FirebaseKeySetURL,
-				HTTPClient:       &http.Client{Timeout: 10 * time.Second},
-				InsecureEmulator: p.FirebaseInsecureEmulator,
-				Logger:           log,
-			})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, fp)
-		}
-	}
-	if p.CIdP.Endpoint != "" {
-		cp, err := cidp.New(cidp.Config{Timeout: p.CIdPTimeout, Logger: log})
+	for _, name := range []string{firebase.PhoneProvider, firebase.EmailProvider} {
+		fp, err := firebase.New(firebase.Config{
+			Name:             name,
+			KeySetURL:        p.FirebaseKeySetURL,
+			HTTPClient:       &http.Client{Timeout: 10 * time.Second},
+			InsecureEmulator: p.FirebaseInsecureEmulator,
+			Logger:           log,
+		})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, cp)
+		out = append(out, fp)
 	}
-	if p.OIDC.Issuer != "" {
-		op, err := oidc.New(oidc.Config{Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, op)
+	cp, err := cidp.New(cidp.Config{Timeout: p.CIdPTimeout, Logger: log})
+	if err != nil {
+		return nil, err
 	}
-	if len(out) > 0 {
-		names := make([]string, len(out))
-		for i, pr := range out {
-			names[i] = pr.Name()
-		}
-		log.Info("server: external identity providers enabled", "providers", strings.Join(names, ","))
+	op, err := oidc.New(oidc.Config{Logger: log})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return append(out, cp, op), nil
 }

@@ -183,7 +183,8 @@ func TestProviderFlagsErrors(t *testing.T) {
 }
 
 // TestRunWithCIdP starts the server with a CIdP flag set and signs in through it; a restart
-// without the flags turns CIdP off for the stored application.
+// without the flags keeps CIdP (the stored settings win), and removing it with "server apps
+// set" turns it off on the running server.
 func TestRunWithCIdP(t *testing.T) {
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("token") != "good-token" {
@@ -219,8 +220,12 @@ func TestRunWithCIdP(t *testing.T) {
 	}
 	stop()
 
-	addr, _, stop = start(t, db)
+	addr, _, stop = start(t, db, "-recheck-interval", "1ms")
 	defer stop()
+	if code, body := post("good-token"); code != 201 {
+		t.Fatalf("CIdP login after a restart without the flags: %d %s", code, body)
+	}
+	mustCLI(t, "apps", "set", "1", "providers.cidp=", "-db", db)
 	st, err := gormstore.OpenSQLite(db, gormstore.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -231,17 +236,18 @@ func TestRunWithCIdP(t *testing.T) {
 		t.Fatal(err)
 	}
 	if app.Settings.PasswordProvider != "" || app.Settings.Providers["cidp"] != nil {
-		t.Fatalf("restart without CIdP flags kept %+v", app.Settings)
+		t.Fatalf("apps set providers.cidp= kept %+v", app.Settings)
 	}
 	// Login/password is the password provider again: the token is an unknown login whose
 	// password "x" is too short to sign up with.
-	if code, body := post("good-token"); code == 201 || strings.Contains(body, "remote side") {
-		t.Fatalf("CIdP still answers after it was turned off: %d %s", code, body)
-	}
+	eventually(t, "CIdP answers after it was turned off", func() bool {
+		code, body := post("good-token")
+		return code != 201 && !strings.Contains(body, "remote side")
+	})
 }
 
 // TestFirebaseEmulatorWarning shows the startup warning of -firebase-insecure-emulator and
-// that only the enabled providers are registered.
+// that every external provider is registered (each application's settings enable its own).
 func TestFirebaseEmulatorWarning(t *testing.T) {
 	for _, emulator := range []bool{false, true} {
 		args := []string{"-firebase-project-ids", "demo-project", "-firebase-providers", "firebase_phone"}
@@ -257,8 +263,12 @@ func TestFirebaseEmulatorWarning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ps) != 1 || ps[0].Name() != firebase.PhoneProvider {
-			t.Fatalf("providers %v, want firebase_phone only", ps)
+		var names []string
+		for _, p := range ps {
+			names = append(names, p.Name())
+		}
+		if strings.Join(names, ",") != "firebase_phone,firebase_email,cidp,oidc" {
+			t.Fatalf("providers %v, want all four", names)
 		}
 		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "InsecureEmulator")
 		if warned != emulator {

@@ -185,10 +185,9 @@ func TestRun(t *testing.T) {
 	}
 	stop()
 
-	// A restart reuses the application (same key), keeps the users, and applies the settings
-	// flags to the stored application.
+	// A restart reuses the application (same key) and keeps the users; the stored settings
+	// win over a settings flag, and "server apps set" changes them.
 	addr, banner, stop = start(t, db, "-deny-auto-create")
-	defer stop()
 	if !strings.Contains(banner, "Using application 1") || !strings.Contains(banner, "auth key:       "+key) ||
 		!strings.Contains(banner, "printed when created") {
 		t.Fatalf("second banner:\n%s", banner)
@@ -196,7 +195,14 @@ func TestRun(t *testing.T) {
 	if code := post(addr, login); code != 201 {
 		t.Fatalf("existing user after restart: %d", code)
 	}
-	if code := post(addr, `{"application_id":1,"auth_key":"`+key+`","user":{"login":"newbie","password":"11111111"}}`); code != 401 {
-		t.Fatalf("auto-create with -deny-auto-create: %d", code)
+	if code := post(addr, `{"application_id":1,"auth_key":"`+key+`","user":{"login":"newbie","password":"11111111"}}`); code != 201 {
+		t.Fatalf("auto-create with -deny-auto-create on a stored Allow: %d", code)
+	}
+	stop()
+	mustCLI(t, "apps", "set", "1", "deny_auto_create=true", "-db", db)
+	addr, _, stop = start(t, db)
+	defer stop()
+	if code := post(addr, `{"application_id":1,"auth_key":"`+key+`","user":{"login":"newbie2","password":"11111111"}}`); code != 401 {
+		t.Fatalf("auto-create after apps set deny_auto_create=true: %d", code)
 	}
 }

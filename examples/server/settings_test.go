@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -49,9 +50,8 @@ func TestParseConfigAccessSettings(t *testing.T) {
 
 var secretRE = regexp.MustCompile(`auth secret:\s+([0-9a-f]+)`)
 
-// TestRunAccessFlags starts the server on one database with each access flag in turn: the
-// flag applies to the existing application, and a start without it turns it off again, as
-// -deny-auto-create does.
+// TestRunAccessFlags starts the server on one database with each access setting in turn,
+// set with "server apps set" between starts: each applies, and turning it off again does.
 func TestRunAccessFlags(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "identity.db")
 	var key, secret string
@@ -76,9 +76,13 @@ func TestRunAccessFlags(t *testing.T) {
 		}
 		return code, r.Session.Token
 	}
-	run := func(args ...string) (addr string, stop func()) {
+	run := func(settings ...string) (addr string, stop func()) {
 		t.Helper()
-		addr, banner, stop := start(t, db, append([]string{"-rate-limit=false", "-show-secret"}, args...)...)
+		if _, err := os.Stat(db); err == nil {
+			mustCLI(t, append([]string{"apps", "set", "1", "-db", db, "require_signature=false", "hide_contact_info=false",
+				"disable_user_list=false", "disable_users_v1=false"}, settings...)...)
+		}
+		addr, banner, stop := start(t, db, "-rate-limit=false", "-show-secret")
 		key, secret = keyRE.FindStringSubmatch(banner)[1], secretRE.FindStringSubmatch(banner)[1]
 		return addr, stop
 	}
@@ -113,7 +117,7 @@ func TestRunAccessFlags(t *testing.T) {
 	check(addr, tok, 200, 200, true)
 	stop()
 
-	addr, stop = run("-require-signature", "-hide-contact-info")
+	addr, stop = run("require_signature=true", "hide_contact_info=true")
 	if code, body := session(addr, false); code != 422 || !strings.Contains(body, "Unexpected signature") {
 		t.Errorf("unsigned session with -require-signature: %d %s", code, body)
 	}
@@ -124,12 +128,12 @@ func TestRunAccessFlags(t *testing.T) {
 	check(addr, tok, 200, 200, false)
 	stop()
 
-	addr, stop = run("-disable-user-list")
+	addr, stop = run("disable_user_list=true")
 	_, tok = session(addr, false)
 	check(addr, tok, 200, 403, true)
 	stop()
 
-	addr, stop = run("-disable-users-v1")
+	addr, stop = run("disable_users_v1=true")
 	_, tok = session(addr, false)
 	check(addr, tok, 403, 200, true)
 	stop()
