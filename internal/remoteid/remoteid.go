@@ -1,10 +1,15 @@
 package remoteid
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/identitykit/identity"
@@ -120,4 +125,73 @@ func Truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "..."
+}
+
+// Fetch sends req within timeout and reads at most maxBody bytes of the answer, for
+// providers that call a fixed upstream API. A failure to get the whole answer (no
+// connection, timeout, a body over maxBody) is an error wrapping identity.ErrUnavailable
+// whose text names neither the request URL nor its query (which may hold tokens); when ctx
+// itself ended, the error wraps ctx.Err() instead. Any status is returned as it is.
+func Fetch(ctx context.Context, c *http.Client, req *http.Request, timeout time.Duration, maxBody int64) (status int, body []byte, err error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := c.Do(req.WithContext(tctx))
+	if err == nil {
+		defer resp.Body.Close()
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, fmt.Errorf("request abandoned: %w", ctx.Err())
+		}
+		var te interface{ Timeout() bool }
+		if tctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
+			return 0, nil, fmt.Errorf("no answer within %s: %w", timeout, identity.ErrUnavailable)
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, nil, fmt.Errorf("%s: %w", err.Error(), identity.ErrUnavailable)
+	}
+	if int64(len(body)) > maxBody {
+		return 0, nil, fmt.Errorf("answer exceeds %d bytes: %w", maxBody, identity.ErrUnavailable)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// Refusal is the error a provider returns for credentials its upstream did not accept. Its
+// text says only that the credentials are invalid; Reason, for logs and errors.Is, says why.
+// It wraps identity.ErrInvalidCredentials.
+type Refusal struct {
+	// Provider is the provider's name, the prefix of the text.
+	Provider string
+	// Reason is why the credentials were refused.
+	Reason error
+}
+
+func (e *Refusal) Error() string { return e.Provider + ": invalid credentials" }
+
+// Unwrap returns identity.ErrInvalidCredentials and the reason.
+func (e *Refusal) Unwrap() []error { return []error{identity.ErrInvalidCredentials, e.Reason} }
+
+// Redact replaces every secret (of at least 4 bytes) in text, raw or URL-encoded, by
+// "[FILTERED]", and cuts the result to 512 bytes: for quoting an upstream's error message
+// in a log line.
+func Redact(text string, secrets ...string) string {
+	for _, s := range secrets {
+		if len(s) < 4 {
+			continue
+		}
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			text = strings.ReplaceAll(text, form, "[FILTERED]")
+		}
+	}
+	return Truncate(text, 512)
+}
+
+// ServerFailure reports whether an upstream status means the upstream, not the client's
+// credentials, failed: 5xx, and 429 (the application's rate limit at the upstream).
+func ServerFailure(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests
 }
