@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -194,4 +195,33 @@ func Redact(text string, secrets ...string) string {
 // credentials, failed: 5xx, and 429 (the application's rate limit at the upstream).
 func ServerFailure(status int) bool {
 	return status >= 500 || status == http.StatusTooManyRequests
+}
+
+// Bounds applies the defaults of an upstream provider's Config: a zero timeout becomes
+// defTimeout, a zero maxBody defMax, a nil logger slog.Default(). Negative values are an
+// error naming the provider.
+func Bounds(provider string, timeout *time.Duration, maxBody *int64, logger **slog.Logger, defTimeout time.Duration, defMax int64) error {
+	if *timeout < 0 || *maxBody < 0 {
+		return fmt.Errorf("%s: Config.Timeout and Config.MaxResponseBytes must not be negative", provider)
+	}
+	if *timeout == 0 {
+		*timeout = defTimeout
+	}
+	if *maxBody == 0 {
+		*maxBody = defMax
+	}
+	if *logger == nil {
+		*logger = slog.Default()
+	}
+	return nil
+}
+
+// BaseURL parses an upstream provider's configured base URL: absolute http or https,
+// without query, fragment or user info; a trailing "/" is dropped.
+func BaseURL(provider, field, s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("%s: Config.%s must be an absolute http or https URL without query, fragment or user info", provider, field)
+	}
+	return u, nil
 }

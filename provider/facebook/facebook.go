@@ -81,24 +81,15 @@ var _ identity.Provider = (*Provider)(nil)
 // New returns the facebook provider for cfg. It does no I/O. It fails on a GraphURL that is
 // not an absolute http(s) URL and on negative durations or sizes.
 func New(cfg Config) (*Provider, error) {
-	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
-		return nil, errors.New("facebook: Config.Timeout and Config.MaxResponseBytes must not be negative")
+	if err := remoteid.Bounds(op, &cfg.Timeout, &cfg.MaxResponseBytes, &cfg.Logger, DefaultTimeout, DefaultMaxResponseBytes); err != nil {
+		return nil, err
 	}
 	if cfg.GraphURL == "" {
 		cfg.GraphURL = DefaultGraphURL
 	}
-	u, err := url.Parse(strings.TrimRight(cfg.GraphURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, errors.New("facebook: Config.GraphURL must be an absolute http or https URL without query, fragment or user info")
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.MaxResponseBytes == 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	u, err := remoteid.BaseURL(op, "GraphURL", cfg.GraphURL)
+	if err != nil {
+		return nil, err
 	}
 	return &Provider{graph: u, client: remoteid.SameOriginClient(cfg.Client), timeout: cfg.Timeout,
 		maxBody: cfg.MaxResponseBytes, now: cfg.Now, log: cfg.Logger}, nil
