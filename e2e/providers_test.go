@@ -16,9 +16,21 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/identitykit/identity"
+	"github.com/identitykit/identity/internal/socialtest"
 	"github.com/identitykit/identity/internal/testutil"
 	"github.com/identitykit/identity/provider/cidp"
+	"github.com/identitykit/identity/provider/facebook"
 	"github.com/identitykit/identity/provider/firebase"
+	"github.com/identitykit/identity/provider/twitter"
+)
+
+// The Facebook app and the Twitter consumer that applications created with
+// POST /apps?providers=facebook,twitter are configured with, and a Facebook app of someone
+// else.
+const (
+	facebookAppID   = "7000100020003"
+	facebookForeign = "7999999999999"
+	twitterKey      = "e2e-consumer-key"
 )
 
 // firebaseProjectID is the Firebase project whose tokens applications created with
@@ -44,6 +56,14 @@ type external struct {
 
 	phone, email *firebase.Provider
 	cidp         *cidp.Provider
+
+	// Stand-ins of the Graph API and of Twitter's API (internal/socialtest), their secrets and
+	// the providers configured against them.
+	graph                    *socialtest.Graph
+	twitterAPI               *socialtest.Twitter
+	facebookSecret, twSecret string
+	facebook                 *facebook.Provider
+	twitter                  *twitter.Provider
 
 	mu    sync.Mutex
 	users map[string]map[string]any // CIdP token → the user the identity service returns
@@ -74,12 +94,21 @@ func startExternal(t *testing.T, clock *fakeClock, logger *slog.Logger) *externa
 	if x.cidp, err = cidp.New(cidp.Config{Logger: logger}); err != nil {
 		t.Fatalf("e2e: cidp.New: %v", err)
 	}
+	x.facebookSecret, x.twSecret = "fbsecret-"+randomHex(16), "twsecret-"+randomHex(16)
+	x.graph = socialtest.NewGraph(t, facebookAppID, x.facebookSecret, clock.Now)
+	x.twitterAPI = socialtest.NewTwitter(t, twitterKey, x.twSecret)
+	if x.facebook, err = facebook.New(facebook.Config{GraphURL: x.graph.URL(), Timeout: time.Second, Logger: logger}); err != nil {
+		t.Fatalf("e2e: facebook.New: %v", err)
+	}
+	if x.twitter, err = twitter.New(twitter.Config{APIURL: x.twitterAPI.URL(), Timeout: time.Second, Logger: logger}); err != nil {
+		t.Fatalf("e2e: twitter.New: %v", err)
+	}
 	return x
 }
 
 // providers are the providers for identity.Config.Providers.
 func (x *external) providers() []identity.Provider {
-	return []identity.Provider{x.phone, x.email, x.cidp}
+	return []identity.Provider{x.phone, x.email, x.cidp, x.facebook, x.twitter}
 }
 
 // verify is the Custom Identity Provider's verify endpoint.
@@ -118,6 +147,14 @@ func (x *external) enable(s *identity.AppSettings, names string) error {
 			}); err != nil {
 				return err
 			}
+		case "facebook":
+			if err := x.facebook.Enable(s, facebook.AppConfig{AppID: facebookAppID, AppSecret: x.facebookSecret}); err != nil {
+				return err
+			}
+		case "twitter":
+			if err := x.twitter.Enable(s, twitter.AppConfig{ConsumerKey: twitterKey, ConsumerSecret: x.twSecret}); err != nil {
+				return err
+			}
 		default:
 			return &unknownProviderError{name}
 		}
@@ -128,7 +165,7 @@ func (x *external) enable(s *identity.AppSettings, names string) error {
 type unknownProviderError struct{ name string }
 
 func (e *unknownProviderError) Error() string {
-	return "e2e: providers: " + e.name + " is not firebase or cidp"
+	return "e2e: providers: " + e.name + " is not firebase, cidp, facebook or twitter"
 }
 
 // control adds the provider endpoints to the control server next:
@@ -140,9 +177,20 @@ func (e *unknownProviderError) Error() string {
 //	                      token)}; {"token", "project_id"}
 //	POST /cidp/users      registers a user at the identity service; JSON body {"id", "login",
 //	                      "email", "full_name"}; {"token"}, the external token for it
+//	POST /facebook/tokens issues a Facebook user access token known to the Graph API stand-in;
+//	                      JSON body {"id", "name", "email", "foreign_app" (issued for another
+//	                      app), "expires_in" (seconds on the server's clock, default 3600;
+//	                      negative for an expired token), "revoked", "failure" ("server_error":
+//	                      the stand-in answers 500, and one 503 of the API passes the 5xx
+//	                      check)}; {"token"}
+//	POST /twitter/tokens  issues a Twitter access token and secret known to the Twitter
+//	                      stand-in; JSON body {"id_str", "name", "screen_name", "failure"};
+//	                      {"token", "secret"}
 //
 // Every token handed out is a secret the log check looks for.
 func (x *external) control(next http.Handler, rec *recorder) http.Handler {
+	rec.addSecret(x.facebookSecret)
+	rec.addSecret(x.twSecret)
 	mux := http.NewServeMux()
 	mux.Handle("/", next)
 	mux.HandleFunc("POST /apps", func(w http.ResponseWriter, r *http.Request) {
@@ -216,6 +264,59 @@ func (x *external) control(next http.Handler, rec *recorder) http.Handler {
 		}
 		rec.addSecret(tok)
 		writeJSON(w, http.StatusOK, map[string]string{"token": tok, "project_id": req.ProjectID})
+	})
+	mux.HandleFunc("POST /facebook/tokens", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID         string `json:"id"`
+			Name       string `json:"name"`
+			Email      string `json:"email"`
+			ForeignApp bool   `json:"foreign_app"`
+			ExpiresIn  int64  `json:"expires_in"`
+			Revoked    bool   `json:"revoked"`
+			Failure    string `json:"failure"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.ID == "" {
+			http.Error(w, "want a JSON body with id", http.StatusBadRequest)
+			return
+		}
+		if req.ExpiresIn == 0 {
+			req.ExpiresIn = 3600
+		}
+		ft := socialtest.FacebookToken{UserID: req.ID, Name: req.Name, Email: req.Email, Revoked: req.Revoked,
+			ExpiresAt: x.clock.Now().Add(time.Duration(req.ExpiresIn) * time.Second)}
+		if req.ForeignApp {
+			ft.AppID = facebookForeign
+		}
+		if req.Failure == "server_error" {
+			ft.Failure = socialtest.ServerError
+			rec.expect503()
+		}
+		tok := "EAA" + randomHex(32)
+		x.graph.Add(tok, ft)
+		rec.addSecret(tok)
+		writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+	})
+	mux.HandleFunc("POST /twitter/tokens", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			IDStr      string `json:"id_str"`
+			Name       string `json:"name"`
+			ScreenName string `json:"screen_name"`
+			Failure    string `json:"failure"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.IDStr == "" {
+			http.Error(w, "want a JSON body with id_str", http.StatusBadRequest)
+			return
+		}
+		f := socialtest.OK
+		if req.Failure == "server_error" {
+			f = socialtest.ServerError
+			rec.expect503()
+		}
+		tok, secret := req.IDStr+"-"+randomHex(20), randomHex(24)
+		x.twitterAPI.Add(tok, secret, socialtest.TwitterUser{IDStr: req.IDStr, Name: req.Name, ScreenName: req.ScreenName}, f)
+		rec.addSecret(tok)
+		rec.addSecret(secret)
+		writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "secret": secret})
 	})
 	mux.HandleFunc("POST /cidp/users", func(w http.ResponseWriter, r *http.Request) {
 		var u map[string]any

@@ -85,7 +85,7 @@ func messages(err error) (fields map[string][]string, ok bool) {
 
 // providerTitles are the names ConnectyCube gives the providers whose "disabled" problems it
 // words.
-var providerTitles = map[string]string{"cidp": "Custom Identity Provider", "oidc": "OIDC login"}
+var providerTitles = map[string]string{"cidp": "Custom Identity Provider", "oidc": "OIDC login", "facebook": "Facebook", "twitter": "Twitter"}
 
 // wireMessage words one problem of ie as ConnectyCube does: the key it goes under ("" for the
 // flat shape, "base" for the request as a whole) and the message.

@@ -79,6 +79,19 @@ export async function externalToken(user) {
   return (await control('POST', '/cidp/users', user)).token;
 }
 
+// facebookToken issues a Facebook user access token that the harness's Graph API stand-in
+// knows; spec is {id, name, email, foreign_app, expires_in, revoked, failure}. It returns the
+// token.
+export async function facebookToken(spec) {
+  return (await control('POST', '/facebook/tokens', spec)).token;
+}
+
+// twitterToken issues a Twitter access token and secret that the harness's Twitter stand-in
+// knows; spec is {id_str, name, screen_name, failure}. It returns {token, secret}.
+export async function twitterToken(spec) {
+  return control('POST', '/twitter/tokens', spec);
+}
+
 // advanceClock moves the server's clock forward by seconds and returns the new server time.
 export async function advanceClock(seconds) {
   const r = await control('POST', `/advance?seconds=${seconds}`);

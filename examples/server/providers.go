@@ -13,14 +13,16 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/provider/cidp"
+	"github.com/identitykit/identity/provider/facebook"
 	"github.com/identitykit/identity/provider/firebase"
 	"github.com/identitykit/identity/provider/oidc"
+	"github.com/identitykit/identity/provider/twitter"
 )
 
 // providerNames are the providers whose per-application configuration the provider flags
 // govern: at start, each is set on the server's application when its flags enable it and
 // removed when they do not.
-var providerNames = []string{firebase.PhoneProvider, firebase.EmailProvider, "cidp", "oidc"}
+var providerNames = []string{firebase.PhoneProvider, firebase.EmailProvider, "cidp", "oidc", facebook.Name, twitter.Name}
 
 // providerFlags are the settings of the external identity providers (Firebase, Custom
 // Identity Provider, OIDC ID tokens).
@@ -36,6 +38,11 @@ type providerFlags struct {
 	CIdPTimeout time.Duration
 	// OIDC ID tokens: enabled by OIDC.Issuer.
 	OIDC oidc.AppConfig
+	// Facebook: enabled by Facebook.AppID; Twitter: enabled by Twitter.ConsumerKey.
+	Facebook         facebook.AppConfig
+	FacebookGraphURL string
+	Twitter          twitter.AppConfig
+	TwitterAPIURL    string
 
 	raw providerRaw
 	// Filled by check: the per-application configurations, by provider name.
@@ -99,6 +106,19 @@ func addProviderFlags(fs *flag.FlagSet, env func(name, def string) string, envEr
 		}
 		p.CIdPTimeout = d
 	}
+
+	str(&p.Facebook.AppID, "facebook-app-id", "IDENTITY_FACEBOOK_APP_ID", "",
+		"Facebook app id whose user access tokens sign users in with provider=facebook and keys[token] (enables Facebook; needs the app secret)")
+	p.Facebook.AppSecret = env("IDENTITY_FACEBOOK_APP_SECRET", "")
+	fs.Var(secretFlag{&p.Facebook.AppSecret}, "facebook-app-secret", "Facebook app secret (env IDENTITY_FACEBOOK_APP_SECRET; never printed)")
+	str(&p.FacebookGraphURL, "facebook-graph-url", "IDENTITY_FACEBOOK_GRAPH_URL", facebook.DefaultGraphURL,
+		"Graph API base URL with its version (override for tests and egress proxies)")
+	str(&p.Twitter.ConsumerKey, "twitter-consumer-key", "IDENTITY_TWITTER_CONSUMER_KEY", "",
+		"Twitter app API key whose OAuth 1.0a access tokens sign users in with provider=twitter, keys[token] and keys[secret] (enables Twitter; needs the secret)")
+	p.Twitter.ConsumerSecret = env("IDENTITY_TWITTER_CONSUMER_SECRET", "")
+	fs.Var(secretFlag{&p.Twitter.ConsumerSecret}, "twitter-consumer-secret", "Twitter app API key secret (env IDENTITY_TWITTER_CONSUMER_SECRET; never printed)")
+	str(&p.TwitterAPIURL, "twitter-api-url", "IDENTITY_TWITTER_API_URL", twitter.DefaultAPIURL,
+		"Twitter API base URL (override for tests and egress proxies)")
 
 	str(&p.OIDC.Issuer, "oidc-issuer", "IDENTITY_OIDC_ISSUER", "",
 		"OpenID Connect issuer whose ID tokens sign users in with provider=oidc and keys[token] (enables OIDC; https, or http on loopback)")
@@ -190,6 +210,24 @@ func (p *providerFlags) check() error {
 			return fmt.Errorf("-oidc-*: %w", err)
 		}
 	}
+	if p.Facebook.AppID != "" || p.Facebook.AppSecret != "" {
+		fb, err := facebook.New(facebook.Config{GraphURL: p.FacebookGraphURL})
+		if err != nil {
+			return fmt.Errorf("-facebook-graph-url: %w", err)
+		}
+		if err := fb.Enable(&s, p.Facebook); err != nil {
+			return fmt.Errorf("-facebook-*: %w", err)
+		}
+	}
+	if p.Twitter.ConsumerKey != "" || p.Twitter.ConsumerSecret != "" {
+		tw, err := twitter.New(twitter.Config{APIURL: p.TwitterAPIURL})
+		if err != nil {
+			return fmt.Errorf("-twitter-api-url: %w", err)
+		}
+		if err := tw.Enable(&s, p.Twitter); err != nil {
+			return fmt.Errorf("-twitter-*: %w", err)
+		}
+	}
 	p.configs = s.Providers
 	return nil
 }
@@ -234,7 +272,8 @@ func (p *providerFlags) apply(s identity.AppSettings) identity.AppSettings {
 // them, whatever the flags, since each application's stored settings (seeded by the flags,
 // then changed with "server apps set") say which it uses, and a provider refuses the
 // applications without its configuration. The flags set the process-wide options (the
-// Firebase key set and emulator mode, the CIdP timeout); the Firebase providers log the
+// Firebase key set and emulator mode, the CIdP timeout, the Graph API and Twitter API base
+// URLs); the Firebase providers log the
 // emulator warning when it is on.
 func (p *providerFlags) providers(log *slog.Logger) ([]identity.Provider, error) {
 	var out []identity.Provider
@@ -259,5 +298,13 @@ func (p *providerFlags) providers(log *slog.Logger) ([]identity.Provider, error)
 	if err != nil {
 		return nil, err
 	}
-	return append(out, cp, op), nil
+	fb, err := facebook.New(facebook.Config{GraphURL: p.FacebookGraphURL, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	tw, err := twitter.New(twitter.Config{APIURL: p.TwitterAPIURL, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, cp, op, fb, tw), nil
 }

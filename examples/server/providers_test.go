@@ -16,8 +16,10 @@ import (
 
 	"github.com/identitykit/identity"
 	"github.com/identitykit/identity/provider/cidp"
+	"github.com/identitykit/identity/provider/facebook"
 	"github.com/identitykit/identity/provider/firebase"
 	"github.com/identitykit/identity/provider/oidc"
+	"github.com/identitykit/identity/provider/twitter"
 	"github.com/identitykit/identity/store/gormstore"
 )
 
@@ -44,6 +46,7 @@ func TestProviderFlagsSettings(t *testing.T) {
 		"-cidp-request-params", `{"token":"#{login}"}`,
 		"-cidp-response-params", `{"uid":"#{user.id}","email":"#{user.email}"}`,
 		"-cidp-request-format", "json",
+		"-twitter-consumer-secret", "tw-S3CR3T",
 	}, env(map[string]string{
 		"IDENTITY_CIDP_REQUEST_HEADERS": `{"X-Api-Key":"k-S3CR3T"}`,
 		"IDENTITY_OIDC_ISSUER":          "https://tenant.example.com/",
@@ -51,13 +54,16 @@ func TestProviderFlagsSettings(t *testing.T) {
 		"IDENTITY_OIDC_ALGORITHMS":      "RS256,ES256",
 		"IDENTITY_OIDC_JWKS_URL":        "https://tenant.example.com/jwks",
 		"IDENTITY_OIDC_CLAIMS":          `{"login":"#{nickname}"}`,
+		"IDENTITY_FACEBOOK_APP_ID":      "1234567890",
+		"IDENTITY_FACEBOOK_APP_SECRET":  "fb-S3CR3T",
+		"IDENTITY_TWITTER_CONSUMER_KEY": "tw-key",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Settings not governed by the flags are kept; the governed ones are replaced.
 	before := identity.AppSettings{PasswordProvider: "", Providers: map[string]json.RawMessage{
-		"facebook":             json.RawMessage(`{"x":1}`),
+		"custom":               json.RawMessage(`{"x":1}`),
 		firebase.PhoneProvider: json.RawMessage(`{"project_ids":["old"]}`),
 	}}
 	s := c.applySettings(before)
@@ -97,7 +103,15 @@ func TestProviderFlagsSettings(t *testing.T) {
 	if !reflect.DeepEqual(oc, wantOIDC) {
 		t.Errorf("oidc = %+v\nwant %+v", oc, wantOIDC)
 	}
-	if string(s.Providers["facebook"]) != `{"x":1}` {
+	var fb facebook.AppConfig
+	var tw twitter.AppConfig
+	if !providerConfig(t, s, facebook.Name, &fb) || fb != (facebook.AppConfig{AppID: "1234567890", AppSecret: "fb-S3CR3T"}) {
+		t.Errorf("facebook = %+v", fb)
+	}
+	if !providerConfig(t, s, twitter.Name, &tw) || tw != (twitter.AppConfig{ConsumerKey: "tw-key", ConsumerSecret: "tw-S3CR3T"}) {
+		t.Errorf("twitter = %+v", tw)
+	}
+	if string(s.Providers["custom"]) != `{"x":1}` {
 		t.Errorf("a provider the flags do not govern was changed: %v", s.Providers)
 	}
 	if len(before.Providers) != 2 || string(before.Providers[firebase.PhoneProvider]) != `{"project_ids":["old"]}` {
@@ -111,7 +125,7 @@ func TestProviderFlagsSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := plain.applySettings(s)
-	if off.PasswordProvider != "" || len(off.Providers) != 1 || off.Providers["facebook"] == nil {
+	if off.PasswordProvider != "" || len(off.Providers) != 1 || off.Providers["custom"] == nil {
 		t.Errorf("after disabling: PasswordProvider %q, providers %v", off.PasswordProvider, off.Providers)
 	}
 	if sameFlagSettings(s, off) || !sameFlagSettings(off, plain.applySettings(off)) {
@@ -150,6 +164,11 @@ func TestProviderFlagsErrors(t *testing.T) {
 		{"OIDC over plain http", []string{"-oidc-issuer", "http://issuer.example.com", "-oidc-client-ids", "a"}, nil},
 		{"OIDC HS256", []string{"-oidc-issuer", "https://issuer.example.com", "-oidc-client-ids", "a", "-oidc-algorithms", "HS256"}, nil},
 		{"OIDC settings without issuer", []string{"-oidc-client-ids", "a"}, nil},
+		{"Facebook without secret", []string{"-facebook-app-id", "123"}, nil},
+		{"Facebook secret without id", nil, map[string]string{"IDENTITY_FACEBOOK_APP_SECRET": "k-S3CR3T"}},
+		{"Facebook app id not numeric", []string{"-facebook-app-id", "abc", "-facebook-app-secret", "k-S3CR3T"}, nil},
+		{"Twitter without secret", []string{"-twitter-consumer-key", "k"}, nil},
+		{"Twitter API URL", []string{"-twitter-consumer-key", "k", "-twitter-consumer-secret", "k-S3CR3T", "-twitter-api-url", "ftp://x"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,7 +183,8 @@ func TestProviderFlagsErrors(t *testing.T) {
 	}
 
 	var usage bytes.Buffer
-	_, err := parseConfig([]string{"--help"}, env(map[string]string{"IDENTITY_CIDP_REQUEST_HEADERS": `{"X-Api-Key":"k-S3CR3T"}`}), &usage)
+	_, err := parseConfig([]string{"--help"}, env(map[string]string{"IDENTITY_CIDP_REQUEST_HEADERS": `{"X-Api-Key":"k-S3CR3T"}`,
+		"IDENTITY_FACEBOOK_APP_SECRET": "k-S3CR3T", "IDENTITY_TWITTER_CONSUMER_SECRET": "k-S3CR3T"}), &usage)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
@@ -172,7 +192,9 @@ func TestProviderFlagsErrors(t *testing.T) {
 		"IDENTITY_FIREBASE_INSECURE_EMULATOR", "IDENTITY_FIREBASE_REQUIRE_EMAIL_VERIFIED",
 		"IDENTITY_CIDP_ENDPOINT", "IDENTITY_CIDP_METHOD", "IDENTITY_CIDP_REQUEST_HEADERS", "IDENTITY_CIDP_REQUEST_PARAMS",
 		"IDENTITY_CIDP_RESPONSE_PARAMS", "IDENTITY_CIDP_REQUEST_FORMAT", "IDENTITY_CIDP_TIMEOUT",
-		"IDENTITY_OIDC_ISSUER", "IDENTITY_OIDC_CLIENT_IDS", "IDENTITY_OIDC_ALGORITHMS", "IDENTITY_OIDC_JWKS_URL", "IDENTITY_OIDC_CLAIMS"} {
+		"IDENTITY_OIDC_ISSUER", "IDENTITY_OIDC_CLIENT_IDS", "IDENTITY_OIDC_ALGORITHMS", "IDENTITY_OIDC_JWKS_URL", "IDENTITY_OIDC_CLAIMS",
+		"IDENTITY_FACEBOOK_APP_ID", "IDENTITY_FACEBOOK_APP_SECRET", "IDENTITY_FACEBOOK_GRAPH_URL",
+		"IDENTITY_TWITTER_CONSUMER_KEY", "IDENTITY_TWITTER_CONSUMER_SECRET", "IDENTITY_TWITTER_API_URL"} {
 		if !strings.Contains(usage.String(), v) {
 			t.Errorf("--help does not mention %s", v)
 		}
@@ -267,8 +289,8 @@ func TestFirebaseEmulatorWarning(t *testing.T) {
 		for _, p := range ps {
 			names = append(names, p.Name())
 		}
-		if strings.Join(names, ",") != "firebase_phone,firebase_email,cidp,oidc" {
-			t.Fatalf("providers %v, want all four", names)
+		if strings.Join(names, ",") != "firebase_phone,firebase_email,cidp,oidc,facebook,twitter" {
+			t.Fatalf("providers %v, want all six", names)
 		}
 		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "InsecureEmulator")
 		if warned != emulator {

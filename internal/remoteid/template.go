@@ -1,7 +1,9 @@
 // Package remoteid holds what the providers that map a remote identity to a user share
 // (provider/cidp's identity service answers, provider/oidc's ID token claims): #{...}
-// templates over JSON documents, the mapping of templates to user fields, and an HTTP
-// client that follows redirects only within one origin.
+// templates over JSON documents, the mapping of templates to user fields, an HTTP client
+// that follows redirects only within one origin, and, for the providers that call a fixed
+// upstream API (provider/facebook, provider/twitter), a bounded fetch, the refusal error and
+// log redaction.
 package remoteid
 
 import (
