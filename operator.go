@@ -11,7 +11,9 @@ import (
 // clients (DisableUserList, DisableUsersV1, HideContactInfo) nor by the rules that protect
 // a user from a stolen session (the old password for a password change); every change goes
 // through the same validation, uniqueness checks and cache invalidation as a session's, and
-// applies in this process at once (in other processes within Config.RecheckInterval).
+// applies in this process at once; in other processes at once too when Config.Notifier is
+// set and its channel works, and in any case within Config.RecheckInterval (the bound that
+// the other "within Config.RecheckInterval" remarks below mean).
 //
 // Every method returns ErrApplicationNotFound for an unknown application and
 // ErrUserNotFound for a user that is not one of that application's. Applications
