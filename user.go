@@ -55,10 +55,10 @@ type User struct {
 // clears the field on update. Password and OldPassword are only used, never stored.
 //
 // Sizes, in characters unless said: login 3 to MaxLoginLength (70), email up to
-// MaxEmailLength (254), full name 200, phone 32, website 2048, external id
-// MaxExternalIDLength (255), Facebook and Twitter ids 64, avatar 2048, custom data 64 KiB (in
-// bytes), up to MaxTags (5) tags of 64 characters each, timezone MinTimezone to MaxTimezone
-// minutes. Longer values are refused (too_long), never cut.
+// MaxEmailLength (254), full name MaxFullNameLength (200), phone 32, website 2048, external
+// id MaxExternalIDLength (255), Facebook and Twitter ids MaxSocialIDLength (64), avatar
+// 2048, custom data 64 KiB (in bytes), up to MaxTags (5) tags of 64 characters each, timezone
+// MinTimezone to MaxTimezone minutes. Longer values are refused (too_long), never cut.
 type UserInput struct {
 	Login          *string
 	Email          *string
@@ -85,11 +85,11 @@ const (
 	minLoginLength      = 3
 	MaxLoginLength      = 70
 	MaxEmailLength      = 254
-	maxFullNameLength   = 200
+	MaxFullNameLength   = 200
 	maxPhoneLength      = 32
 	maxWebsiteLength    = 2048
 	MaxExternalIDLength = 255
-	maxSocialIDLength   = 64
+	MaxSocialIDLength   = 64
 	maxCustomDataBytes  = 64 << 10
 	maxAvatarLength     = 2048
 	MaxTags             = 5
@@ -232,11 +232,11 @@ func applyInput(u *User, in *UserInput, signup bool, policy PasswordPolicy) erro
 		checkText(&f, field, v, max)
 		*dst = v
 	}
-	str(&u.FullName, in.FullName, "full_name", maxFullNameLength)
+	str(&u.FullName, in.FullName, "full_name", MaxFullNameLength)
 	str(&u.Phone, in.Phone, "phone", maxPhoneLength)
 	str(&u.ExternalID, in.ExternalID, "external_id", MaxExternalIDLength)
-	str(&u.FacebookID, in.FacebookID, "facebook_id", maxSocialIDLength)
-	str(&u.TwitterID, in.TwitterID, "twitter_id", maxSocialIDLength)
+	str(&u.FacebookID, in.FacebookID, "facebook_id", MaxSocialIDLength)
+	str(&u.TwitterID, in.TwitterID, "twitter_id", MaxSocialIDLength)
 	str(&u.Avatar, in.Avatar, "avatar", maxAvatarLength)
 	if in.Website != nil {
 		w := strings.TrimSpace(*in.Website)

@@ -38,12 +38,6 @@ const (
 	MaxTokenBytes = 4 << 10
 )
 
-// maxIDLength bounds the Facebook user id (the user's facebook_id holds at most 64).
-const maxIDLength = 64
-
-// maxNameLength is the longest full name the core accepts; a longer Graph name is left out.
-const maxNameLength = 200
-
 // Config configures the provider. The zero value means every default.
 type Config struct {
 	// GraphURL is the Graph API base URL with its version path. Default DefaultGraphURL;
@@ -234,7 +228,7 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 	id := string(me.ID)
 	claims := &identity.Claims{Subject: id}
 	claims.Profile.FacebookID = &id
-	if name := strings.TrimSpace(me.Name); name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= maxNameLength {
+	if name := strings.TrimSpace(me.Name); name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= identity.MaxFullNameLength {
 		claims.Profile.FullName = &name
 	}
 	email, err := p.freeEmail(ctx, req, app.ID, me.Email)
@@ -270,9 +264,10 @@ func (p *Provider) freeEmail(ctx context.Context, req *identity.AuthRequest, app
 	return "", nil
 }
 
-// validID reports whether s looks like a Graph user id: digits, at most maxIDLength.
+// validID reports whether s looks like a Graph user id: digits, at most
+// identity.MaxSocialIDLength (what facebook_id holds).
 func validID(s string) bool {
-	return s != "" && len(s) <= maxIDLength && strings.Trim(s, "0123456789") == ""
+	return s != "" && len(s) <= identity.MaxSocialIDLength && strings.Trim(s, "0123456789") == ""
 }
 
 // flexID is an id the Graph API sends as a string (or, defensively, a number).

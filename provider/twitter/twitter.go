@@ -34,12 +34,6 @@ const (
 	MaxTokenBytes = 1 << 10
 )
 
-// maxIDLength bounds the Twitter user id (the user's twitter_id holds at most 64).
-const maxIDLength = 64
-
-// maxNameLength is the longest full name the core accepts; a longer name is left out.
-const maxNameLength = 200
-
 // Config configures the provider. The zero value means every default.
 type Config struct {
 	// APIURL is the API base: the provider calls APIURL + "/account/verify_credentials.json".
@@ -223,13 +217,13 @@ func (p *Provider) Authenticate(ctx context.Context, req *identity.AuthRequest) 
 		IDStr string `json:"id_str"`
 		Name  string `json:"name"`
 	}
-	if err := json.Unmarshal(body, &u); err != nil || u.IDStr == "" || len(u.IDStr) > maxIDLength || strings.Trim(u.IDStr, "0123456789") != "" {
+	if err := json.Unmarshal(body, &u); err != nil || u.IDStr == "" || len(u.IDStr) > identity.MaxSocialIDLength || strings.Trim(u.IDStr, "0123456789") != "" {
 		return nil, p.unavailable(ctx, app.ID, "malformed answer")
 	}
 	id := u.IDStr
 	claims := &identity.Claims{Subject: id}
 	claims.Profile.TwitterID = &id
-	if name := strings.TrimSpace(u.Name); name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= maxNameLength {
+	if name := strings.TrimSpace(u.Name); name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= identity.MaxFullNameLength {
 		claims.Profile.FullName = &name
 	}
 	return claims, nil
